@@ -1,0 +1,80 @@
+/**
+ * The shared loop of JSONL commands: one output line per input line, in order; a bad line gives
+ * `{"error": "line N: …"}` and the rest go on. Blank lines are skipped (no output line).
+ *
+ * @module
+ */
+
+import { readLines } from "../io/lines.ts";
+import type { Host } from "./host.ts";
+import { LineWriter } from "./output.ts";
+
+/** Result of a JSONL run. */
+export interface JsonlSummary {
+  /** Lines processed (blank lines excluded). */
+  lines: number;
+  /** Lines that gave an error. */
+  failed: number;
+}
+
+/**
+ * Runs `handle` on every non-blank stdin line; its return value (a JSON-serializable object, or
+ * an already serialized JSON string) is written as one output line. A thrown error becomes
+ * `{"error": "line N: <message>"}`.
+ */
+export async function runJsonl(
+  host: Host,
+  handle: (line: string, lineNumber: number) => unknown,
+): Promise<JsonlSummary> {
+  const out = new LineWriter(host.stdout);
+  let lines = 0;
+  let failed = 0;
+  for await (const line of readLines(host.stdin())) {
+    if (line.text.trim() === "") continue;
+    lines++;
+    let text: string;
+    try {
+      const r = handle(line.text, line.number);
+      text = typeof r === "string" ? r : JSON.stringify(r);
+    } catch (e) {
+      failed++;
+      text = JSON.stringify({
+        error: `line ${line.number}: ${e instanceof Error ? e.message : String(e)}`,
+      });
+    }
+    await out.line(text);
+  }
+  await out.flush();
+  return { lines, failed };
+}
+
+/** Parses one JSONL line as a JSON object. @throws {SyntaxError} naming what is wrong. */
+export function parseJsonObject(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new SyntaxError(`Cannot parse JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError("Cannot read record: expected a JSON object");
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Reads all of stdin as bytes. */
+export async function readAll(host: Host): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of host.stdin()) {
+    parts.push(c);
+    n += c.length;
+  }
+  const all = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return all;
+}
