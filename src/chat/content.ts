@@ -19,7 +19,34 @@ export type JsonValue =
   | null
   | JsonValue[]
   | JsonObject
-  | JsonMap;
+  | JsonMap
+  | JsonFloat;
+
+/**
+ * A JSON number written with a fraction or exponent whose value is an integer (`1.0`, `2e3`).
+ * serde_json keeps such a number a float and prints it back as `1.0`, `2000.0`; a JS `number`
+ * cannot tell `1.0` from `1`, so the order-preserving JSON reader wraps these. A plain JS
+ * `number` that is an integer renders as an integer, any other `number` as a float.
+ *
+ * @example
+ * ```ts
+ * import { JsonFloat } from "./content.ts";
+ * const ten = new JsonFloat(10); // renders as `10.0` in a tool schema's default
+ * JSON.stringify({ d: ten }); // '{"d":10}'
+ * ```
+ */
+export class JsonFloat {
+  /** The number's value. */
+  readonly value: number;
+  /** Wraps a float value. */
+  constructor(value: number) {
+    this.value = value;
+  }
+  /** `JSON.stringify` writes the plain number. */
+  toJSON(): number {
+    return this.value;
+  }
+}
 
 /** A JSON object written as a plain object. */
 export interface JsonObject {
