@@ -1,0 +1,161 @@
+/**
+ * `harmony parse`: completion tokens → messages (JSONL in, JSONL out).
+ *
+ * @module
+ */
+
+import type { Command } from "../commands.ts";
+import { runJsonl } from "../jsonl.ts";
+import { loadTokenizer } from "../../tokenizer/mod.ts";
+import type { Tokenizer } from "../../tokenizer/mod.ts";
+import type { Role } from "../../chat/role.ts";
+import { type MessageJson, messageToJson } from "../../chat/json.ts";
+import {
+  parseMessagesFromCompletionTokens,
+  StreamableParser,
+  type StreamState,
+} from "../../parse/mod.ts";
+
+/** One state of `--trace` output: the parser's observable state after one token. */
+export interface TraceState {
+  /** Role of the current message, or null. */
+  current_role: Role | null;
+  /** Channel of the current message, or null. */
+  current_channel: string | null;
+  /** Recipient of the current message, or null. */
+  current_recipient: string | null;
+  /** Content type of the current message, or null. */
+  current_content_type: string | null;
+  /** Content of the current message so far. */
+  current_content: string;
+  /** Text added by this token, or null. */
+  last_content_delta: string | null;
+  /** `ExpectStart`, `Header` or `Content`. */
+  state: StreamState;
+}
+
+function readTokens(value: unknown): ArrayLike<number> {
+  const arr = Array.isArray(value)
+    ? value
+    : typeof value === "object" && value !== null && "tokens" in value
+    ? (value as { tokens: unknown }).tokens
+    : undefined;
+  if (!Array.isArray(arr)) {
+    throw new TypeError('Cannot read record: expected {"tokens": [...]} or a JSON array of ids');
+  }
+  for (let i = 0; i < arr.length; i++) {
+    const v = arr[i];
+    if (typeof v !== "number" || (v >>> 0) !== v) {
+      throw new TypeError(
+        `Cannot read tokens: value at index ${i} is not a token id (${
+          JSON.stringify(v)?.slice(0, 32)
+        })`,
+      );
+    }
+  }
+  return arr as number[];
+}
+
+function readRecord(line: string, text: boolean, tok: Tokenizer): ArrayLike<number> {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (e) {
+    throw new SyntaxError(`Cannot parse JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!text) return readTokens(value);
+  const t = typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as { text?: unknown }).text
+    : undefined;
+  if (typeof t !== "string") throw new TypeError('Cannot read record: "text" must be a string');
+  return tok.encode(t, { allowedSpecial: "all" });
+}
+
+/**
+ * Parses `tokens` while recording the parser's state after every token (`--trace`).
+ *
+ * @throws {HarmonyParseError} as `parseMessagesFromCompletionTokens` does.
+ */
+export function traceParse(
+  tokenizer: Tokenizer,
+  tokens: ArrayLike<number>,
+  role: Role | null,
+  strict: boolean,
+): { states: TraceState[]; messages: MessageJson[] } {
+  const parser = new StreamableParser({ tokenizer }, role, { strict });
+  const states: TraceState[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    parser.process(tokens[i]);
+    states.push({
+      current_role: parser.currentRole ?? null,
+      current_channel: parser.currentChannel ?? null,
+      current_recipient: parser.currentRecipient ?? null,
+      current_content_type: parser.currentContentType ?? null,
+      current_content: parser.currentContent,
+      last_content_delta: parser.lastContentDelta ?? null,
+      state: parser.state,
+    });
+  }
+  parser.processEos();
+  return { states, messages: parser.messages.map(messageToJson) };
+}
+
+/** The `parse` command. */
+export const command: Command = {
+  spec: {
+    name: "parse",
+    summary: "Parse completion token ids into harmony messages (JSON lines)",
+    description:
+      'Each stdin line is {"tokens": [...]} or a bare JSON array of ids (with --text: {"text": "..."},\n' +
+      'encoded with every special token allowed). Each gives one line {"messages": [...]}, or\n' +
+      '{"error": "line N: ..."} naming the offending token index; exit code 1 if any line failed.\n' +
+      "--role is the role of the message the tokens start inside; none (the reference's default)\n" +
+      "means they start with <|start|>. Use --role assistant for a model's raw completion.",
+    options: [
+      {
+        name: "role",
+        type: "string",
+        choices: ["none", "user", "assistant", "system", "developer", "tool"],
+        default: "none",
+        valueName: "ROLE",
+        description: "Role the tokens start inside; none: they start with <|start|>",
+      },
+      {
+        name: "strict",
+        type: "boolean",
+        default: true,
+        description: "Strict header parsing (--no-strict recovers from a stop token in a header)",
+      },
+      {
+        name: "trace",
+        type: "boolean",
+        description: 'Also output the parser state after every token ({"states": [...], ...})',
+      },
+      {
+        name: "text",
+        type: "boolean",
+        description: 'Input lines are {"text": "..."} spelling special tokens; encode them first',
+      },
+    ],
+    examples: [
+      `echo '{"text":"<|channel|>final<|message|>Hi<|return|>"}' | harmony parse --text --role assistant`,
+      "echo '[200006,173781,200008,12194,200007]' | harmony parse",
+    ],
+  },
+  async run(args, host) {
+    const tokenizer = await loadTokenizer();
+    const roleOpt = String(args.options.role);
+    const role = roleOpt === "none" ? null : roleOpt as Role;
+    const strict = args.options.strict !== false;
+    const trace = args.options.trace === true;
+    const text = args.options.text === true;
+    const encoding = { tokenizer };
+    const { failed } = await runJsonl(host, (line) => {
+      const tokens = readRecord(line, text, tokenizer);
+      if (trace) return traceParse(tokenizer, tokens, role, strict);
+      const messages = parseMessagesFromCompletionTokens(encoding, tokens, role, { strict });
+      return { messages: messages.map(messageToJson) };
+    });
+    return failed > 0 ? 1 : 0;
+  },
+};
