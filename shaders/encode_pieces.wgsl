@@ -1,0 +1,192 @@
+// encode_pieces: byte-pair encoding of pre-tokenized pieces, one thread per piece
+// (reference rule: openai/harmony src/tiktoken.rs `byte_pair_merge`).
+//
+// input  (read): packed text bytes (4 per u32, little-endian) from word 0; piece end offsets at
+//                ends_base; per-piece preset index at meta_base (NONE = encode here); preset
+//                token offsets at side_off_base and tokens at side_tok_base.
+// vocab  (read): whole-token hash table (hash, rank + 1) at tt_base; token byte offsets at
+//                off_base; token bytes at bytes_base (words); rank of each byte at br_base; pair
+//                table (l | r << 18, r >> 14 | (merged + 1) << 4) at pt_base.
+// slots  (rw):   a piece starting at byte s writes its k-th token to slots[s + k] (a piece of n
+//                bytes has at most n tokens, so pieces never overlap).
+// counts (rw):   tokens of piece i; counts[n_pieces] = 0 (the scan then yields the total).
+//
+// Pieces longer than MAX_PIECE_BYTES never come here: the host encodes them on the CPU and passes
+// their tokens as presets, so one long piece cannot serialize a batch.
+// MAX_PIECE_BYTES is prepended by the host (kernel `defines`).
+
+struct Params {
+  n_pieces: u32,
+  ends_base: u32,
+  meta_base: u32,
+  side_off_base: u32,
+  side_tok_base: u32,
+  tt_mask: u32,
+  tt_base: u32,
+  off_base: u32,
+  bytes_base: u32,
+  br_base: u32,
+  pt_base: u32,
+  pt_mask: u32,
+}
+
+@group(0) @binding(0) var<storage, read> input: array<u32>;
+@group(0) @binding(1) var<storage, read> vocab: array<u32>;
+@group(0) @binding(2) var<storage, read_write> slots: array<u32>;
+@group(0) @binding(3) var<storage, read_write> counts: array<u32>;
+@group(0) @binding(4) var<uniform> p: Params;
+
+override WG: u32 = 64u;
+const NONE: u32 = 0xffffffffu;
+
+fn text_byte(i: u32) -> u32 {
+  return (input[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu;
+}
+
+fn vocab_byte(i: u32) -> u32 {
+  return (vocab[p.bytes_base + (i >> 2u)] >> ((i & 3u) * 8u)) & 0xffu;
+}
+
+// Rank of the token text[s, e) or NONE (FNV-1a hash, linear probing).
+fn whole_rank(s: u32, e: u32) -> u32 {
+  var h = 0x811c9dc5u;
+  for (var i = s; i < e; i++) {
+    h = (h ^ text_byte(i)) * 0x01000193u;
+  }
+  let len = e - s;
+  var slot = h & p.tt_mask;
+  for (var probe = 0u; probe <= p.tt_mask; probe++) {
+    let r1 = vocab[p.tt_base + 2u * slot + 1u];
+    if (r1 == 0u) {
+      return NONE;
+    }
+    if (vocab[p.tt_base + 2u * slot] == h) {
+      let r = r1 - 1u;
+      let vs = vocab[p.off_base + r];
+      if (vocab[p.off_base + r + 1u] - vs == len) {
+        var k = 0u;
+        while (k < len && vocab_byte(vs + k) == text_byte(s + k)) {
+          k++;
+        }
+        if (k == len) {
+          return r;
+        }
+      }
+    }
+    slot = (slot + 1u) & p.tt_mask;
+  }
+  return NONE;
+}
+
+fn pair_hash(l: u32, r: u32) -> u32 {
+  var h = (l * 0x9e3779b1u) ^ ((r + 0x7f4a7c15u) * 0x85ebca77u);
+  h = h ^ (h >> 16u);
+  h = h * 0x7feb352du;
+  h = h ^ (h >> 15u);
+  return h;
+}
+
+// Rank of the token whose bytes are token l's then token r's, or NONE.
+fn pair_rank(l: u32, r: u32) -> u32 {
+  let key0 = l | (r << 18u);
+  let key1 = r >> 14u;
+  var slot = pair_hash(l, r) & p.pt_mask;
+  for (var probe = 0u; probe <= p.pt_mask; probe++) {
+    let w1 = vocab[p.pt_base + 2u * slot + 1u];
+    if (w1 == 0u) {
+      return NONE;
+    }
+    if (vocab[p.pt_base + 2u * slot] == key0 && (w1 & 0xfu) == key1) {
+      return (w1 >> 4u) - 1u;
+    }
+    slot = (slot + 1u) & p.pt_mask;
+  }
+  return NONE;
+}
+
+@compute @workgroup_size(WG)
+fn main(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_id) lid: vec3u,
+) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid.x;
+  if (i > p.n_pieces) {
+    return;
+  }
+  if (i == p.n_pieces) {
+    counts[i] = 0u;
+    return;
+  }
+  var s = 0u;
+  if (i > 0u) {
+    s = input[p.ends_base + i - 1u];
+  }
+  let e = input[p.ends_base + i];
+  let preset = input[p.meta_base + i];
+  if (preset != NONE) {
+    let a = input[p.side_off_base + preset];
+    let b = input[p.side_off_base + preset + 1u];
+    for (var k = 0u; k < b - a; k++) {
+      slots[s + k] = input[p.side_tok_base + a + k];
+    }
+    counts[i] = b - a;
+    return;
+  }
+  let len = e - s;
+  if (len == 0u || len > MAX_PIECE_BYTES) {
+    counts[i] = 0u;
+    return;
+  }
+  if (len == 1u) {
+    slots[s] = vocab[p.br_base + text_byte(s)];
+    counts[i] = 1u;
+    return;
+  }
+  let whole = whole_rank(s, e);
+  if (whole != NONE) {
+    slots[s] = whole;
+    counts[i] = 1u;
+    return;
+  }
+  // Merge loop: lowest merged rank first, leftmost on ties; tok[] are the parts' ranks and
+  // pr[k] the rank of merging parts k and k + 1 (NONE when their bytes are not a token).
+  var tok: array<u32, MAX_PIECE_BYTES>;
+  var pr: array<u32, MAX_PIECE_BYTES>;
+  var n = len;
+  for (var k = 0u; k < n; k++) {
+    tok[k] = vocab[p.br_base + text_byte(s + k)];
+  }
+  for (var k = 0u; k + 1u < n; k++) {
+    pr[k] = pair_rank(tok[k], tok[k + 1u]);
+  }
+  loop {
+    var best = NONE;
+    var at = 0u;
+    for (var k = 0u; k + 1u < n; k++) {
+      if (pr[k] < best) {
+        best = pr[k];
+        at = k;
+      }
+    }
+    if (best == NONE) {
+      break;
+    }
+    tok[at] = best;
+    n -= 1u;
+    for (var k = at + 1u; k < n; k++) {
+      tok[k] = tok[k + 1u];
+      pr[k] = pr[k + 1u];
+    }
+    if (at + 1u < n) {
+      pr[at] = pair_rank(tok[at], tok[at + 1u]);
+    }
+    if (at > 0u) {
+      pr[at - 1u] = pair_rank(tok[at - 1u], tok[at]);
+    }
+  }
+  for (var k = 0u; k < n; k++) {
+    slots[s + k] = tok[k];
+  }
+  counts[i] = n;
+}

@@ -1,0 +1,231 @@
+/**
+ * The message table of a batch of completions: where each message's header and content lie, and
+ * its stop token, found from the positions of the harmony special tokens alone (the GPU or CPU
+ * token scan gives those positions plus every token's bytes). Regular completions become messages
+ * directly; irregular ones are flagged for the streaming parser, which reproduces the reference's
+ * exact behaviour (errors included).
+ *
+ * Regular (reference: `src/encoding.rs`, `StreamableParser::process_next`): every message is
+ * `[<|start|>] header <|message|> content (<|end|> | <|return|> | <|call|> | end of stream)`, the
+ * first message may skip `<|start|>` when a role is given, headers hold only ordinary tokens,
+ * `<|channel|>` and `<|constrain|>`, contents hold only ordinary tokens, and nothing follows the
+ * last stop token. Header and content bytes must also be valid UTF-8 and headers ASCII (checked
+ * when messages are built).
+ *
+ * @module
+ */
+
+import { Author, isRole, type Role } from "../chat/role.ts";
+import { TextContent } from "../chat/content.ts";
+import { Message } from "../chat/message.ts";
+import { SpecialToken } from "../tokenizer/special_tokens.ts";
+import type { TokenScan } from "../gpu/token_scan.ts";
+
+/** `stop` of a message that ran to the end of the stream. */
+export const NO_STOP = 0xffffffff;
+
+/** Message boundaries of a batch of completions (token indices into the concatenated batch). */
+export interface MessageTable {
+  /** Token offset of each completion in the batch; length completions + 1. */
+  completionOffsets: Uint32Array;
+  /** First message row of each completion; length completions + 1. */
+  messageOffsets: Uint32Array;
+  /** 1 when the completion is regular (its rows are complete), 0 when it needs the parser. */
+  regular: Uint8Array;
+  /** Per message row: first header token (after `<|start|>`). */
+  headerStart: Uint32Array;
+  /** Per message row: the `<|message|>` token (header end, exclusive). */
+  headerEnd: Uint32Array;
+  /** Per message row: first content token (after `<|message|>`). */
+  contentStart: Uint32Array;
+  /** Per message row: content end (exclusive): the stop token, or the stream's end. */
+  contentEnd: Uint32Array;
+  /** Per message row: the stop token id, or {@link NO_STOP}. */
+  stop: Uint32Array;
+  /** The token scan the table was built from (bytes and byte offsets). */
+  scan: TokenScan;
+}
+
+/**
+ * Builds the message table from a token scan. `role`: the role the first message starts in
+ * (its header then needs no `<|start|>`), as in `parseMessagesFromCompletionTokens`.
+ *
+ * @example
+ * ```ts
+ * import { buildMessageTable } from "./message_table.ts";
+ * declare const scan: import("../gpu/token_scan.ts").TokenScan;
+ * declare const tokens: Uint32Array;
+ * const table = buildMessageTable(tokens, new Uint32Array([0, tokens.length]), scan, "assistant");
+ * ```
+ */
+export function buildMessageTable(
+  tokens: Uint32Array,
+  completionOffsets: Uint32Array,
+  scan: TokenScan,
+  role?: Role | null,
+): MessageTable {
+  const nc = completionOffsets.length - 1;
+  const messageOffsets = new Uint32Array(nc + 1);
+  const regular = new Uint8Array(nc);
+  const hs: number[] = [], he: number[] = [], ce: number[] = [], st: number[] = [];
+  const pos = scan.specialPositions;
+  let j = 0;
+  for (let c = 0; c < nc; c++) {
+    const cs = completionOffsets[c], cend = completionOffsets[c + 1];
+    messageOffsets[c] = hs.length;
+    const rowStart = hs.length;
+    while (j < pos.length && pos[j] < cs) j++;
+    // 0 expect start, 1 header, 2 content
+    let state = role ? 1 : 0, ok = true, next = cs, headerStart = cs, headerEnd = 0;
+    for (; j < pos.length && pos[j] < cend && ok; j++) {
+      const q = pos[j], t = tokens[q];
+      if (state === 0) {
+        if (t !== SpecialToken.Start || q !== next) ok = false;
+        else {
+          state = 1;
+          headerStart = q + 1;
+        }
+      } else if (state === 1) {
+        if (t === SpecialToken.Message) {
+          headerEnd = q;
+          state = 2;
+        } else if (t !== SpecialToken.Channel && t !== SpecialToken.Constrain) ok = false;
+      } else if (t === SpecialToken.End || t === SpecialToken.Return || t === SpecialToken.Call) {
+        hs.push(headerStart), he.push(headerEnd), ce.push(q), st.push(t);
+        state = 0;
+        next = q + 1;
+      } else ok = false;
+    }
+    while (j < pos.length && pos[j] < cend) j++;
+    if (ok) {
+      if (state === 0 && next !== cend) ok = false;
+      else if (state === 1) ok = false;
+      else if (state === 2) {
+        hs.push(headerStart), he.push(headerEnd), ce.push(cend), st.push(NO_STOP);
+      }
+    }
+    if (!ok) {
+      hs.length =
+        he.length =
+        ce.length =
+        st.length =
+          rowStart;
+    }
+    regular[c] = ok ? 1 : 0;
+  }
+  messageOffsets[nc] = hs.length;
+  return {
+    completionOffsets,
+    messageOffsets,
+    regular,
+    headerStart: Uint32Array.from(hs),
+    headerEnd: Uint32Array.from(he),
+    contentStart: Uint32Array.from(he, (x) => x + 1),
+    contentEnd: Uint32Array.from(ce),
+    stop: Uint32Array.from(st),
+    scan,
+  };
+}
+
+const CHANNEL = "<|channel|>", CONSTRAIN = "<|constrain|>";
+
+/** Header fields, or undefined when the header is not a regular one. */
+function parseHeader(
+  text: string,
+  role: Role | undefined,
+): { author: Author; recipient?: string; channel?: string; contentType?: string } | undefined {
+  // Regular headers are printable ASCII plus space/tab/newline/carriage return, where Rust's
+  // `trim`, `is_whitespace` and `split_ascii_whitespace` agree with the code below.
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 126 || (c < 32 && c !== 9 && c !== 10 && c !== 13)) return undefined;
+  }
+  let h = text, channel: string | undefined;
+  const idx = h.indexOf(CHANNEL);
+  if (idx >= 0) {
+    const after = h.slice(idx + CHANNEL.length);
+    let end = 0;
+    while (end < after.length && !/[\s<]/.test(after[end])) end++;
+    if (end === 0) return undefined;
+    channel = after.slice(0, end);
+    h = h.slice(0, idx) + after.slice(end);
+  }
+  h = h.trim();
+  if (h.includes(CONSTRAIN)) h = h.replaceAll(CONSTRAIN, ` ${CONSTRAIN}`).trim();
+  const parts = h.split(/[ \t\n\r]+/).filter((p) => p.length > 0);
+  let r: Role, roleStr: string | undefined;
+  if (role) r = role;
+  else {
+    if (parts.length === 0) return undefined;
+    roleStr = parts[0];
+    if (isRole(roleStr)) r = roleStr;
+    else if (parts.length > 1 || parts[0].startsWith("to=")) {
+      parts.shift();
+      r = "tool";
+    } else return undefined;
+  }
+  if (parts.length > 0 && parts[0] === r) parts.shift();
+  let recipient: string | undefined, contentType: string | undefined;
+  if (parts.length > 0) {
+    const num = parts.length;
+    const last = parts.pop()!;
+    if (last.startsWith("to=")) recipient = last.slice(3);
+    else if (num === 1) recipient = last;
+    else {
+      contentType = last;
+      const raw = parts.pop();
+      if (raw !== undefined) recipient = raw.startsWith("to=") ? raw.slice(3) : raw;
+    }
+    if (parts.length > 0) return undefined;
+  }
+  const author = new Author(r, r === "tool" ? roleStr : undefined);
+  return { author, recipient, channel, contentType };
+}
+
+const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * The messages of completion `c` of a table, or undefined when the completion is irregular (then
+ * use the streaming parser). Same messages as `parseMessagesFromCompletionTokens` for every
+ * regular completion.
+ *
+ * @example
+ * ```ts
+ * import { tableMessages } from "./message_table.ts";
+ * declare const table: import("./message_table.ts").MessageTable;
+ * const messages = tableMessages(table, 0, "assistant") ?? [];
+ * ```
+ */
+export function tableMessages(
+  table: MessageTable,
+  c: number,
+  role?: Role | null,
+): Message[] | undefined {
+  if (!table.regular[c]) return undefined;
+  const { byteOffsets, bytes } = table.scan;
+  const out: Message[] = [];
+  for (let m = table.messageOffsets[c]; m < table.messageOffsets[c + 1]; m++) {
+    let headerText: string, content: string;
+    try {
+      headerText = fatal.decode(
+        bytes.subarray(byteOffsets[table.headerStart[m]], byteOffsets[table.headerEnd[m]]),
+      );
+      content = fatal.decode(
+        bytes.subarray(byteOffsets[table.contentStart[m]], byteOffsets[table.contentEnd[m]]),
+      );
+    } catch {
+      return undefined; // invalid UTF-8: the parser's replacement rules apply
+    }
+    const header = parseHeader(
+      headerText,
+      m === table.messageOffsets[c] ? role ?? undefined : undefined,
+    );
+    if (!header) return undefined;
+    const msg = new Message(header.author, [new TextContent(content)]);
+    msg.recipient = header.recipient;
+    msg.channel = header.channel;
+    msg.contentType = header.contentType;
+    out.push(msg);
+  }
+  return out;
+}

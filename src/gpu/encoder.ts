@@ -1,0 +1,250 @@
+/**
+ * Batched byte-pair encoding of pre-tokenized pieces on the GPU (`encode_pieces`, a prefix sum,
+ * `compact_tokens`, `mark_offsets`), and the same computation on the CPU, which is the reference
+ * the GPU must match and the fallback when the GPU fails mid-batch.
+ *
+ * @module
+ */
+
+import { BufferUsage } from "./_flags.ts";
+import { encodePiece } from "../tokenizer/bpe.ts";
+import { TokenBuffer } from "../tokenizer/token_buffer.ts";
+import type { Vocabulary } from "../tokenizer/vocabulary.ts";
+import type { GpuContext } from "./context.ts";
+import { KERNELS, MAX_GPU_PIECE_BYTES, recordScan } from "./kernels.ts";
+import { buildVocabTables, NONE, type VocabTables } from "./tables.ts";
+
+/**
+ * A batch of pieces over one text: piece i is `text[ends[i-1], ends[i])` (`ends[-1]` = 0).
+ * Pieces with `presets[i] !== NONE` are not encoded: their tokens are
+ * `presetTokens[presetOffsets[k], presetOffsets[k+1])` for `k = presets[i]` (long pieces encoded on
+ * the CPU, special tokens). A preset must have at most as many tokens as its piece has bytes.
+ */
+export interface PieceBatch {
+  /** UTF-8 text the pieces cover. */
+  text: Uint8Array;
+  /** Exclusive end offset of each piece (ascending). */
+  ends: Uint32Array;
+  /** Preset index of each piece, or {@link NONE}. */
+  presets: Uint32Array;
+  /** Offsets into `presetTokens` (one more than the number of presets). */
+  presetOffsets: Uint32Array;
+  /** Tokens of the presets. */
+  presetTokens: Uint32Array;
+  /** Piece indices (0..n) whose output token offset is wanted (n gives the total). */
+  marks: Uint32Array;
+}
+
+/** Batches whose token area is at most this many bytes are read back in one round trip. */
+const SINGLE_READ_BYTES = 1 << 20;
+
+/** The tokens of a {@link PieceBatch}: all pieces' tokens in order and the marks' offsets. */
+export interface PieceBatchResult {
+  /** Tokens of every piece, concatenated. */
+  tokens: Uint32Array;
+  /** Token offset of each mark (the number of tokens of the pieces before it). */
+  markOffsets: Uint32Array;
+}
+
+/**
+ * The CPU reference of {@link GpuPieceEncoder.run}: the same output, computed with the CPU
+ * tokenizer's byte-pair encoding.
+ *
+ * @example
+ * ```ts
+ * import { encodePiecesCpu } from "./encoder.ts";
+ * import { loadVocabulary } from "../tokenizer/vocabulary.ts";
+ * const text = new TextEncoder().encode("hello world");
+ * const r = encodePiecesCpu(await loadVocabulary(), {
+ *   text, ends: new Uint32Array([5, 11]), presets: new Uint32Array([0xffffffff, 0xffffffff]),
+ *   presetOffsets: new Uint32Array([0]), presetTokens: new Uint32Array(0), marks: new Uint32Array([2]),
+ * });
+ * r.tokens; // Uint32Array [24912, 2375]
+ * ```
+ */
+export function encodePiecesCpu(vocab: Vocabulary, batch: PieceBatch): PieceBatchResult {
+  const { text, ends, presets, presetOffsets, presetTokens, marks } = batch;
+  const n = ends.length;
+  const out = new TokenBuffer(Math.max(16, text.length >> 1));
+  const at = new Uint32Array(n + 1);
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    at[i] = out.length;
+    const e = ends[i];
+    const k = presets[i];
+    if (k !== NONE) {
+      for (let j = presetOffsets[k]; j < presetOffsets[k + 1]; j++) out.push(presetTokens[j]);
+    } else if (e > s) {
+      const r = vocab.rankOf(text, s, e);
+      if (r >= 0) out.push(r);
+      else encodePiece(vocab, text, s, e, out);
+    }
+    s = e;
+  }
+  at[n] = out.length;
+  const markOffsets = new Uint32Array(marks.length);
+  for (let j = 0; j < marks.length; j++) markOffsets[j] = at[marks[j]];
+  return { tokens: out.toArray(), markOffsets };
+}
+
+/** Bytes of the largest storage binding a batch needs (to plan batches under the limits). *
+ * @example
+ * ```ts
+ * import { pieceBatchBindingBytes } from "./encoder.ts";
+ * pieceBatchBindingBytes(1000, 250, 0, 0, 2); // 4068
+ * ```
+ */
+export function pieceBatchBindingBytes(
+  textBytes: number,
+  pieces: number,
+  presets: number,
+  presetTokens: number,
+  marks: number,
+): number {
+  const input = 4 * (Math.ceil(textBytes / 4) + 2 * pieces + presets + 1 + presetTokens + marks);
+  return Math.max(input, 4 * (textBytes + 1), 4 * (pieces + 1)) + 64;
+}
+
+/**
+ * Encodes piece batches on one GPU device. The vocabulary tables are uploaded once (about 15 MB
+ * for o200k_base) and kept until {@link GpuPieceEncoder.destroy}.
+ *
+ * @example
+ * ```ts
+ * import { GpuPieceEncoder } from "./encoder.ts";
+ * import { GpuContext } from "./context.ts";
+ * import { findGpu } from "./runtime.ts";
+ * import { loadVocabulary } from "../tokenizer/vocabulary.ts";
+ * const ctx = await GpuContext.create((await findGpu())!);
+ * const enc = new GpuPieceEncoder(ctx, await loadVocabulary());
+ * const text = new TextEncoder().encode("hello world");
+ * const r = await enc.run({
+ *   text, ends: new Uint32Array([5, 11]), presets: new Uint32Array([0xffffffff, 0xffffffff]),
+ *   presetOffsets: new Uint32Array([0]), presetTokens: new Uint32Array(0), marks: new Uint32Array([2]),
+ * });
+ * ctx.destroy();
+ * ```
+ */
+export class GpuPieceEncoder {
+  /** The context it runs on. */
+  readonly ctx: GpuContext;
+  /** The vocabulary tables (CPU copy). */
+  readonly tables: VocabTables;
+  #vocabBuffer: GPUBuffer | undefined;
+
+  /** Builds (or reuses) the vocabulary tables; they are uploaded on first use. */
+  constructor(ctx: GpuContext, vocab: Vocabulary) {
+    this.ctx = ctx;
+    this.tables = buildVocabTables(vocab);
+    // The tables need one binding of the device's own limit (batches use the possibly capped one).
+    const limit = ctx.device.limits.maxStorageBufferBindingSize;
+    if (this.tables.words.byteLength > limit) {
+      throw new RangeError(
+        `Cannot upload the vocabulary tables: ${this.tables.words.byteLength} bytes exceed the ` +
+          `storage binding limit of ${limit}`,
+      );
+    }
+  }
+
+  /** The vocabulary buffer (uploaded on first use). */
+  vocabBuffer(): GPUBuffer {
+    if (!this.#vocabBuffer) {
+      const w = this.tables.words;
+      const b = this.ctx.device.createBuffer({
+        label: "vocabulary tables",
+        size: w.byteLength,
+        usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
+      });
+      this.ctx.device.queue.writeBuffer(b, 0, w);
+      this.ctx.stats.bytesUploaded += w.byteLength;
+      this.#vocabBuffer = b;
+    }
+    return this.#vocabBuffer;
+  }
+
+  /**
+   * Encodes one batch. Pieces must be at most {@link MAX_GPU_PIECE_BYTES} long unless preset.
+   * The caller keeps each binding under the context's limits ({@link pieceBatchBindingBytes}).
+   */
+  async run(batch: PieceBatch): Promise<PieceBatchResult> {
+    const ctx = this.ctx, t = this.tables;
+    const n = batch.ends.length, m = batch.marks.length;
+    const textWords = Math.ceil(batch.text.length / 4);
+    const endsBase = textWords, metaBase = endsBase + n, sideOffBase = metaBase + n;
+    const sideTokBase = sideOffBase + batch.presetOffsets.length;
+    const marksBase = sideTokBase + batch.presetTokens.length;
+    const input = new Uint32Array(marksBase + m + 1);
+    new Uint8Array(input.buffer, 0, batch.text.length).set(batch.text);
+    input.set(batch.ends, endsBase);
+    input.set(batch.presets, metaBase);
+    input.set(batch.presetOffsets, sideOffBase);
+    input.set(batch.presetTokens, sideTokBase);
+    input.set(batch.marks, marksBase);
+    const vocab = this.vocabBuffer();
+    const release: GPUBuffer[] = [];
+    const inBuf = ctx.upload(input, "pieces input");
+    const slots = ctx.scratch(4 * Math.max(1, batch.text.length), "token slots");
+    const counts = ctx.scratch(4 * (n + 1), "piece counts");
+    const out = ctx.scratch(4 * Math.max(1, batch.text.length), "tokens");
+    const marksOut = ctx.scratch(4 * Math.max(1, m), "mark offsets");
+    release.push(inBuf, slots, counts, out, marksOut);
+    try {
+      const p1 = ctx.uniform([
+        n,
+        endsBase,
+        metaBase,
+        sideOffBase,
+        sideTokBase,
+        t.ttMask,
+        t.ttBase,
+        t.offBase,
+        t.bytesBase,
+        t.brBase,
+        t.ptBase,
+        t.ptMask,
+      ], "encode params");
+      const p2 = ctx.uniform([n, endsBase], "compact params");
+      const p3 = ctx.uniform([m, marksBase], "mark params");
+      release.push(p1, p2, p3);
+      const timing = ctx.submit("encode pieces", (pass) => {
+        ctx.dispatch(pass, KERNELS.encodePieces, [inBuf, vocab, slots, counts, p1], n + 1);
+        recordScan(ctx, pass, counts, n + 1, release);
+        ctx.dispatch(pass, KERNELS.compactTokens, [inBuf, counts, slots, out, p2], n);
+        ctx.dispatch(pass, KERNELS.markOffsets, [inBuf, counts, marksOut, p3], m);
+      });
+      // Small batches: one round trip reading the token area's upper bound (one token per byte);
+      // large ones: the offsets first, then exactly the tokens (less to move).
+      if (4 * batch.text.length <= SINGLE_READ_BYTES) {
+        const [marksData, tokensData] = await ctx.readBackMany([
+          { buffer: marksOut, offset: 0, size: 4 * Math.max(1, m) },
+          { buffer: out, offset: 0, size: 4 * Math.max(1, batch.text.length) },
+        ], "tokens read");
+        const markOffsets = new Uint32Array(marksData, 0, m);
+        let total = 0;
+        for (let j = 0; j < m; j++) if (markOffsets[j] > total) total = markOffsets[j];
+        await timing;
+        return { tokens: new Uint32Array(tokensData, 0, total), markOffsets };
+      }
+      const markOffsets = m > 0
+        ? new Uint32Array(await ctx.readBack(marksOut, 0, 4 * m, "mark offsets read"))
+        : new Uint32Array(0);
+      let total = 0;
+      for (let j = 0; j < m; j++) if (markOffsets[j] > total) total = markOffsets[j];
+      const tokens = total > 0
+        ? new Uint32Array(await ctx.readBack(out, 0, 4 * total, "tokens read"))
+        : new Uint32Array(0);
+      await timing;
+      return { tokens, markOffsets };
+    } finally {
+      for (const b of release) ctx.pool.release(b);
+    }
+  }
+
+  /** Frees the vocabulary buffer (the context stays). */
+  destroy(): void {
+    this.#vocabBuffer?.destroy();
+    this.#vocabBuffer = undefined;
+  }
+}
+
+export { MAX_GPU_PIECE_BYTES, NONE };

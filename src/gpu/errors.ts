@@ -1,0 +1,44 @@
+/**
+ * Errors of the GPU layer.
+ *
+ * @module
+ */
+
+/**
+ * No usable GPU: the runtime has no WebGPU, no adapter was found, or the device could not be
+ * created. Thrown when the GPU backend is forced (`backend: "gpu"`).
+ *
+ * @example
+ * ```ts
+ * import { GpuUnavailableError } from "./errors.ts";
+ * const e = new GpuUnavailableError("Cannot use the GPU backend: no WebGPU adapter was found");
+ * e instanceof Error; // true
+ * ```
+ */
+export class GpuUnavailableError extends Error {
+  /** Stable code for callers and the CLI. */
+  readonly code = "gpu-unavailable";
+  /** Creates the error; `cause` is the underlying failure, if any. */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "GpuUnavailableError";
+  }
+}
+
+/**
+ * A GPU failure in the middle of a batch (device lost, validation or out-of-memory error). The
+ * engine catches it and finishes the batch on the CPU.
+ *
+ * @example
+ * ```ts
+ * import { GpuBatchError } from "./errors.ts";
+ * new GpuBatchError("Cannot run encode_pieces: device lost").name; // "GpuBatchError"
+ * ```
+ */
+export class GpuBatchError extends Error {
+  /** Creates the error. */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "GpuBatchError";
+  }
+}

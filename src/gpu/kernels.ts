@@ -1,0 +1,75 @@
+/**
+ * The kernel descriptors of harmony-engine (one per file in `shaders/`), and the multi-level
+ * exclusive prefix sum built from two of them.
+ *
+ * @module
+ */
+
+import { SHADERS } from "./_shaders.ts";
+import type { GpuContext } from "./context.ts";
+import type { Kernel } from "./pipeline_cache.ts";
+
+/** Pieces longer than this many bytes are encoded on the CPU (see `encode_pieces.wgsl`). */
+export const MAX_GPU_PIECE_BYTES = 64;
+/** Threads per workgroup of the per-item kernels. */
+export const ITEM_WG = 64;
+/** Threads per workgroup (= elements per block) of the prefix sum. */
+export const SCAN_WG = 256;
+
+function kernel(
+  name: string,
+  bindings: Kernel["bindings"],
+  workgroupSize: number,
+  defines?: Record<string, number>,
+): Kernel {
+  const code = SHADERS[name];
+  if (code === undefined) throw new RangeError(`Cannot find shader "${name}": not in shaders/`);
+  return { name, code, bindings, workgroupSize, defines };
+}
+
+/** Kernel descriptors by name. */
+export const KERNELS = {
+  encodePieces: kernel("encode_pieces", ["read", "read", "rw", "rw", "uniform"], ITEM_WG, {
+    MAX_PIECE_BYTES: MAX_GPU_PIECE_BYTES,
+  }),
+  scanBlocks: kernel("scan_blocks", ["rw", "rw", "uniform"], SCAN_WG, { BLOCK: SCAN_WG }),
+  scanAdd: kernel("scan_add", ["rw", "read", "uniform"], SCAN_WG, { BLOCK: SCAN_WG }),
+  compactTokens: kernel("compact_tokens", ["read", "read", "read", "rw", "uniform"], ITEM_WG),
+  markOffsets: kernel("mark_offsets", ["read", "read", "rw", "uniform"], ITEM_WG),
+  findSpecial: kernel("find_special", ["read", "read", "rw", "uniform"], ITEM_WG),
+  tokenLengths: kernel("token_lengths", ["read", "read", "read", "rw", "rw", "uniform"], ITEM_WG),
+  gatherBytes: kernel("gather_bytes", ["read", "read", "read", "read", "rw", "uniform"], ITEM_WG),
+} as const;
+
+/**
+ * Records an in-place exclusive prefix sum of the first `n` u32 of `data` into `pass`: block
+ * scans, then (recursively) a scan of the block totals and an add-back. `n` up to 256³ needs 3
+ * levels. Buffers it takes from the pool are appended to `release`.
+ *
+ * @example
+ * ```ts
+ * import { recordScan } from "./kernels.ts";
+ * declare const ctx: import("./context.ts").GpuContext;
+ * declare const data: GPUBuffer;
+ * const release: GPUBuffer[] = [];
+ * ctx.submit("scan", (pass) => recordScan(ctx, pass, data, 1000, release));
+ * ```
+ */
+export function recordScan(
+  ctx: GpuContext,
+  pass: GPUComputePassEncoder,
+  data: GPUBuffer,
+  n: number,
+  release: GPUBuffer[],
+): void {
+  if (n <= 0) return;
+  const blocks = Math.ceil(n / SCAN_WG);
+  const sums = ctx.scratch(blocks * 4, "scan block sums");
+  const params = ctx.uniform([n], "scan params");
+  release.push(sums, params);
+  ctx.dispatch(pass, KERNELS.scanBlocks, [data, sums, params], blocks * SCAN_WG);
+  if (blocks > 1) {
+    recordScan(ctx, pass, sums, blocks, release);
+    ctx.dispatch(pass, KERNELS.scanAdd, [data, sums, params], n);
+  }
+}
