@@ -32,6 +32,51 @@ export {
   type ToolNamespaces,
 } from "./chat/content.ts";
 export { Conversation, Message } from "./chat/message.ts";
+export { JsonFloat } from "./chat/content.ts";
+export {
+  type ChannelConfigJson,
+  type ContentJson,
+  conversationFromJson,
+  conversationToJson,
+  conversationToJsonText,
+  type DeveloperContentJson,
+  messageFromJson,
+  type MessageJson,
+  messageToJson,
+  messageToJsonText,
+  type SystemContentJson,
+  type TextContentJson,
+  type ToolDescriptionJson,
+  type ToolNamespaceJson,
+} from "./chat/json.ts";
+export {
+  formatFloat,
+  parseJsonPreservingOrder,
+  sortKeysAsBTreeMap,
+  stringifyJson,
+} from "./chat/json_text.ts";
+export {
+  type ConversationLike,
+  HarmonyEncoding,
+  type HarmonyEncodingName,
+  loadHarmonyEncoding,
+  type RenderBatchOptions,
+  type RenderWithSpansOptions,
+} from "./encoding/mod.ts";
+export {
+  type BatchItem,
+  type BatchPlan,
+  type BatchRenderOptions,
+  cpuBackend,
+  HarmonyRenderError,
+  jsonSchemaToTypescript,
+  type MessageSpan,
+  type PackedTokens,
+  type RenderConversationConfig,
+  type RenderMode,
+  type RenderOptions,
+  type TextEncodingBackend,
+} from "./render/mod.ts";
 export {
   type EncodeOptions,
   FIRST_SPECIAL_ID,
@@ -43,3 +88,31 @@ export {
   type TokenSink,
   VOCAB_SIZE,
 } from "./tokenizer/mod.ts";
+export {
+  HarmonyParseError,
+  type HarmonyParseErrorReason,
+  parseMessagesFromCompletionTokens,
+  type ParseOptions,
+  type ParserEncoding,
+  StreamableParser,
+  StreamState,
+} from "./parse/mod.ts";
+export {
+  analyzeCompletion,
+  type AnalyzeOptions,
+  type CompletionResult,
+  type CompletionStatus,
+  type StopKind,
+  type ToolCallResult,
+} from "./evals/completion.ts";
+export {
+  type BatchStats,
+  createEngine,
+  EncodedBatch,
+  type Engine,
+  type EngineInfo,
+  type EngineOptions,
+  GpuUnavailableError,
+  type ParseBatchOptions,
+  type ParsedCompletion,
+} from "./engine/mod.ts";

@@ -26,6 +26,30 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
     summary: "Token ids on stdin → text",
     load: async () => (await import("./commands/decode.ts")).command,
   },
+  render: {
+    summary: "Conversations on stdin (JSONL, harmony JSON) → token ids",
+    load: async () => (await import("./commands/render.ts")).command,
+  },
+  parse: {
+    summary: "Completion token ids on stdin → harmony messages (JSON lines)",
+    load: async () => (await import("./commands/parse.ts")).command,
+  },
+  "render-dataset": {
+    summary: "Conversations (JSONL/Parquet) → training token files (Megatron, JSONL, Parquet, bin)",
+    load: async () => (await import("./commands/render_dataset.ts")).command,
+  },
+  merge: {
+    summary: "Concatenate shard outputs of render-dataset (Megatron, bin) into one dataset",
+    load: async () => (await import("./commands/merge.ts")).command,
+  },
+  "parse-dataset": {
+    summary: "Sampled completions (eval outputs; JSONL/Parquet) → structured results (JSONL)",
+    load: async () => (await import("./commands/parse_dataset.ts")).command,
+  },
+  bench: {
+    summary: "Encode/parse throughput of the CPU and GPU backends on sample data",
+    load: async () => (await import("./commands/bench.ts")).command,
+  },
   demo: {
     summary: "Run the bundled example job and print a summary (what `npm start` runs)",
     load: async () => (await import("./commands/demo.ts")).command,

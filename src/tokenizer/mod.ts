@@ -1,11 +1,11 @@
 /**
- * The o200k_harmony tokenizer.
+ * The o200k_harmony tokenizer: exact (token for token the reference `openai/harmony`), on the CPU.
  *
  * @module
  */
 
-import type { Tokenizer } from "./types.ts";
-import { loadInterimTokenizer } from "./_interim_tiktoken.ts";
+import { HarmonyTokenizer } from "./tokenizer.ts";
+import { loadVocabulary } from "./vocabulary.ts";
 
 export type { EncodeOptions, Tokenizer, TokenSink } from "./types.ts";
 export { TokenBuffer } from "./token_buffer.ts";
@@ -15,12 +15,18 @@ export {
   SpecialToken,
   VOCAB_SIZE,
 } from "./special_tokens.ts";
+export { HarmonyTokenizer } from "./tokenizer.ts";
+export { loadVocabulary } from "./vocabulary.ts";
+export type { Vocabulary } from "./vocabulary.ts";
+export { splitPieces } from "./pieces.ts";
+export { encodePiece } from "./bpe.ts";
 
-let cached: Promise<Tokenizer> | undefined;
+let cached: Promise<HarmonyTokenizer> | undefined;
 
 /**
  * Loads the o200k_harmony tokenizer once (lazily) and returns it; later calls return the same
- * instance. Loading parses the o200k_base ranks shipped in the `js-tiktoken` package (no network).
+ * instance. Loading parses the o200k_base ranks shipped in the `js-tiktoken` package (no network)
+ * and builds the lookup tables.
  *
  * @example
  * ```ts
@@ -29,6 +35,6 @@ let cached: Promise<Tokenizer> | undefined;
  * tok.decode(tok.encodeOrdinary("hello world")); // "hello world"
  * ```
  */
-export function loadTokenizer(): Promise<Tokenizer> {
-  return cached ??= loadInterimTokenizer();
+export function loadTokenizer(): Promise<HarmonyTokenizer> {
+  return cached ??= loadVocabulary().then((v) => new HarmonyTokenizer(v));
 }

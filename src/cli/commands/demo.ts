@@ -1,45 +1,77 @@
 /**
- * `harmony demo`: the job `npm start` runs on bundled example data. For now it tokenizes the
- * bundled sample conversations and prints a summary; the dataset issue turns it into the
- * render-dataset demo.
+ * `harmony demo`: the job `npm start` runs. Renders the bundled `examples/sample.jsonl` (200
+ * hh-rlhf conversations, MIT; see examples/README.md) into a Megatron dataset in a temporary
+ * directory, reads it back, and prints the summary and the first record with its loss mask.
  *
  * @module
  */
 
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Command } from "../commands.ts";
-import { loadTokenizer } from "../../tokenizer/mod.ts";
+import { runRenderDataset, summaryLine } from "./render_dataset.ts";
+import { openMegatronDataset } from "../../dataset/megatron.ts";
+import { loadHarmonyEncoding } from "../../encoding/mod.ts";
 
 /** The `demo` command. */
 export const command: Command = {
   spec: {
     name: "demo",
-    summary: "Run the bundled example job and print a summary",
-    options: [],
+    summary: "Render the bundled sample conversations to a Megatron dataset and print a summary",
+    options: [
+      {
+        name: "out",
+        type: "string",
+        valueName: "PREFIX",
+        description: "Keep the dataset at PREFIX (default: a temporary directory, removed after)",
+      },
+    ],
   },
-  async run(_args, host) {
-    const t0 = performance.now();
-    const tok = await loadTokenizer();
-    const t1 = performance.now();
-    const url = new URL("../../../examples/sample.jsonl", import.meta.url);
-    const { readFile } = await import("node:fs/promises");
-    const text = new TextDecoder().decode(await readFile(url));
-    let records = 0, tokens = 0, chars = 0;
-    const t2 = performance.now();
-    for (const line of text.split("\n")) {
-      if (!line.trim()) continue;
-      const rec = JSON.parse(line) as { messages: Array<{ content: string }> };
-      for (const m of rec.messages) {
-        tokens += tok.encodeOrdinary(m.content).length;
-        chars += m.content.length;
+  async run(args, host) {
+    const input = fileURLToPath(new URL("../../../examples/sample.jsonl", import.meta.url));
+    const keep = typeof args.options.out === "string";
+    const dir = keep ? undefined : mkdtempSync(join(tmpdir(), "harmony-demo-"));
+    const prefix = keep ? String(args.options.out) : join(dir!, "sample");
+    try {
+      const { summary, seconds, shard, backend } = await runRenderDataset(host, [input], {
+        out: prefix,
+        "output-format": "megatron",
+        // 200 conversations: a GPU would not pay for its set-up.
+        backend: "cpu",
+      });
+      const ds = openMegatronDataset(prefix);
+      const mask = openMegatronDataset(`${prefix}.loss_mask`);
+      const enc = await loadHarmonyEncoding("HarmonyGptOss");
+      const tokens = ds.get(0);
+      const m = mask.get(0);
+      // The first record, with the trained (loss mask 1) spans in ⟦ ⟧.
+      let shown = "";
+      let start = 0;
+      let trained = 0;
+      for (let i = 0; i < m.length; i++) trained += m[i];
+      for (let i = 1; i <= tokens.length; i++) {
+        if (i === tokens.length || m[i] !== m[start]) {
+          const text = enc.decode(tokens.subarray(start, i));
+          shown += m[start] ? `⟦${text}⟧` : text;
+          start = i;
+        }
       }
-      records++;
+      ds.close();
+      mask.close();
+      await host.stdout.write(
+        [
+          summaryLine(summary, seconds, shard, backend),
+          `files: ${summary.files.join(", ")}${keep ? "" : " (temporary, removed)"}`,
+          `read back: ${ds.length} sequences; record 0 has ${tokens.length} tokens, ${trained} trained (⟦…⟧):`,
+          shown,
+          "",
+        ].join("\n"),
+      );
+      return summary.failed > 0 ? 1 : 0;
+    } finally {
+      if (dir) rmSync(dir, { recursive: true, force: true });
     }
-    const t3 = performance.now();
-    await host.stdout.write(
-      `tokenized ${records} conversations: ${chars} characters → ${tokens} tokens in ${
-        (t3 - t2).toFixed(0)
-      } ms (vocabulary load ${(t1 - t0).toFixed(0)} ms)\n`,
-    );
-    return 0;
   },
 };

@@ -1,0 +1,177 @@
+/**
+ * `harmony parse-dataset`: sampled completions (JSONL, JSONL.gz, Parquet; token ids or text) →
+ * one JSONL line of eval results per record (docs/parse-dataset.md).
+ *
+ * @module
+ */
+
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Command } from "../commands.ts";
+import type { Host } from "../host.ts";
+import { UsageError } from "../args.ts";
+import type { Role } from "../../chat/role.ts";
+import { resolveShard } from "../../dataset/shard.ts";
+import { Progress } from "../../dataset/progress.ts";
+import { totalInputBytes } from "../../dataset/readers.ts";
+import { loadTokenizer } from "../../tokenizer/mod.ts";
+import { parseDataset, shardOutputPath } from "../../evals/parse_dataset.ts";
+import { formatStats, type ParseDatasetStats } from "../../evals/stats.ts";
+import type { Engine } from "../../engine/mod.ts";
+
+function str(v: unknown): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}
+
+/**
+ * The engine for `--backend`: none for `cpu` (records are parsed one by one as they are read),
+ * nor for `auto` when no hardware GPU is found (the engine would only batch the same CPU work);
+ * a GPU engine for `gpu` (any adapter, software ones included) and for `auto` with a hardware
+ * GPU.
+ *
+ * @throws {GpuUnavailableError} for `gpu` when no WebGPU adapter or device exists.
+ */
+async function openEngine(
+  backend: string,
+): Promise<{ engine?: Engine; backend: string }> {
+  if (backend === "cpu") return { backend: "cpu" };
+  const { createEngine } = await import("../../engine/mod.ts");
+  const engine = await createEngine({ backend: backend === "gpu" ? "gpu" : "auto" });
+  const info = engine.info();
+  if (!info.backends.includes("gpu")) {
+    engine.destroy();
+    return { backend: "cpu" };
+  }
+  return { engine, backend: `gpu (${info.adapter ?? "unknown adapter"})` };
+}
+
+/**
+ * Runs `parse-dataset` with parsed options; returns the statistics and the output path.
+ *
+ * @throws {UsageError} when `--out` is missing, an input does not exist or the shard is malformed.
+ */
+export async function runParseDataset(
+  host: Host,
+  inputs: string[],
+  o: Record<string, string | boolean | string[] | undefined>,
+): Promise<{ stats: ParseDatasetStats; out: string; statsFile?: string }> {
+  const outOpt = str(o.out);
+  if (!outOpt) throw new UsageError("Cannot parse dataset: --out FILE is required");
+  for (const input of inputs) {
+    if (!existsSync(input)) {
+      throw new UsageError(`Cannot read input "${input.slice(-32)}": no such file`);
+    }
+  }
+  let shard;
+  try {
+    shard = resolveShard(
+      { shard: str(o.shard), shardCount: str(o["shard-count"]) },
+      (n) => host.env(n),
+    );
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+  const out = shardOutputPath(outOpt, shard);
+  const statsOpt = str(o.stats);
+  const statsFile = statsOpt === undefined ? undefined : shardOutputPath(statsOpt, shard);
+  mkdirSync(dirname(out), { recursive: true });
+  const roleOpt = str(o.role) ?? "assistant";
+  const role: Role | null = roleOpt === "none" ? null : roleOpt as Role;
+  const tokenizer = await loadTokenizer();
+  const { engine, backend } = await openEngine(str(o.backend) ?? "auto");
+  const progress = new Progress(host.stderr, { totalBytes: await totalInputBytes(inputs) });
+  const stats = await parseDataset({
+    inputs,
+    out,
+    tokenizer,
+    role,
+    field: str(o.field),
+    shard,
+    engine,
+    onProgress: (p) => progress.update(p),
+  }).finally(() => engine?.destroy());
+  progress.end();
+  stats.backend = backend;
+  if (statsFile !== undefined) {
+    mkdirSync(dirname(statsFile), { recursive: true });
+    writeFileSync(statsFile, JSON.stringify(stats, null, 2) + "\n");
+  }
+  return { stats, out, statsFile };
+}
+
+/** The `parse-dataset` command. */
+export const command: Command = {
+  spec: {
+    name: "parse-dataset",
+    summary: "Parse sampled completions (eval outputs) into structured results (JSONL)",
+    description:
+      "Reads JSONL (plain or gzip) and Parquet records holding a completion as token ids\n" +
+      "(tokens, completion_tokens, output_ids) or as text spelling the special tokens (text,\n" +
+      "completion); --field picks another field. Writes one line per record, in input order:\n" +
+      "the record's other fields unchanged, then messages, final, analysis, tool_calls, stop\n" +
+      "(return|call|end|none), status (ok|recovered|error) and error. Unreadable records get an\n" +
+      "error line too, so outputs align with inputs. A summary goes to stderr (and --stats FILE).\n" +
+      "See docs/parse-dataset.md for the exact rules.",
+    positionals: {
+      name: "INPUT...",
+      description: "Input files (.jsonl, .jsonl.gz, .parquet)",
+      min: 1,
+    },
+    options: [
+      {
+        name: "out",
+        type: "string",
+        valueName: "FILE",
+        description: "Output JSONL (required; gzip when it ends in .gz)",
+      },
+      {
+        name: "role",
+        type: "string",
+        choices: ["assistant", "none"],
+        default: "assistant",
+        description: "Completions start after <|start|>assistant, or (none) with <|start|>",
+      },
+      {
+        name: "field",
+        type: "string",
+        valueName: "NAME",
+        description: "Field holding the completion (token ids or text)",
+      },
+      {
+        name: "backend",
+        type: "string",
+        choices: ["auto", "cpu", "gpu"],
+        default: "auto",
+        description: "Batch backend (auto: a hardware GPU if any, else the CPU)",
+      },
+      {
+        name: "shard",
+        type: "string",
+        valueName: "I/N",
+        description: "Parse shard I of N (0-based); output gets .shard-I-of-N",
+      },
+      {
+        name: "shard-count",
+        type: "string",
+        valueName: "N",
+        description: "Shard count with JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)",
+      },
+      {
+        name: "stats",
+        type: "string",
+        valueName: "FILE",
+        description: "Also write the summary statistics as JSON",
+      },
+    ],
+    examples: [
+      "harmony parse-dataset samples.jsonl.gz --out results.jsonl --stats stats.json",
+      "harmony parse-dataset generations.parquet --field output_ids --out results.jsonl.gz",
+      "harmony parse-dataset raw.jsonl --role none --field response --out parsed.jsonl --shard 0/4",
+    ],
+  },
+  async run(args, host) {
+    const { stats, out } = await runParseDataset(host, args.positionals, args.options);
+    await host.stderr.write(formatStats(stats, out));
+    return 0;
+  },
+};

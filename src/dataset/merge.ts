@@ -1,0 +1,251 @@
+/**
+ * Merging of `render-dataset` outputs (the shards of one run) into one dataset: Megatron datasets
+ * (tokens and loss masks) and flat `bin` datasets. Data files are copied in 1 MiB chunks and the
+ * indexes rebuilt by streaming, so memory stays bounded whatever the sizes. The merged records
+ * are the inputs' records in the order the prefixes are given (shard 0's, then shard 1's, …).
+ *
+ * @module
+ */
+
+import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, statSync } from "node:fs";
+import { AppendFile } from "./_append_file.ts";
+import {
+  decodeMegatronIndexHeader,
+  MEGATRON_INDEX_PREFIX_BYTES,
+  MegatronDType,
+  writeMegatronIndexFromLengths,
+} from "./megatron.ts";
+import {
+  BIN_HEADER_BYTES,
+  BIN_INDEX_MAGIC,
+  BIN_MASK_MAGIC,
+  BIN_MASK_VERSION,
+  BIN_TOKENS_MAGIC,
+  BIN_TOKENS_VERSION,
+  encodeBinHeader,
+  encodeBinIndexHeader,
+  patchFile,
+} from "./bin_format.ts";
+import { outputFiles, tempName } from "./writers.ts";
+
+/** Formats `merge` handles. */
+export type MergeFormat = "megatron" | "bin";
+
+const SUFFIXES = [
+  ".loss_mask.bin",
+  ".loss_mask.idx",
+  ".errors.jsonl",
+  ".checkpoint.json",
+  ".bin",
+  ".idx",
+];
+
+/**
+ * Turns file names (as a shell glob gives them) or prefixes into unique prefixes, in order.
+ *
+ * @example
+ * ```ts
+ * import { prefixesOf } from "./merge.ts";
+ * prefixesOf(["a.shard-0.bin", "a.shard-0.idx", "a.shard-1.bin"]); // ["a.shard-0", "a.shard-1"]
+ * ```
+ */
+export function prefixesOf(names: readonly string[]): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const n of names) {
+    if (n.endsWith(".tmp")) continue;
+    let p = n;
+    for (const s of SUFFIXES) {
+      if (n.endsWith(s)) {
+        p = n.slice(0, -s.length);
+        break;
+      }
+    }
+    if (!seen.has(p)) {
+      seen.add(p);
+      out.push(p);
+    }
+  }
+  return out;
+}
+
+/**
+ * Tells the format of the dataset at `prefix` from its `.idx` magic.
+ *
+ * @throws {SyntaxError} when `PREFIX.idx` is neither a Megatron nor a `bin` index.
+ *
+ * @example
+ * ```ts ignore
+ * import { detectDatasetFormat } from "./merge.ts";
+ * detectDatasetFormat("out/train"); // "megatron"
+ * ```
+ */
+export function detectDatasetFormat(prefix: string): MergeFormat {
+  const head = readRange(`${prefix}.idx`, 0, 9);
+  if (head[0] === 0x4d && head[1] === 0x4d && head[2] === 0x49) return "megatron";
+  if (BIN_INDEX_MAGIC.every((b, i) => head[i] === b)) return "bin";
+  throw new SyntaxError(`Cannot merge ${prefix}: ${prefix}.idx is not a Megatron or bin index`);
+}
+
+/** What a merge did. */
+export interface MergeSummary {
+  /** The format merged. */
+  format: MergeFormat;
+  /** Datasets merged. */
+  inputs: number;
+  /** Records in the result. */
+  records: number;
+  /** Tokens in the result. */
+  tokens: number;
+  /** The files written. */
+  files: string[];
+}
+
+/**
+ * Merges the datasets at `prefixes` into `out` (files written under temporary names, then
+ * renamed). Errors files (`PREFIX.errors.jsonl`) are concatenated too.
+ *
+ * @throws {SyntaxError} on mixed formats or malformed inputs.
+ * @example
+ * ```ts ignore
+ * import { mergeDatasets } from "./merge.ts";
+ * mergeDatasets(["out/t.shard-00000-of-00002", "out/t.shard-00001-of-00002"], "out/t");
+ * ```
+ */
+export function mergeDatasets(prefixes: readonly string[], out: string): MergeSummary {
+  if (prefixes.length === 0) throw new RangeError("Cannot merge: no inputs");
+  const format = detectDatasetFormat(prefixes[0]);
+  for (const p of prefixes) {
+    const f = detectDatasetFormat(p);
+    if (f !== format) {
+      throw new SyntaxError(`Cannot merge ${p}: it is ${f}, ${prefixes[0]} is ${format}`);
+    }
+  }
+  const summary = format === "megatron" ? mergeMegatron(prefixes, out) : mergeBin(prefixes, out);
+  const errors = prefixes.map((p) => `${p}.errors.jsonl`).filter((p) => existsSync(p));
+  if (errors.length > 0) {
+    const dst = `${out}.errors.jsonl`;
+    const f = new AppendFile(tempName(dst));
+    for (const e of errors) copyRange(e, 0, statSync(e).size, f);
+    f.close();
+    renameSync(tempName(dst), dst);
+    summary.files.push(dst);
+  }
+  return summary;
+}
+
+function mergeMegatron(prefixes: readonly string[], out: string): MergeSummary {
+  const files = outputFiles("megatron", out);
+  const lengthsPath = `${out}.lengths.tmp`;
+  const tok = new AppendFile(tempName(files[0]));
+  const mask = new AppendFile(tempName(files[2]));
+  const lengths = new AppendFile(lengthsPath);
+  let records = 0;
+  let tokens = 0;
+  try {
+    for (const p of prefixes) {
+      const idx = decodeMegatronIndexHeader(readRange(`${p}.idx`, 0, MEGATRON_INDEX_PREFIX_BYTES));
+      const midx = decodeMegatronIndexHeader(
+        readRange(`${p}.loss_mask.idx`, 0, MEGATRON_INDEX_PREFIX_BYTES),
+      );
+      if (idx.dtype !== MegatronDType.int32 || midx.dtype !== MegatronDType.uint8) {
+        throw new SyntaxError(`Cannot merge ${p}: expected int32 tokens and uint8 loss masks`);
+      }
+      if (idx.documentCount !== idx.sequenceCount + 1 || midx.sequenceCount !== idx.sequenceCount) {
+        throw new SyntaxError(`Cannot merge ${p}: tokens and loss masks disagree`);
+      }
+      const n = idx.sequenceCount;
+      copyRange(`${p}.idx`, MEGATRON_INDEX_PREFIX_BYTES, n * 4, lengths);
+      const binSize = statSync(`${p}.bin`).size;
+      copyRange(`${p}.bin`, 0, binSize, tok);
+      copyRange(`${p}.loss_mask.bin`, 0, statSync(`${p}.loss_mask.bin`).size, mask);
+      records += n;
+      tokens += binSize / 4;
+    }
+  } finally {
+    tok.close();
+    mask.close();
+    lengths.close();
+  }
+  writeMegatronIndexFromLengths(tempName(files[1]), MegatronDType.int32, lengthsPath);
+  writeMegatronIndexFromLengths(tempName(files[3]), MegatronDType.uint8, lengthsPath);
+  rmSync(lengthsPath, { force: true });
+  for (const f of files) renameSync(tempName(f), f);
+  return { format: "megatron", inputs: prefixes.length, records, tokens, files };
+}
+
+function mergeBin(prefixes: readonly string[], out: string): MergeSummary {
+  const files = outputFiles("bin", out);
+  const tok = new AppendFile(tempName(files[0]));
+  const mask = new AppendFile(tempName(files[1]));
+  const idx = new AppendFile(tempName(files[2]));
+  let records = 0;
+  let tokens = 0;
+  try {
+    tok.write(encodeBinHeader(BIN_TOKENS_MAGIC, BIN_TOKENS_VERSION, 0, 0));
+    mask.write(encodeBinHeader(BIN_MASK_MAGIC, BIN_MASK_VERSION, 0, 0));
+    idx.write(encodeBinIndexHeader(0));
+    idx.writeArray(new BigUint64Array(1));
+    const chunk = new BigUint64Array(1 << 16);
+    for (const p of prefixes) {
+      const head = readRange(`${p}.idx`, 0, 16);
+      const n = Number(new DataView(head.buffer).getBigUint64(8, true));
+      const ntok = statSync(`${p}.loss_mask.bin`).size - BIN_HEADER_BYTES;
+      copyRange(`${p}.bin`, BIN_HEADER_BYTES, ntok * 4, tok);
+      copyRange(`${p}.loss_mask.bin`, BIN_HEADER_BYTES, ntok, mask);
+      // Offsets 1..n of this input, shifted by the tokens before it.
+      const base = BigInt(tokens);
+      for (let i = 0; i < n; i += chunk.length) {
+        const count = Math.min(chunk.length, n - i);
+        const bytes = readRange(`${p}.idx`, 16 + (i + 1) * 8, count * 8);
+        const src = new BigUint64Array(bytes.buffer, bytes.byteOffset, count);
+        for (let j = 0; j < count; j++) chunk[j] = src[j] + base;
+        idx.writeArray(chunk.subarray(0, count));
+      }
+      records += n;
+      tokens += ntok;
+    }
+  } finally {
+    tok.close();
+    mask.close();
+    idx.close();
+  }
+  const [t, m, i] = files.map(tempName);
+  patchFile(t, 0, encodeBinHeader(BIN_TOKENS_MAGIC, BIN_TOKENS_VERSION, tokens, records));
+  patchFile(m, 0, encodeBinHeader(BIN_MASK_MAGIC, BIN_MASK_VERSION, tokens, records));
+  patchFile(i, 0, encodeBinIndexHeader(records));
+  for (const f of files) renameSync(tempName(f), f);
+  return { format: "bin", inputs: prefixes.length, records, tokens, files };
+}
+
+function readRange(path: string, position: number, length: number): Uint8Array {
+  const fd = openSync(path, "r");
+  try {
+    const out = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const r = readSync(fd, out, done, length - done, position + done);
+      if (r === 0) throw new SyntaxError(`Cannot merge: ${path} is shorter than its index says`);
+      done += r;
+    }
+    return out;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function copyRange(path: string, position: number, length: number, into: AppendFile): void {
+  const fd = openSync(path, "r");
+  const buf = new Uint8Array(1 << 20);
+  try {
+    let done = 0;
+    while (done < length) {
+      const r = readSync(fd, buf, 0, Math.min(buf.length, length - done), position + done);
+      if (r === 0) throw new SyntaxError(`Cannot merge: ${path} is shorter than its index says`);
+      into.write(buf.subarray(0, r));
+      done += r;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}

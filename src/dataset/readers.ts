@@ -1,0 +1,277 @@
+/**
+ * Streaming record readers over input files: JSONL (plain or gzip, detected by magic bytes) and
+ * Parquet (row group by row group, with `hyparquet`). One record = one non-blank JSONL line or one
+ * Parquet row. Reused by `render-dataset` and `parse-dataset`.
+ *
+ * Records carry where they came from (file, line or row, byte offset) so an error line can name
+ * them, and a {@link ReadPosition} lets a resumed run start where a checkpoint left off: plain
+ * JSONL seeks to the byte offset; gzip and Parquet re-read and skip.
+ *
+ * @module
+ */
+
+import { open, stat } from "node:fs/promises";
+import { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { parquetMetadataAsync, parquetReadObjects } from "hyparquet";
+import type { AsyncBuffer } from "hyparquet";
+import { readLines } from "../io/lines.ts";
+
+/** The kind of an input file, from its first bytes. */
+export type InputKind = "jsonl" | "jsonl.gz" | "parquet";
+
+/** One input record. */
+export interface InputRecord {
+  /** 0-based index of the record over all inputs, in order (the shard key). */
+  index: number;
+  /** Index of the input file in the list. */
+  fileIndex: number;
+  /** The input file's path. */
+  file: string;
+  /** 1-based line (JSONL) or 1-based row (Parquet) in the file. */
+  line: number;
+  /** Byte offset of the line in the (decompressed) file; for Parquet, the row group's offset. */
+  byteOffset: number;
+  /** The line's text (JSONL); parse it lazily, only when the record is used. */
+  text?: string;
+  /** The row as an object (Parquet). */
+  value?: unknown;
+}
+
+/** Where to start reading: after the record that ended a checkpoint. */
+export interface ReadPosition {
+  /** Records already read (the next record's {@link InputRecord.index}). */
+  records: number;
+  /** File to continue in. */
+  fileIndex: number;
+  /** Lines (or rows) of that file already read. */
+  line: number;
+  /** Byte offset (in the decompressed stream) of the start of the last line read in that file. */
+  offset: number;
+}
+
+/** Options of {@link readRecords}. */
+export interface ReadRecordsOptions {
+  /** Start after this position (for `--resume`). */
+  start?: ReadPosition;
+  /** Called with the number of raw file bytes read, as they are read (progress). */
+  onBytes?: (bytes: number) => void;
+  /** Read chunk size in bytes (default 1 MiB). */
+  chunkSize?: number;
+}
+
+/**
+ * Detects a file's kind from its first bytes: gzip magic `1f 8b`, Parquet `PAR1`, else JSONL.
+ *
+ * @example
+ * ```ts
+ * import { detectInputKind } from "./readers.ts";
+ * detectInputKind(Uint8Array.of(0x1f, 0x8b, 8)); // "jsonl.gz"
+ * ```
+ */
+export function detectInputKind(head: Uint8Array): InputKind {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "jsonl.gz";
+  if (
+    head.length >= 4 && head[0] === 0x50 && head[1] === 0x41 && head[2] === 0x52 &&
+    head[3] === 0x31
+  ) return "parquet";
+  return "jsonl";
+}
+
+/**
+ * Total size in bytes of the input files (for progress ETA).
+ *
+ * @example
+ * ```ts ignore
+ * import { totalInputBytes } from "./readers.ts";
+ * await totalInputBytes(["a.jsonl", "b.parquet"]);
+ * ```
+ */
+export async function totalInputBytes(paths: readonly string[]): Promise<number> {
+  let n = 0;
+  for (const p of paths) n += (await stat(p)).size;
+  return n;
+}
+
+/**
+ * Reads records from `paths` in order.
+ *
+ * @throws when a file cannot be opened or a gzip stream is corrupt (a whole-file failure; a bad
+ * line is not an error here: its text is yielded and the caller reports it).
+ * @example
+ * ```ts ignore
+ * import { readRecords } from "./readers.ts";
+ * for await (const rec of readRecords(["data.jsonl.gz"])) console.log(rec.index, rec.line);
+ * ```
+ */
+export async function* readRecords(
+  paths: readonly string[],
+  options: ReadRecordsOptions = {},
+): AsyncGenerator<InputRecord> {
+  const start = options.start;
+  let index = start?.records ?? 0;
+  for (let f = start?.fileIndex ?? 0; f < paths.length; f++) {
+    const path = paths[f];
+    const kind = await fileKind(path);
+    const resumeHere = start && start.fileIndex === f ? start : undefined;
+    if (kind === "parquet") {
+      for await (const row of readParquetRows(path, resumeHere?.line ?? 0, options.onBytes)) {
+        yield { index: index++, fileIndex: f, file: path, ...row };
+      }
+      continue;
+    }
+    const skipLines = resumeHere ? resumeHere.line : 0;
+    // Plain JSONL seeks to the start of the last line read and skips that one line.
+    const seekable = kind === "jsonl" && skipLines > 0;
+    const seek = seekable ? resumeHere!.offset : 0;
+    const lineBase = seekable ? skipLines - 1 : 0;
+    let chunks = fileChunks(path, seek, options.chunkSize ?? (1 << 20), options.onBytes);
+    if (kind === "jsonl.gz") chunks = gunzip(chunks);
+    for await (const line of readLines(chunks)) {
+      const number = line.number + lineBase;
+      if (number <= skipLines) continue;
+      if (isBlank(line.text)) continue;
+      yield {
+        index: index++,
+        fileIndex: f,
+        file: path,
+        line: number,
+        byteOffset: line.offset + seek,
+        text: line.text,
+      };
+    }
+  }
+}
+
+function isBlank(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c !== 32 && c !== 9 && c !== 13) return false;
+  }
+  return true;
+}
+
+async function fileKind(path: string): Promise<InputKind> {
+  const fh = await open(path, "r");
+  try {
+    const head = new Uint8Array(4);
+    const { bytesRead } = await fh.read(head, 0, 4, 0);
+    return detectInputKind(head.subarray(0, bytesRead));
+  } catch (e) {
+    throw new Error(`Cannot read ${path}: ${e instanceof Error ? e.message : e}`, { cause: e });
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Reads a file as byte chunks from `position`, calling `onBytes` per chunk.
+ *
+ * @example
+ * ```ts ignore
+ * import { fileChunks } from "./readers.ts";
+ * for await (const chunk of fileChunks("a.jsonl")) console.log(chunk.length);
+ * ```
+ */
+export async function* fileChunks(
+  path: string,
+  position = 0,
+  chunkSize = 1 << 20,
+  onBytes?: (bytes: number) => void,
+): AsyncGenerator<Uint8Array> {
+  const fh = await open(path, "r");
+  try {
+    let pos = position;
+    while (true) {
+      const buf = new Uint8Array(chunkSize);
+      const { bytesRead } = await fh.read(buf, 0, chunkSize, pos);
+      if (bytesRead === 0) break;
+      pos += bytesRead;
+      onBytes?.(bytesRead);
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Decompresses gzip chunks (multi-member streams too) with `node:zlib`.
+ *
+ * @example
+ * ```ts ignore
+ * import { fileChunks, gunzip } from "./readers.ts";
+ * for await (const chunk of gunzip(fileChunks("a.jsonl.gz"))) console.log(chunk.length);
+ * ```
+ */
+export async function* gunzip(
+  chunks: AsyncIterable<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  const z = Readable.from(chunks).pipe(createGunzip());
+  for await (const c of z as AsyncIterable<Uint8Array>) {
+    yield new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
+  }
+}
+
+/**
+ * An `AsyncBuffer` over a file for hyparquet: reads byte ranges on demand.
+ *
+ * @example
+ * ```ts ignore
+ * import { parquetReadObjects } from "hyparquet";
+ * import { fileAsyncBuffer } from "./readers.ts";
+ * const file = await fileAsyncBuffer("data.parquet");
+ * const rows = await parquetReadObjects({ file, rowStart: 0, rowEnd: 10 });
+ * await file.close();
+ * ```
+ */
+export async function fileAsyncBuffer(
+  path: string,
+  onBytes?: (bytes: number) => void,
+): Promise<AsyncBuffer & { close(): Promise<void> }> {
+  const fh = await open(path, "r");
+  const { size } = await fh.stat();
+  return {
+    byteLength: size,
+    async slice(start: number, end?: number): Promise<ArrayBuffer> {
+      const stop = end ?? size;
+      const buf = new Uint8Array(stop - start);
+      let done = 0;
+      while (done < buf.length) {
+        const { bytesRead } = await fh.read(buf, done, buf.length - done, start + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      onBytes?.(done);
+      return buf.buffer;
+    },
+    close: () => fh.close(),
+  };
+}
+
+async function* readParquetRows(
+  path: string,
+  skipRows: number,
+  onBytes?: (bytes: number) => void,
+): AsyncGenerator<{ line: number; byteOffset: number; value: unknown }> {
+  const file = await fileAsyncBuffer(path, onBytes);
+  try {
+    const metadata = await parquetMetadataAsync(file);
+    let rowStart = 0;
+    for (const group of metadata.row_groups) {
+      const n = Number(group.num_rows);
+      const rowEnd = rowStart + n;
+      if (rowEnd > skipRows) {
+        const from = Math.max(rowStart, skipRows);
+        const rows = await parquetReadObjects({ file, metadata, rowStart: from, rowEnd });
+        const groupOffset = Number(group.columns[0]?.file_offset ?? 0n);
+        for (let i = 0; i < rows.length; i++) {
+          yield { line: from + i + 1, byteOffset: groupOffset, value: rows[i] };
+        }
+      }
+      rowStart = rowEnd;
+    }
+  } finally {
+    await file.close();
+  }
+}

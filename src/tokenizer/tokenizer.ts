@@ -1,0 +1,360 @@
+/**
+ * The CPU o200k_harmony tokenizer: the pre-tokenizer scanner (`pieces.ts`), byte-pair encoding
+ * (`bpe.ts`) over the o200k_base ranks (`vocabulary.ts`) and the harmony special tokens
+ * (`special_tokens.ts`).
+ *
+ * Text is converted to UTF-8 with `TextEncoder.encodeInto`, so a lone UTF-16 surrogate encodes as
+ * U+FFFD (bytes EF BF BD), exactly as `TextEncoder` does. (The reference takes Rust `&str`, which
+ * cannot hold lone surrogates.)
+ *
+ * @module
+ */
+
+import { encodePiece, HEAP_THRESHOLD, mergeLong, mergeShort } from "./bpe.ts";
+import { MAX_CACHED_PIECE, PieceCache } from "./_piece_cache.ts";
+import { nextPieceEnd, prepareScanner } from "./pieces.ts";
+import { FIRST_SPECIAL_ID, harmonySpecialTokens, VOCAB_SIZE } from "./special_tokens.ts";
+import { TokenBuffer } from "./token_buffer.ts";
+import type { EncodeOptions, Tokenizer, TokenSink } from "./types.ts";
+import { ByteVocabulary, hashBytes } from "./vocabulary.ts";
+import type { Vocabulary } from "./vocabulary.ts";
+
+/** A sink that only counts. */
+class Counter implements TokenSink {
+  n = 0;
+  push(_token: number): void {
+    this.n++;
+  }
+}
+
+/** Longest special-token literal we look for (`<|reserved_201088|>` is 19 characters). */
+const MAX_SPECIAL_LENGTH = 64;
+
+/**
+ * The o200k_harmony tokenizer on the CPU. Not reentrant: one instance's methods must not be called
+ * from inside a `TokenSink.push` it is feeding (scratch buffers are shared).
+ *
+ * @example
+ * ```ts
+ * import { loadVocabulary } from "./vocabulary.ts";
+ * import { HarmonyTokenizer } from "./tokenizer.ts";
+ * const tok = new HarmonyTokenizer(await loadVocabulary());
+ * tok.encodeOrdinary("hello world"); // Uint32Array [24912, 2375]
+ * ```
+ */
+export class HarmonyTokenizer implements Tokenizer {
+  readonly name = "o200k_harmony";
+  readonly vocabSize = VOCAB_SIZE;
+  readonly specialTokens: ReadonlyMap<string, number>;
+  /** The ordinary tokens (ranks 0..199997). */
+  readonly vocabulary: Vocabulary;
+  readonly #vocab: ByteVocabulary;
+  readonly #specialBytes: Uint8Array;
+  readonly #specialOffsets: Uint32Array;
+  readonly #encoder = new TextEncoder();
+  readonly #decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  #utf8 = new Uint8Array(1024);
+  readonly #buffer = new TokenBuffer(1024);
+  readonly #counter = new Counter();
+  readonly #merged = new TokenBuffer(256);
+  readonly #cache = new PieceCache();
+
+  /** Wraps a loaded vocabulary (see `loadTokenizer` for the shared instance). */
+  constructor(vocabulary: Vocabulary) {
+    prepareScanner();
+    this.vocabulary = vocabulary;
+    this.#vocab = vocabulary instanceof ByteVocabulary
+      ? vocabulary
+      : new ByteVocabulary(vocabulary.bytes, vocabulary.offsets);
+    const specials = harmonySpecialTokens();
+    this.specialTokens = new Map(specials);
+    const encoded = specials.map(([t]) => this.#encoder.encode(t));
+    this.#specialOffsets = new Uint32Array(encoded.length + 1);
+    for (let i = 0; i < encoded.length; i++) {
+      this.#specialOffsets[i + 1] = this.#specialOffsets[i] + encoded[i].length;
+    }
+    this.#specialBytes = new Uint8Array(this.#specialOffsets[encoded.length]);
+    for (let i = 0; i < encoded.length; i++) {
+      this.#specialBytes.set(encoded[i], this.#specialOffsets[i]);
+    }
+  }
+
+  /** UTF-8 of `text` in the scratch buffer; returns its length. */
+  #toUtf8(text: string): number {
+    if (this.#utf8.length < text.length * 3) {
+      let size = this.#utf8.length * 2;
+      while (size < text.length * 3) size *= 2;
+      this.#utf8 = new Uint8Array(size);
+    }
+    return this.#encoder.encodeInto(text, this.#utf8).written;
+  }
+
+  /**
+   * Encodes `utf8[start, end)` as ordinary text (the pattern sees `end` as the end): per piece, the
+   * piece cache, then a whole-token lookup, then byte-pair merging (`bpe.ts`).
+   */
+  #encodeBytes(utf8: Uint8Array, start: number, end: number, out: TokenSink): number {
+    const vocab = this.#vocab, byteRank = vocab.byteRank;
+    const cache = this.#cache, merged = this.#merged;
+    let p = start, n = 0;
+    while (p < end) {
+      const e = nextPieceEnd(utf8, p, end);
+      if (e - p === 1) {
+        out.push(byteRank[utf8[p]]);
+        n++;
+        p = e;
+        continue;
+      }
+      if (e - p > MAX_CACHED_PIECE) {
+        n += encodePiece(vocab, utf8, p, e, out);
+        p = e;
+        continue;
+      }
+      // Piece cache first (one probe of a small table), then the vocabulary, then merging.
+      const h = hashBytes(utf8, p, e);
+      let c = cache.get(utf8, p, e, h, out);
+      if (c < 0) {
+        const r = vocab.rankOfHashed(utf8, p, e, h);
+        const d = merged.data;
+        if (r >= 0) {
+          d[0] = r;
+          c = 1;
+        } else {
+          merged.clear();
+          c = e - p <= HEAP_THRESHOLD
+            ? mergeShort(vocab, utf8, p, e, merged)
+            : mergeLong(vocab, utf8, p, e, merged);
+        }
+        const m = merged.data;
+        cache.put(utf8, p, e, h, m, c);
+        for (let i = 0; i < c; i++) out.push(m[i]);
+      }
+      n += c;
+      p = e;
+    }
+    return n;
+  }
+
+  /**
+   * Empties the cache of recent pieces (bounded: 32768 pieces of up to 4096 bytes, 4 MiB).
+   *
+   * @example
+   * ```ts
+   * import { loadTokenizer } from "./mod.ts";
+   * (await loadTokenizer()).clearCache();
+   * ```
+   */
+  clearCache(): void {
+    this.#cache.clear();
+  }
+
+  /**
+   * Encodes text; special-token text is ordinary text (reference: `encode_ordinary`).
+   *
+   * @example
+   * ```ts
+   * import { loadTokenizer } from "./mod.ts";
+   * (await loadTokenizer()).encodeOrdinary("<|end|>"); // Uint32Array [27, 91, 419, 91, 29]
+   * ```
+   */
+  encodeOrdinary(text: string): Uint32Array {
+    const buf = this.#buffer;
+    buf.clear();
+    const n = this.#toUtf8(text);
+    this.#encodeBytes(this.#utf8, 0, n, buf);
+    return buf.toArray();
+  }
+
+  /**
+   * Appends the tokens of `text` (special-token text is ordinary text) to `out`; returns the count.
+   *
+   * @example
+   * ```ts
+   * import { loadTokenizer, TokenBuffer } from "./mod.ts";
+   * const out = new TokenBuffer();
+   * (await loadTokenizer()).encodeOrdinaryInto("hello world", out); // 2
+   * ```
+   */
+  encodeOrdinaryInto(text: string, out: TokenSink): number {
+    const n = this.#toUtf8(text);
+    return this.#encodeBytes(this.#utf8, 0, n, out);
+  }
+
+  /**
+   * Number of tokens `encodeOrdinary(text)` gives, without storing them.
+   *
+   * @example
+   * ```ts
+   * import { loadTokenizer } from "./mod.ts";
+   * (await loadTokenizer()).countTokens("hello world"); // 2
+   * ```
+   */
+  countTokens(text: string): number {
+    const c = this.#counter;
+    c.n = 0;
+    const n = this.#toUtf8(text);
+    this.#encodeBytes(this.#utf8, 0, n, c);
+    return c.n;
+  }
+
+  /**
+   * Encodes text with tiktoken's special-token semantics: literals of allowed special tokens become
+   * their ids (the text between them is encoded separately, as the reference's `encode` does); a
+   * disallowed literal is an error; other literals are ordinary text.
+   *
+   * @throws {SyntaxError} when the text holds a disallowed special token (names it and its UTF-16
+   * offset).
+   * @example
+   * ```ts
+   * import { loadTokenizer } from "./mod.ts";
+   * const tok = await loadTokenizer();
+   * tok.encode("<|start|>user<|message|>hi", { allowedSpecial: "all" }); // [200006, 1428, 200008, 3686]
+   * ```
+   */
+  encode(text: string, options?: EncodeOptions): Uint32Array {
+    const buf = this.#buffer;
+    buf.clear();
+    this.encodeInto(text, buf, options);
+    return buf.toArray();
+  }
+
+  /**
+   * `encode` into a sink; returns the number of tokens appended.
+   *
+   * @throws {SyntaxError} as `encode` does (nothing is appended then).
+   * @example
+   * ```ts
+   * import { loadTokenizer, TokenBuffer } from "./mod.ts";
+   * const out = new TokenBuffer();
+   * (await loadTokenizer()).encodeInto("<|end|>", out, { allowedSpecial: ["<|end|>"] }); // 1
+   * ```
+   */
+  encodeInto(text: string, out: TokenSink, options?: EncodeOptions): number {
+    const specials = this.specialTokens;
+    const allowedOpt = options?.allowedSpecial;
+    const allowed: ReadonlySet<string> | "all" = allowedOpt === "all"
+      ? "all"
+      : new Set(allowedOpt ?? []);
+    const disOpt = options?.disallowedSpecial ?? "all";
+    const disallowed: ReadonlySet<string> | "all" = disOpt === "all" ? "all" : new Set(disOpt);
+    const isAllowed = (t: string) => allowed === "all" || allowed.has(t);
+    const isDisallowed = (t: string) =>
+      disallowed === "all" ? !isAllowed(t) : disallowed.has(t);
+
+    // Special-token literals in order (all of them look like `<|name|>`, names without `|>`).
+    const found: number[] = [];
+    if (text.length >= 5) {
+      for (let i = text.indexOf("<|"); i >= 0; i = text.indexOf("<|", i + 1)) {
+        const j = text.indexOf("|>", i + 2);
+        if (j < 0) break;
+        if (j + 2 - i > MAX_SPECIAL_LENGTH) continue;
+        const literal = text.slice(i, j + 2);
+        if (!specials.has(literal)) continue;
+        if (isDisallowed(literal)) {
+          throw new SyntaxError(
+            `Cannot encode text: disallowed special token ${literal} at offset ${i}`,
+          );
+        }
+        if (isAllowed(literal)) found.push(i, j + 2);
+      }
+    }
+    if (found.length === 0) return this.encodeOrdinaryInto(text, out);
+    let n = 0, at = 0;
+    for (let k = 0; k < found.length; k += 2) {
+      // Overlapping literals cannot occur: a literal ends at the first `|>` after its `<|`.
+      if (found[k] < at) continue;
+      if (found[k] > at) n += this.encodeOrdinaryInto(text.slice(at, found[k]), out);
+      out.push(specials.get(text.slice(found[k], found[k + 1]))!);
+      n++;
+      at = found[k + 1];
+    }
+    if (at < text.length) n += this.encodeOrdinaryInto(text.slice(at), out);
+    return n;
+  }
+
+  /** Checks an id; returns it. */
+  #check(id: number, index: number): number {
+    if (!(Number.isInteger(id) && id >= 0 && id < VOCAB_SIZE)) {
+      throw new RangeError(
+        `Cannot decode tokens: id ${id} at index ${index} is outside 0..${VOCAB_SIZE - 1}`,
+      );
+    }
+    return id;
+  }
+
+  /**
+   * Decodes tokens to their bytes.
+   *
+   * @throws {RangeError} on an id outside `0..201088` (names the id and its index).
+   * @example
+   * ```ts
+   * import { loadTokenizer } from "./mod.ts";
+   * (await loadTokenizer()).decodeBytes([3686]); // Uint8Array [104, 105]
+   * ```
+   */
+  decodeBytes(tokens: ArrayLike<number>): Uint8Array {
+    const { bytes, offsets } = this.vocabulary;
+    const sb = this.#specialBytes, so = this.#specialOffsets;
+    let total = 0;
+    for (let i = 0; i < tokens.length; i++) {
+      const id = this.#check(tokens[i], i);
+      total += id < FIRST_SPECIAL_ID
+        ? offsets[id + 1] - offsets[id]
+        : so[id - FIRST_SPECIAL_ID + 1] - so[id - FIRST_SPECIAL_ID];
+    }
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (let i = 0; i < tokens.length; i++) {
+      const id = tokens[i];
+      if (id < FIRST_SPECIAL_ID) {
+        for (let k = offsets[id], e = offsets[id + 1]; k < e; k++) out[at++] = bytes[k];
+      } else {
+        const s = id - FIRST_SPECIAL_ID;
+        for (let k = so[s], e = so[s + 1]; k < e; k++) out[at++] = sb[k];
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Decodes tokens to text; bytes that are not valid UTF-8 become U+FFFD (like Rust's
+   * `String::from_utf8_lossy`). A leading byte-order mark is kept.
+   *
+   * @throws {RangeError} on an id outside `0..201088` (names the id and its index).
+   * @example
+   * ```ts
+   * import { loadTokenizer } from "./mod.ts";
+   * (await loadTokenizer()).decode([24912, 2375]); // "hello world"
+   * ```
+   */
+  decode(tokens: ArrayLike<number>): string {
+    return this.#decoder.decode(this.decodeBytes(tokens));
+  }
+
+  /**
+   * The bytes of one token (a copy).
+   *
+   * @throws {RangeError} on an id outside `0..201088`.
+   * @example
+   * ```ts
+   * import { loadTokenizer } from "./mod.ts";
+   * (await loadTokenizer()).tokenBytes(200006); // the bytes of "<|start|>"
+   * ```
+   */
+  tokenBytes(id: number): Uint8Array {
+    return this.decodeBytes([this.#check(id, 0)]);
+  }
+
+  /**
+   * Whether `id` is a special token (199998..201088).
+   *
+   * @example
+   * ```ts
+   * import { loadTokenizer } from "./mod.ts";
+   * (await loadTokenizer()).isSpecial(200006); // true
+   * ```
+   */
+  isSpecial(id: number): boolean {
+    return Number.isInteger(id) && id >= FIRST_SPECIAL_ID && id < VOCAB_SIZE;
+  }
+}

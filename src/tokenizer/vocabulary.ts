@@ -1,0 +1,258 @@
+/**
+ * The ordinary (byte-pair) tokens of o200k_base, the vocabulary under o200k_harmony (reference:
+ * `src/tiktoken_ext/public_encodings.rs`), held in typed arrays: all token bytes concatenated in
+ * rank order plus an open-addressing hash table from byte strings to ranks.
+ *
+ * The ranks come from the `js-tiktoken` package (`js-tiktoken/ranks/o200k_base`, lines
+ * `"<prefix> <offset> <base64 token> <base64 token> ..."`); nothing is downloaded.
+ *
+ * @module
+ */
+
+/** The ordinary tokens of a byte-pair vocabulary (ranks `0..size-1`). */
+export interface Vocabulary {
+  /** Number of ordinary tokens (199998 for o200k_base): ranks are `0..size-1`. */
+  readonly size: number;
+  /** All ordinary token bytes concatenated in rank order. */
+  readonly bytes: Uint8Array;
+  /** Token `r` is `bytes[offsets[r], offsets[r + 1])`; length `size + 1`. */
+  readonly offsets: Uint32Array;
+  /** The rank of the token `utf8[start, end)`, or -1 when those bytes are not a token. */
+  rankOf(utf8: Uint8Array, start: number, end: number): number;
+}
+
+/** FNV-1a offset basis and prime (32-bit). */
+const FNV_BASIS = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/**
+ * Hash of `b[start, end)` (FNV-1a, 32 bits, as a signed int32). Shared by the table builder and
+ * lookups.
+ *
+ * @example
+ * ```ts
+ * import { hashBytes } from "./vocabulary.ts";
+ * hashBytes(new Uint8Array([104, 105]), 0, 2) === hashBytes(new Uint8Array([0, 104, 105]), 1, 3); // true
+ * ```
+ */
+export function hashBytes(b: Uint8Array, start: number, end: number): number {
+  let h = FNV_BASIS;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i], FNV_PRIME);
+  return h | 0;
+}
+
+/**
+ * A vocabulary in typed arrays with an open-addressing (linear probing) table of capacity a power
+ * of two at most 40% full. A lookup hashes the bytes once, then compares the stored 32-bit hash,
+ * the length and the bytes of the candidates; no strings are built.
+ */
+export class ByteVocabulary implements Vocabulary {
+  readonly size: number;
+  readonly bytes: Uint8Array;
+  readonly offsets: Uint32Array;
+  /**
+   * Slot i is `slots[4i]` = the token's full 32-bit hash (rejects most mismatches without reading
+   * bytes), `slots[4i + 1]` = its rank plus one (0 = empty slot), `slots[4i + 2]` = its offset in
+   * `bytes`, `slots[4i + 3]` = its length: a probe and a hit's check touch one cache line of the
+   * table and one of `bytes`.
+   */
+  readonly slots: Int32Array;
+  /** Capacity minus one. */
+  readonly mask: number;
+  /**
+   * A small direct-mapped copy of recently found slots (4096 entries, 64 KiB, same layout as
+   * `slots`), checked first: frequent tokens are then found without touching the large table.
+   */
+  readonly front: Int32Array = new Int32Array(4 * 4096);
+  /** Rank of each single byte (every byte is a token in o200k_base; -1 otherwise). */
+  readonly byteRank: Int32Array;
+  /** Length in bytes of the longest token. */
+  readonly maxTokenLength: number;
+
+  /** Builds the table over tokens given as concatenated bytes plus offsets (rank order). */
+  constructor(bytes: Uint8Array, offsets: Uint32Array) {
+    const size = offsets.length - 1;
+    this.size = size;
+    this.bytes = bytes;
+    this.offsets = offsets;
+    let cap = 1024;
+    while (cap < size * 2.5) cap *= 2;
+    this.mask = cap - 1;
+    const slots = this.slots = new Int32Array(4 * cap);
+    this.byteRank = new Int32Array(256).fill(-1);
+    let maxLen = 0;
+    for (let r = 0; r < size; r++) {
+      const s = offsets[r], e = offsets[r + 1];
+      if (e - s > maxLen) maxLen = e - s;
+      if (e - s === 1) this.byteRank[bytes[s]] = r;
+      const h = hashBytes(bytes, s, e);
+      let slot = h & this.mask;
+      while (slots[4 * slot + 1] !== 0) slot = (slot + 1) & this.mask;
+      slots[4 * slot] = h;
+      slots[4 * slot + 1] = r + 1;
+      slots[4 * slot + 2] = s;
+      slots[4 * slot + 3] = e - s;
+    }
+    this.maxTokenLength = maxLen;
+  }
+
+  /** The rank of `utf8[start, end)`, or -1. Cost: one hash pass plus the matching compare. */
+  rankOf(utf8: Uint8Array, start: number, end: number): number {
+    const len = end - start;
+    if (len === 1) return this.byteRank[utf8[start]];
+    if (len > this.maxTokenLength || len <= 0) return -1;
+    let h = FNV_BASIS;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ utf8[i], FNV_PRIME);
+    return this.rankOfHashed(utf8, start, end, h);
+  }
+
+  /**
+   * `rankOf` with the hash already computed (`h = hashBytes(utf8, start, end)`), for callers that
+   * need the hash for something else too. `end - start` must be at least 2.
+   */
+  rankOfHashed(utf8: Uint8Array, start: number, end: number, h: number): number {
+    const len = end - start;
+    if (len > this.maxTokenLength) return -1;
+    const bytes = this.bytes, front = this.front;
+    const f = ((h ^ (h >>> 15)) & 4095) << 2;
+    if (front[f] === h && front[f + 3] === len && front[f + 1] !== 0) {
+      const s = front[f + 2];
+      let i = 0;
+      while (i < len && bytes[s + i] === utf8[start + i]) i++;
+      if (i === len) return front[f + 1] - 1;
+    }
+    const mask = this.mask, slots = this.slots;
+    let at = (h & mask) << 2;
+    const wrap = slots.length - 1;
+    for (;;) {
+      const r1 = slots[at + 1];
+      if (r1 === 0) return -1;
+      if (slots[at] === h && slots[at + 3] === len) {
+        const s = slots[at + 2];
+        let i = 0;
+        while (i < len && bytes[s + i] === utf8[start + i]) i++;
+        if (i === len) {
+          front[f] = h;
+          front[f + 1] = r1;
+          front[f + 2] = s;
+          front[f + 3] = len;
+          return r1 - 1;
+        }
+      }
+      at = (at + 4) & wrap;
+    }
+  }
+}
+
+/** Base64 alphabet value of each ASCII code (-1 = not base64). */
+const B64 = (() => {
+  const t = new Int8Array(128).fill(-1);
+  const a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (let i = 0; i < 64; i++) t[a.charCodeAt(i)] = i;
+  return t;
+})();
+
+/**
+ * Parses tiktoken's compressed rank format (js-tiktoken `bpe_ranks`: lines of
+ * `"<prefix> <offset> <b64> <b64> ..."`, token i of a line having rank offset + i) into a
+ * vocabulary. Ranks must be contiguous from 0.
+ *
+ * @throws {SyntaxError} on malformed data (bad base64, a missing or duplicated rank).
+ * @example
+ * ```ts
+ * import { parseCompressedRanks } from "./vocabulary.ts";
+ * const v = parseCompressedRanks("! 0 YQ== Yg== YWI=");
+ * v.rankOf(new TextEncoder().encode("ab"), 0, 2); // 2
+ * ```
+ */
+export function parseCompressedRanks(data: string): ByteVocabulary {
+  // Pass 1: token boundaries in the string and their ranks.
+  const tokStart: number[] = [], tokEnd: number[] = [], tokRank: number[] = [];
+  let pos = 0;
+  const n = data.length;
+  while (pos < n) {
+    let lineEnd = data.indexOf("\n", pos);
+    if (lineEnd < 0) lineEnd = n;
+    const sp1 = data.indexOf(" ", pos);
+    if (sp1 >= 0 && sp1 < lineEnd) {
+      const sp2 = data.indexOf(" ", sp1 + 1);
+      const offEnd = sp2 >= 0 && sp2 < lineEnd ? sp2 : lineEnd;
+      const offset = Number(data.slice(sp1 + 1, offEnd));
+      if (!Number.isInteger(offset) || offset < 0) {
+        throw new SyntaxError(`Cannot parse ranks: bad offset at character ${sp1 + 1}`);
+      }
+      let at = offEnd + 1, k = 0;
+      while (at < lineEnd) {
+        let e = data.indexOf(" ", at);
+        if (e < 0 || e > lineEnd) e = lineEnd;
+        if (e > at) {
+          tokStart.push(at);
+          tokEnd.push(e);
+          tokRank.push(offset + k++);
+        }
+        at = e + 1;
+      }
+    }
+    pos = lineEnd + 1;
+  }
+  const size = tokRank.length;
+  // Pass 2: decoded lengths → offsets by rank.
+  const lenByRank = new Int32Array(size).fill(-1);
+  for (let i = 0; i < size; i++) {
+    const r = tokRank[i];
+    if (r >= size || lenByRank[r] !== -1) {
+      throw new SyntaxError(`Cannot parse ranks: rank ${r} is duplicated or out of 0..${size - 1}`);
+    }
+    let e = tokEnd[i];
+    const len = e - tokStart[i];
+    let pad = 0;
+    while (pad < 2 && e > tokStart[i] && data.charCodeAt(e - 1) === 61) {
+      e--;
+      pad++;
+    }
+    lenByRank[r] = ((len * 3) >> 2) - pad;
+  }
+  const offsets = new Uint32Array(size + 1);
+  for (let r = 0; r < size; r++) offsets[r + 1] = offsets[r] + lenByRank[r];
+  const bytes = new Uint8Array(offsets[size]);
+  // Pass 3: decode base64 straight into place.
+  for (let i = 0; i < size; i++) {
+    let out = offsets[tokRank[i]];
+    const stop = offsets[tokRank[i] + 1];
+    let acc = 0, bits = 0;
+    for (let c = tokStart[i]; c < tokEnd[i] && out < stop; c++) {
+      const code = data.charCodeAt(c);
+      if (code === 61) break;
+      const v = code < 128 ? B64[code] : -1;
+      if (v < 0) throw new SyntaxError(`Cannot parse ranks: bad base64 at character ${c}`);
+      acc = (acc << 6) | v;
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        bytes[out++] = (acc >> bits) & 0xff;
+      }
+    }
+  }
+  return new ByteVocabulary(bytes, offsets);
+}
+
+let cached: Promise<Vocabulary> | undefined;
+
+/**
+ * Loads the o200k_base ordinary tokens (199998 ranks) once and returns them; later calls share the
+ * same instance. Reads the ranks shipped in the `js-tiktoken` package (no network).
+ *
+ * @example
+ * ```ts
+ * import { loadVocabulary } from "./vocabulary.ts";
+ * const v = await loadVocabulary();
+ * v.rankOf(new TextEncoder().encode("hello"), 0, 5); // 24912
+ * ```
+ */
+export function loadVocabulary(): Promise<Vocabulary> {
+  return cached ??= (async () => {
+    const mod = await import("js-tiktoken/ranks/o200k_base");
+    const data = (mod.default as { bpe_ranks: string }).bpe_ranks;
+    return parseCompressedRanks(data);
+  })();
+}

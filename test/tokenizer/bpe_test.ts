@@ -1,0 +1,83 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { encodePiece, mergeLong, mergeShort } from "../../src/tokenizer/bpe.ts";
+import { TokenBuffer } from "../../src/tokenizer/token_buffer.ts";
+import { loadVocabulary } from "../../src/tokenizer/vocabulary.ts";
+import { naiveBpe, wasmOrdinary } from "./_reference.ts";
+import { assertSameTokens } from "./_assert.ts";
+
+const vocab = await loadVocabulary();
+const te = new TextEncoder();
+
+/** Deterministic pseudo-random numbers (mulberry32). */
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const run = (
+  f: typeof mergeShort,
+  bytes: Uint8Array,
+): Uint32Array => {
+  const out = new TokenBuffer();
+  const n = f(vocab, bytes, 0, bytes.length, out);
+  assert.equal(n, out.length);
+  return out.toArray();
+};
+
+test("mergeShort() and mergeLong() equal the reference's merge rule on random byte strings", () => {
+  const rnd = random(7);
+  const alphabet = te.encode("aaabbe  ee\u00e4\u4e2d\u6587'sxyz0123\n\t");
+  for (let k = 0; k < 400; k++) {
+    const len = 1 + Math.floor(rnd() * (k < 300 ? 40 : 300));
+    const piece = new Uint8Array(len);
+    for (let i = 0; i < len; i++) piece[i] = alphabet[Math.floor(rnd() * alphabet.length)];
+    const want = naiveBpe(piece);
+    assertSameTokens(run(mergeShort, piece), want, `short, case ${k}`);
+    assertSameTokens(run(mergeLong, piece), want, `long, case ${k}`);
+  }
+});
+
+test("encodePiece() gives one token for a whole-token piece and appends to the sink", () => {
+  const out = new TokenBuffer();
+  out.push(7);
+  const hello = te.encode(" hello");
+  assert.equal(encodePiece(vocab, hello, 0, hello.length, out), 1);
+  assert.deepEqual(Array.from(out.view()), [7, 40617]);
+  assert.equal(encodePiece(vocab, hello, 3, 3, out), 0);
+});
+
+test("encodePiece() on runs of one letter equals tiktoken (ties merge leftmost)", () => {
+  for (const n of [2, 3, 5, 17, 64, 65, 100, 1000, 4099]) {
+    for (const ch of ["a", "x", "0", " ", "\u4e2d", "\u00e9"]) {
+      const text = ch.repeat(n);
+      const bytes = te.encode(text);
+      const out = new TokenBuffer();
+      encodePiece(vocab, bytes, 0, bytes.length, out);
+      // One piece for tiktoken too when the run is letters; otherwise compare the merge directly.
+      const want = /\p{L}/u.test(ch) ? wasmOrdinary(text) : run(mergeShort, bytes);
+      assertSameTokens(out.view(), want, `${JSON.stringify(ch)} x ${n}`);
+      if (n <= 1000) {
+        assertSameTokens(run(mergeShort, bytes), run(mergeLong, bytes), `${ch} x ${n}`);
+      }
+    }
+  }
+});
+
+test("encodePiece() on a 1 MB run of one letter is periodic and decodes back", () => {
+  const n = 1 << 20;
+  const bytes = new Uint8Array(n).fill(0x61);
+  const out = new TokenBuffer();
+  encodePiece(vocab, bytes, 0, n, out);
+  let total = 0;
+  for (const t of out.view()) total += vocab.offsets[t + 1] - vocab.offsets[t];
+  assert.equal(total, n);
+  // The same tokens as the start of a 20 000-letter run (which tiktoken agrees with), up to the tail.
+  const small = wasmOrdinary("a".repeat(20000));
+  const head = out.view().subarray(0, small.length - 8);
+  assertSameTokens(head, small.subarray(0, small.length - 8), "1 MB run head");
+});
