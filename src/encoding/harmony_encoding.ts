@@ -9,6 +9,8 @@
 import { Conversation, type Message } from "../chat/message.ts";
 import type { Role } from "../chat/role.ts";
 import { loadTokenizer } from "../tokenizer/mod.ts";
+import { parseMessagesFromCompletionTokens } from "../parse/completion.ts";
+import { type ParseOptions, StreamableParser } from "../parse/streamable_parser.ts";
 import type { EncodeOptions, Tokenizer } from "../tokenizer/types.ts";
 import {
   type FormattingTokens,
@@ -281,6 +283,51 @@ export class HarmonyEncoding {
   /** Empties the cache of repeated-text tokens (bounded: 4096 texts, 2^22 tokens). */
   clearCache(): void {
     this.#cache.clear();
+  }
+
+  // ---- Parsing -------------------------------------------------------------------------------
+
+  /**
+   * Parses completion tokens into messages, exactly as the reference's
+   * `parse_messages_from_completion_tokens` (see `src/parse/completion.ts`).
+   *
+   * @param tokens The completion's token ids.
+   * @param role The role the completion was sampled for (`"assistant"` when the prompt ended with
+   * `<|start|>assistant`), or `null` (the default, as the reference's) when it starts with `<|start|>`.
+   * @param options `strict` (default true): reject header leftovers and stop tokens inside headers.
+   * @throws {HarmonyParseError} on a malformed token stream (with `tokenIndex`).
+   * @example
+   * ```ts
+   * import { loadHarmonyEncoding } from "./mod.ts";
+   * const enc = await loadHarmonyEncoding("HarmonyGptOss");
+   * const ids = enc.encode("<|channel|>final<|message|>Hi<|return|>", { allowedSpecial: "all" });
+   * enc.parseMessagesFromCompletionTokens(ids, "assistant")[0].channel; // "final"
+   * ```
+   */
+  parseMessagesFromCompletionTokens(
+    tokens: ArrayLike<number>,
+    role: Role | null = null,
+    options?: ParseOptions,
+  ): Message[] {
+    return parseMessagesFromCompletionTokens(this, tokens, role, options);
+  }
+
+  /**
+   * A streaming parser over this encoding (reference: `StreamableParser::new(encoding, role)`).
+   *
+   * @example
+   * ```ts
+   * import { loadHarmonyEncoding } from "./mod.ts";
+   * const enc = await loadHarmonyEncoding("HarmonyGptOss");
+   * const parser = enc.streamableParser("assistant");
+   * for (const t of enc.encode("<|channel|>final<|message|>Hi<|end|>", { allowedSpecial: "all" })) {
+   *   parser.process(t);
+   * }
+   * parser.messages.length; // 1
+   * ```
+   */
+  streamableParser(role: Role | null = null, options?: ParseOptions): StreamableParser {
+    return new StreamableParser(this, role, options);
   }
 
   // ---- Stop tokens ---------------------------------------------------------------------------
