@@ -155,6 +155,6 @@ console.log(
     `memory +${mb(memAfter.rss - memBefore.rss)} MB RSS, +${
       mb(memAfter.heapUsed - memBefore.heapUsed)
     } MB JS heap, ` +
-    `+${mb(memAfter.arrayBuffers - memBefore.arrayBuffers)} MB array buffers` +
+    `${mb(tok.tableBytes)} MB of it in our typed arrays` +
     (shared ? "" : " (texts: bundled fixtures)"),
 );

@@ -159,8 +159,16 @@ export function recordToHarmonyJson(
   format: InputFormat = "auto",
   defaults: MappingDefaults = {},
 ): HarmonyJsonConversation {
-  // A bare array of messages is read as {"messages": [...]}.
-  const record = Array.isArray(value) ? { messages: value } : value;
+  // A bare array of messages is read as {"messages": [...]}; a messages/conversations column
+  // holding JSON text (common in Parquet exports) is parsed.
+  let record: unknown = Array.isArray(value) ? { messages: value } : value;
+  if (isObj(record)) {
+    let obj: Obj = record;
+    for (const k of ["messages", "conversations"]) {
+      if (typeof obj[k] === "string") obj = { ...obj, [k]: parseMaybeJson(obj[k], `$.${k}`) };
+    }
+    record = obj;
+  }
   const f = format === "auto" ? detectRecordFormat(record) : format;
   if (!isObj(record)) throw new RecordFormatError("$", "expected a JSON object");
   if (f === "harmony") {

@@ -18,7 +18,7 @@ import type { Message } from "../chat/message.ts";
 import type { ConversationLike } from "../encoding/harmony_encoding.ts";
 import type { BatchItem, BatchRenderOptions } from "../render/plan.ts";
 import type { GpuContext } from "../gpu/context.ts";
-import { GpuUnavailableError } from "../gpu/errors.ts";
+import { GpuUnavailableError, SoftwareAdapterError } from "../gpu/errors.ts";
 import type { EncodeOptions } from "../tokenizer/types.ts";
 import type {
   Backend,
@@ -209,23 +209,23 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     ctx = await GpuContext.create(gpuObject, {
       maxStorageBufferBindingSize: options.maxStorageBufferBindingSize,
       timestamps: options.timestamps,
+      // auto never uses a software adapter: refuse it before a device is created.
+      requireHardware: mode === "auto",
     });
   } catch (e) {
     if (mode === "gpu") throw e;
+    if (e instanceof SoftwareAdapterError) {
+      return new EngineImpl(cpu, undefined, {
+        mode,
+        backends: ["cpu"],
+        software: true,
+        reason: `${e.message}, slower than the CPU path`,
+      }, min);
+    }
     const reason = e instanceof Error ? e.message : String(e);
     return new EngineImpl(cpu, undefined, { mode, backends: ["cpu"], reason }, min);
   }
   const adapter = ctx.adapter.name, software = ctx.adapter.software;
-  if (mode === "auto" && software) {
-    ctx.destroy();
-    return new EngineImpl(cpu, undefined, {
-      mode,
-      backends: ["cpu"],
-      adapter,
-      software,
-      reason: `software adapter (${adapter.slice(0, 48)}) is slower than the CPU path`,
-    }, min);
-  }
   let gpu: GpuBackend;
   try {
     gpu = await GpuBackend.create(ctx, { onWarning: options.onWarning });

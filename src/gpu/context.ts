@@ -8,7 +8,7 @@
 
 import { BufferUsage, MapMode } from "./_flags.ts";
 import { BufferPool } from "./buffer_pool.ts";
-import { GpuBatchError, GpuUnavailableError } from "./errors.ts";
+import { GpuBatchError, GpuUnavailableError, SoftwareAdapterError } from "./errors.ts";
 import { type CompiledKernel, dispatchSize, type Kernel, PipelineCache } from "./pipeline_cache.ts";
 
 /** What is known about the adapter (from `GPUAdapter.info`). */
@@ -50,6 +50,11 @@ export interface GpuContextOptions {
   maxStorageBufferBindingSize?: number;
   /** Request `timestamp-query` (when the adapter has it) to measure kernel time. Default: false. */
   timestamps?: boolean;
+  /**
+   * Refuse a software adapter before any device is created (the engine's `auto` mode), so that
+   * probing a machine without a real GPU costs no device. Default: false.
+   */
+  requireHardware?: boolean;
 }
 
 /** Counters of GPU work (since creation or the last {@link GpuContext.resetStats}). */
@@ -176,6 +181,22 @@ export class GpuContext {
     if (!adapter) {
       throw new GpuUnavailableError("Cannot use the GPU: no WebGPU adapter was found");
     }
+    const info = (adapter as { info?: GPUAdapterInfo }).info ?? ({} as GPUAdapterInfo);
+    const summary = summarizeAdapter(
+      {
+        vendor: info.vendor,
+        architecture: info.architecture,
+        device: info.device,
+        description: info.description,
+        isFallbackAdapter: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+      },
+      (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
+    );
+    if (options.requireHardware && summary.software) {
+      throw new SoftwareAdapterError(
+        `Cannot use the GPU: ${summary.name.slice(0, 48)} is a software adapter`,
+      );
+    }
     const a = adapter.limits;
     const wantTimestamps = options.timestamps === true && adapter.features.has("timestamp-query");
     let device: GPUDevice;
@@ -193,17 +214,6 @@ export class GpuContext {
         cause,
       });
     }
-    const info = (adapter as { info?: GPUAdapterInfo }).info ?? ({} as GPUAdapterInfo);
-    const summary = summarizeAdapter(
-      {
-        vendor: info.vendor,
-        architecture: info.architecture,
-        device: info.device,
-        description: info.description,
-        isFallbackAdapter: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter,
-      },
-      (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
-    );
     const d = device.limits;
     const cap = options.maxStorageBufferBindingSize ?? Infinity;
     const limits: GpuLimits = {

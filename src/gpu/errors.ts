@@ -26,6 +26,18 @@ export class GpuUnavailableError extends Error {
 }
 
 /**
+ * The only adapter is a software rasterizer and the caller asked for hardware
+ * (`GpuContextOptions.requireHardware`, the engine's `auto` mode).
+ */
+export class SoftwareAdapterError extends GpuUnavailableError {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "SoftwareAdapterError";
+  }
+}
+
+/**
  * A GPU failure in the middle of a batch (device lost, validation or out-of-memory error). The
  * engine catches it and finishes the batch on the CPU.
  *

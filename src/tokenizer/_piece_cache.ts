@@ -31,7 +31,7 @@ export class PieceCache {
 
   /**
    * Appends the cached tokens of `utf8[s, e)` to `out` and returns their count, or returns -1
-   * (appending nothing) on a miss. `h` must be `hashBytes(utf8, s, e)` (vocabulary.ts).
+   * (appending nothing) on a miss. `h` must be `hashBytesInt32(utf8, s, e)` (vocabulary.ts).
    */
   get(utf8: Uint8Array, s: number, e: number, h: number, out: TokenSink): number {
     const len = e - s;
@@ -74,6 +74,11 @@ export class PieceCache {
     slots[at + 4] = n;
     this.#tokens.set(tokens.subarray(0, n), this.#tokTop);
     this.#tokTop += n;
+  }
+
+  /** Bytes held in typed arrays (4 MiB). */
+  get byteLength(): number {
+    return this.#slots.byteLength + this.#keys.byteLength + this.#tokens.byteLength;
   }
 
   /** Empties the cache. */

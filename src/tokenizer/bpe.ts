@@ -54,9 +54,35 @@ function mergedRank(
   return r;
 }
 
+/** Bytes held by the pair memo (2 MiB). */
+export const PAIR_MEMO_BYTES: number = memo.byteLength;
+
+/**
+ * Rank of every two-byte string (`(first << 8) | second`; NONE when not a token): the first round
+ * of pair lookups of every piece, from a dense 256 KiB table instead of the memo.
+ */
+const bytePairs = new Int32Array(65536);
+const bytePairKey = new Uint8Array(2);
+
 /** Forgets the pair memo (needed only when the ranks of a vocabulary object change). */
 export function clearPairMemo(): void {
   memo.fill(-1);
+  pairVocab = undefined;
+}
+
+/** Resets the memo and rebuilds the byte-pair table when `vocab` is not the one they hold. */
+function useVocabulary(vocab: Vocabulary): void {
+  if (vocab === pairVocab) return;
+  memo.fill(-1);
+  for (let x = 0; x < 256; x++) {
+    bytePairKey[0] = x;
+    for (let y = 0; y < 256; y++) {
+      bytePairKey[1] = y;
+      const r = vocab.rankOf(bytePairKey, 0, 2);
+      bytePairs[(x << 8) | y] = r < 0 ? NONE : r;
+    }
+  }
+  pairVocab = vocab;
 }
 
 let bound = new Int32Array(0); // short: part boundaries; long: next part's start
@@ -112,8 +138,8 @@ export function encodePiece(
 }
 
 /**
- * The reference's loop: parts as boundaries `bound[0..m]`; `pairRank[i]` is the rank of parts i and
- * i + 1 merged. Each merge scans for the minimum and shifts the arrays left by one.
+ * The reference's loop: each merge scans the live pairs for the lowest rank (leftmost on ties);
+ * `pairRank[i]` is the rank of part i merged with its successor. O(n²) for n bytes.
  */
 export function mergeShort(
   vocab: Vocabulary,
@@ -124,48 +150,44 @@ export function mergeShort(
 ): number {
   const n = end - start;
   ensure(n);
-  if (vocab !== pairVocab) {
-    clearPairMemo();
-    pairVocab = vocab;
-  }
-  const bd = bound, pr = pairRank, rk = partRank;
+  useVocabulary(vocab);
+  // Parts are a linked list over byte positions (relative): `next[i]` is the start of the part
+  // after part i (n at the end); a merge unlinks one part (no shifting).
+  const next = bound, pr = pairRank, rk = partRank;
   for (let i = 0; i < n; i++) {
-    bd[i] = start + i;
+    next[i] = i + 1;
     rk[i] = vocab.rankOf(utf8, start + i, start + i + 1);
   }
-  bd[n] = end;
-  for (let i = 0; i < n - 1; i++) {
-    const r = mergedRank(vocab, utf8, start + i, start + i + 2, rk[i], rk[i + 1]);
-    pr[i] = r < 0 ? NONE : r;
-  }
+  for (let i = 0; i < n - 1; i++) pr[i] = bytePairs[(utf8[start + i] << 8) | utf8[start + i + 1]];
+  pr[n - 1] = NONE;
   let m = n;
   while (m > 1) {
-    let best = NONE, k = -1;
-    for (let i = 0; i < m - 1; i++) {
+    let best = NONE, k = -1, before = -1;
+    for (let i = 0, p = -1; i < n; p = i, i = next[i]) {
       if (pr[i] < best) {
         best = pr[i];
         k = i;
+        before = p;
       }
     }
     if (k < 0) break;
-    // Merge parts k and k + 1 (remove boundary k + 1).
+    // Merge part k with its successor j into [k, after).
+    const after = next[next[k]];
     rk[k] = best;
-    for (let i = k + 1; i < m; i++) {
-      bd[i] = bd[i + 1];
-      rk[i] = rk[i + 1];
-    }
-    for (let i = k + 1; i < m - 2; i++) pr[i] = pr[i + 1];
+    next[k] = after;
     m--;
-    if (k < m - 1) {
-      const r = mergedRank(vocab, utf8, bd[k], bd[k + 2], best, rk[k + 1]);
+    if (after < n) {
+      const r = mergedRank(vocab, utf8, start + k, start + next[after], best, rk[after]);
       pr[k] = r < 0 ? NONE : r;
+    } else {
+      pr[k] = NONE;
     }
-    if (k > 0) {
-      const r = mergedRank(vocab, utf8, bd[k - 1], bd[k + 1], rk[k - 1], best);
-      pr[k - 1] = r < 0 ? NONE : r;
+    if (before >= 0) {
+      const r = mergedRank(vocab, utf8, start + before, start + after, rk[before], best);
+      pr[before] = r < 0 ? NONE : r;
     }
   }
-  for (let i = 0; i < m; i++) out.push(rk[i]);
+  for (let i = 0; i < n; i = next[i]) out.push(rk[i]);
   return m;
 }
 
@@ -221,10 +243,7 @@ export function mergeLong(
 ): number {
   const n = end - start;
   ensure(n);
-  if (vocab !== pairVocab) {
-    clearPairMemo();
-    pairVocab = vocab;
-  }
+  useVocabulary(vocab);
   const next = bound, pv = prev, pr = pairRank, rk = partRank;
   let size = 0;
   for (let i = 0; i < n; i++) {
@@ -233,9 +252,9 @@ export function mergeLong(
     rk[i] = vocab.rankOf(utf8, start + i, start + i + 1);
   }
   for (let i = 0; i < n - 1; i++) {
-    const r = mergedRank(vocab, utf8, start + i, start + i + 2, rk[i], rk[i + 1]);
-    pr[i] = r < 0 ? NONE : r;
-    if (r >= 0) size = heapPush(size, r * SHIFT + i);
+    const r = bytePairs[(utf8[start + i] << 8) | utf8[start + i + 1]];
+    pr[i] = r;
+    if (r !== NONE) size = heapPush(size, r * SHIFT + i);
   }
   pr[n - 1] = NONE;
   while (size > 0) {

@@ -168,7 +168,12 @@ function pieceEnd(b: Uint8Array, p: number, end: number): number {
  * ends.toArray(); // Uint32Array [5, 11, 14]
  * ```
  */
-export function splitPieces(utf8: Uint8Array, start: number, end: number, ends: TokenBuffer): number {
+export function splitPieces(
+  utf8: Uint8Array,
+  start: number,
+  end: number,
+  ends: TokenBuffer,
+): number {
   table();
   let p = start, n = 0;
   while (p < end) {

@@ -10,13 +10,13 @@
  * @module
  */
 
-import { encodePiece, HEAP_THRESHOLD, mergeLong, mergeShort } from "./bpe.ts";
+import { encodePiece, HEAP_THRESHOLD, mergeLong, mergeShort, PAIR_MEMO_BYTES } from "./bpe.ts";
 import { MAX_CACHED_PIECE, PieceCache } from "./_piece_cache.ts";
 import { nextPieceEnd, prepareScanner } from "./pieces.ts";
 import { FIRST_SPECIAL_ID, harmonySpecialTokens, VOCAB_SIZE } from "./special_tokens.ts";
 import { TokenBuffer } from "./token_buffer.ts";
 import type { EncodeOptions, Tokenizer, TokenSink } from "./types.ts";
-import { ByteVocabulary, hashBytes } from "./vocabulary.ts";
+import { ByteVocabulary, hashBytesInt32 } from "./vocabulary.ts";
 import type { Vocabulary } from "./vocabulary.ts";
 
 /** A sink that only counts. */
@@ -111,7 +111,7 @@ export class HarmonyTokenizer implements Tokenizer {
         continue;
       }
       // Piece cache first (one probe of a small table), then the vocabulary, then merging.
-      const h = hashBytes(utf8, p, e);
+      const h = hashBytesInt32(utf8, p, e);
       let c = cache.get(utf8, p, e, h, out);
       if (c < 0) {
         const r = vocab.rankOfHashed(utf8, p, e, h);
@@ -133,6 +133,24 @@ export class HarmonyTokenizer implements Tokenizer {
       p = e;
     }
     return n;
+  }
+
+  /**
+   * Bytes this tokenizer holds in typed arrays: the vocabulary and its hash tables, the Unicode
+   * class table, the piece cache and the pair memo (shared per process), scratch buffers.
+   *
+   * @example
+   * ```ts
+   * import { loadTokenizer } from "./mod.ts";
+   * (await loadTokenizer()).tableBytes > 10_000_000; // true
+   * ```
+   */
+  get tableBytes(): number {
+    const v = this.#vocab;
+    return v.bytes.byteLength + v.offsets.byteLength + v.slots.byteLength + v.front.byteLength +
+      v.byteRank.byteLength + 0x110000 + this.#cache.byteLength + PAIR_MEMO_BYTES +
+      this.#utf8.byteLength + this.#buffer.data.byteLength + this.#merged.data.byteLength +
+      this.#specialBytes.byteLength + this.#specialOffsets.byteLength;
   }
 
   /**
@@ -238,8 +256,7 @@ export class HarmonyTokenizer implements Tokenizer {
     const disOpt = options?.disallowedSpecial ?? "all";
     const disallowed: ReadonlySet<string> | "all" = disOpt === "all" ? "all" : new Set(disOpt);
     const isAllowed = (t: string) => allowed === "all" || allowed.has(t);
-    const isDisallowed = (t: string) =>
-      disallowed === "all" ? !isAllowed(t) : disallowed.has(t);
+    const isDisallowed = (t: string) => disallowed === "all" ? !isAllowed(t) : disallowed.has(t);
 
     // Special-token literals in order (all of them look like `<|name|>`, names without `|>`).
     const found: number[] = [];

@@ -31,7 +31,11 @@ export interface Tokenizer {
   readonly vocabSize: number;
   /** Special-token literals and their ids. */
   readonly specialTokens: ReadonlyMap<string, number>;
-  /** Encodes text; special-token text is ordinary text (reference: `encode_ordinary`). */
+  /**
+   * Encodes text; special-token text is ordinary text (reference: `encode_ordinary`). A lone UTF-16
+   * surrogate is encoded as U+FFFD, as `TextEncoder` does (the reference takes Rust strings, which
+   * cannot hold one).
+   */
   encodeOrdinary(text: string): Uint32Array;
   /** Appends the tokens of `text` (special-token text is ordinary text) to `out`; returns the count. */
   encodeOrdinaryInto(text: string, out: TokenSink): number;

@@ -26,8 +26,7 @@ const FNV_BASIS = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
 /**
- * Hash of `b[start, end)` (FNV-1a, 32 bits, as a signed int32). Shared by the table builder and
- * lookups.
+ * Hash of `b[start, end)` (FNV-1a, 32 bits, unsigned). The GPU tables use it too.
  *
  * @example
  * ```ts
@@ -36,6 +35,20 @@ const FNV_PRIME = 0x01000193;
  * ```
  */
 export function hashBytes(b: Uint8Array, start: number, end: number): number {
+  return hashBytesInt32(b, start, end) >>> 0;
+}
+
+/**
+ * `hashBytes` as a signed int32 (same bits), the form the CPU tables store and compare.
+ *
+ * @example
+ * ```ts
+ * import { hashBytes, hashBytesInt32 } from "./vocabulary.ts";
+ * const b = new TextEncoder().encode("hello");
+ * (hashBytesInt32(b, 0, 5) >>> 0) === hashBytes(b, 0, 5); // true
+ * ```
+ */
+export function hashBytesInt32(b: Uint8Array, start: number, end: number): number {
   let h = FNV_BASIS;
   for (let i = start; i < end; i++) h = Math.imul(h ^ b[i], FNV_PRIME);
   return h | 0;
@@ -85,7 +98,7 @@ export class ByteVocabulary implements Vocabulary {
       const s = offsets[r], e = offsets[r + 1];
       if (e - s > maxLen) maxLen = e - s;
       if (e - s === 1) this.byteRank[bytes[s]] = r;
-      const h = hashBytes(bytes, s, e);
+      const h = hashBytesInt32(bytes, s, e);
       let slot = h & this.mask;
       while (slots[4 * slot + 1] !== 0) slot = (slot + 1) & this.mask;
       slots[4 * slot] = h;
@@ -107,7 +120,7 @@ export class ByteVocabulary implements Vocabulary {
   }
 
   /**
-   * `rankOf` with the hash already computed (`h = hashBytes(utf8, start, end)`), for callers that
+   * `rankOf` with the hash already computed (`h = hashBytesInt32(utf8, start, end)`), for callers that
    * need the hash for something else too. `end - start` must be at least 2.
    */
   rankOfHashed(utf8: Uint8Array, start: number, end: number, h: number): number {

@@ -147,9 +147,11 @@ describe("OpenAI chat mapping", () => {
     assert.equal(conversationFromJson(h).messages.length, 10);
   });
 
-  test("a bare array record is read as its messages", () => {
+  test("a bare array record is read as its messages; JSON text in messages is parsed", () => {
     const h = recordToHarmonyJson([{ role: "user", content: "Hi" }]);
     assert.deepEqual(h.messages.slice(1), [{ role: "user", content: "Hi" }]);
+    const j = recordToHarmonyJson({ messages: '[{"role": "user", "content": "Hi"}]' });
+    assert.deepEqual(j.messages.slice(1), [{ role: "user", content: "Hi" }]);
   });
 
   test("flat glaive-style tools and calls, tool name from `name`", () => {

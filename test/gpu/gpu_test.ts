@@ -127,3 +127,50 @@ test("a lost device mid-batch finishes on the CPU with the same output and warns
     backend.destroy();
   }
 });
+
+test("createEngine({ backend: 'auto' }) refuses a software adapter before creating a device", {
+  skip: gpuSkip,
+}, async () => {
+  const real = requireGpu();
+  let devices = 0;
+  // Wrap the runtime's GPU so that device requests are counted.
+  const counting = {
+    requestAdapter: async (o?: GPURequestAdapterOptions) => {
+      const a = await real.requestAdapter(o);
+      if (!a) return a;
+      return new Proxy(a, {
+        get(target, key) {
+          if (key === "requestDevice") {
+            return (d?: GPUDeviceDescriptor) => {
+              devices++;
+              return target.requestDevice(d);
+            };
+          }
+          const v = Reflect.get(target, key, target);
+          return typeof v === "function" ? v.bind(target) : v;
+        },
+      });
+    },
+  } as unknown as GPU;
+  const { createEngine } = await import("../../src/engine/mod.ts");
+  const engine = await createEngine({ backend: "auto", gpu: counting });
+  try {
+    const adapter = await real.requestAdapter();
+    const info = (adapter as { info?: GPUAdapterInfo } | null)?.info;
+    const software = summarizeAdapter({
+      vendor: info?.vendor,
+      architecture: info?.architecture,
+      device: info?.device,
+      description: info?.description,
+    }).software;
+    if (software) {
+      assert.deepEqual(engine.info().backends, ["cpu"]);
+      assert.match(engine.info().reason ?? "", /software adapter/);
+      assert.equal(devices, 0);
+    } else {
+      assert.ok(engine.info().backends.includes("gpu"), "a hardware adapter is used by auto");
+    }
+  } finally {
+    engine.destroy();
+  }
+});
