@@ -1,6 +1,6 @@
 /**
- * `harmony bench`: encode and parse throughput of the CPU and GPU backends on the bundled sample
- * conversations (`examples/sample.jsonl`), with the adapter's name.
+ * `harmony bench`: encode, render and parse throughput of the CPU and GPU backends on the bundled
+ * sample conversations (`examples/sample.jsonl`), with the adapter's name.
  *
  * @module
  */
@@ -8,7 +8,10 @@
 import type { Command } from "../commands.ts";
 import { UsageError } from "../args.ts";
 import { createEngine, type Engine } from "../../engine/mod.ts";
-import { loadTokenizer } from "../../tokenizer/mod.ts";
+import { conversationFromJson } from "../../chat/json.ts";
+import type { Conversation } from "../../chat/message.ts";
+import { recordToHarmonyJson } from "../../dataset/mapping.ts";
+import { loadHarmonyEncoding } from "../../encoding/mod.ts";
 
 interface Row {
   backend: string;
@@ -27,6 +30,7 @@ async function measure(
   task: string,
   adapter: string,
   run: () => Promise<unknown>,
+  outputTokens?: number,
 ): Promise<Row> {
   await run(); // warm-up: pipelines, tables, caches
   const rounds = 3;
@@ -34,14 +38,15 @@ async function measure(
   for (let i = 0; i < rounds; i++) await run();
   const ms = (performance.now() - t0) / rounds;
   const s = engine.lastStats();
+  const tokens = outputTokens ?? s.tokens;
   return {
     backend: s.backend,
     adapter,
     task,
     items: s.items,
-    tokens: s.tokens,
+    tokens,
     ms: Math.round(ms * 100) / 100,
-    tokensPerSecond: Math.round(s.tokens / (ms / 1000)),
+    tokensPerSecond: Math.round(tokens / (ms / 1000)),
     dispatches: s.dispatches,
     bytesMoved: s.bytesMoved,
   };
@@ -51,11 +56,15 @@ async function measure(
 export const command: Command = {
   spec: {
     name: "bench",
-    summary: "Measure encode and parse throughput of the CPU and GPU backends on sample data",
-    description: "Encodes every message of examples/sample.jsonl as one batch, and parses the\n" +
-      "rendered messages' tokens as a batch of completions, on each backend (3 timed rounds after a\n" +
-      "warm-up). GPU figures include upload and read-back. Software adapters (llvmpipe, lavapipe)\n" +
-      "are much slower than the CPU path; the engine's auto mode never picks them.",
+    summary:
+      "Measure encode, render and parse throughput of the CPU and GPU backends on sample data",
+    description:
+      "On the conversations of examples/sample.jsonl (tool calls, math, multilingual, chat), each\n" +
+      "backend encodes every message text as one batch, renders every conversation as one batch\n" +
+      "(training mode), and parses the rendered conversations as a batch of completions (3 timed\n" +
+      "rounds after a warm-up). Token counts are output tokens. GPU figures include upload and\n" +
+      "read-back. Software adapters (llvmpipe, lavapipe) are much slower than the CPU path; the\n" +
+      "engine's auto mode never picks them.",
     options: [
       {
         name: "backend",
@@ -77,20 +86,27 @@ export const command: Command = {
     const text = new TextDecoder().decode(
       await readFile(new URL("../../../examples/sample.jsonl", import.meta.url)),
     );
-    const texts: string[] = [];
+    // The sample's records are OpenAI-chat shaped (tools, tool calls, tool results): map them
+    // to harmony conversations as render-dataset does.
+    const conversations: Conversation[] = [];
     for (const line of text.split("\n")) {
-      if (!line.trim()) continue;
-      for (
-        const m of (JSON.parse(line) as { messages: Array<{ role: string; content: string }> })
-          .messages
-      ) {
-        texts.push(m.content);
+      if (line.trim()) {
+        conversations.push(conversationFromJson(recordToHarmonyJson(JSON.parse(line))));
       }
     }
-    const tok = await loadTokenizer();
-    const completions = texts.map((t) =>
-      tok.encode(`<|channel|>final<|message|>${t}<|return|>`, { allowedSpecial: "all" })
-    );
+    const texts: string[] = [];
+    for (const c of conversations) {
+      for (const m of c.messages) {
+        for (const part of m.content) if (part.type === "text") texts.push(part.text);
+      }
+    }
+    const encoding = await loadHarmonyEncoding("HarmonyGptOss");
+    const completions = conversations.map((c) => encoding.renderConversation(c));
+    let renderedTokens = 0, parsedTokens = 0;
+    for (const c of conversations) {
+      renderedTokens += encoding.renderConversationForTraining(c).length;
+    }
+    for (const c of completions) parsedTokens += c.length;
     const rows: Row[] = [];
     for (const backend of which === "both" ? ["cpu", "gpu"] as const : [which as "cpu" | "gpu"]) {
       let engine: Engine;
@@ -115,9 +131,19 @@ export const command: Command = {
         rows.push(
           await measure(
             engine,
+            "render",
+            adapter,
+            () => engine.renderBatch(conversations, { mode: "training" }),
+            renderedTokens,
+          ),
+        );
+        rows.push(
+          await measure(
+            engine,
             "parse",
             adapter,
-            () => engine.parseBatch(completions, { role: "assistant" }),
+            () => engine.parseBatch(completions, { role: null }),
+            parsedTokens,
           ),
         );
       } finally {
@@ -127,7 +153,9 @@ export const command: Command = {
     if (args.options.json) {
       for (const r of rows) await host.stdout.write(JSON.stringify(r) + "\n");
     } else {
-      await host.stdout.write(`${texts.length} texts from examples/sample.jsonl\n`);
+      await host.stdout.write(
+        `${conversations.length} conversations, ${texts.length} texts from examples/sample.jsonl\n`,
+      );
       for (const r of rows) {
         await host.stdout.write(
           `${r.backend.padEnd(4)} ${r.task.padEnd(7)} ${

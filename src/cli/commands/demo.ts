@@ -1,6 +1,7 @@
 /**
- * `harmony demo`: the job `npm start` runs. Renders the bundled `examples/sample.jsonl` (200
- * hh-rlhf conversations, MIT; see examples/README.md) into a Megatron dataset in a temporary
+ * `harmony demo`: the job `npm start` runs. Renders the bundled `examples/sample.jsonl` (300
+ * conversations with tool calls, math, multilingual and chat; sources and licenses in
+ * examples/README.md) into a Megatron dataset in a temporary
  * directory, reads it back, and prints the summary and the first record with its loss mask.
  *
  * @module
