@@ -135,9 +135,14 @@ describe("harmony demo", () => {
       const host = memoryHost();
       assert.equal(await main(["demo", "--out", join(dir, "demo")], host), 0);
       const out = host.out();
-      assert.match(out, /^render-dataset: 200 written, 0 failed, 200 read, /);
-      assert.match(out, /read back: 200 sequences; record 0 has \d+ tokens, \d+ trained/);
+      assert.match(out, /^render-dataset: 300 written, 0 failed, 300 read, /);
+      assert.match(out, /read back: 300 sequences; record 0 has \d+ tokens, \d+ trained/);
       assert.match(out, /⟦<\|channel\|>final<\|message\|>/);
+      // Record 0 of the sample is a tool-calling conversation: the call is trained on.
+      assert.match(
+        out,
+        /⟦ to=functions\.search_recipes<\|channel\|>commentary <\|constrain\|>json/,
+      );
       assert.ok(existsSync(join(dir, "demo.idx")));
     });
   });

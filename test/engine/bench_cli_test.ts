@@ -3,11 +3,15 @@ import assert from "node:assert/strict";
 import { main } from "../../src/cli/main.ts";
 import { memoryHost } from "../../src/cli/host.ts";
 
-test("bench --backend cpu --json prints encode and parse rows for the CPU", async () => {
+test("bench --backend cpu --json prints encode, render and parse rows for the CPU", async () => {
   const host = memoryHost();
   assert.equal(await main(["bench", "--backend", "cpu", "--json"], host), 0);
   const rows = host.out().trim().split("\n").map((l) => JSON.parse(l));
-  assert.deepEqual(rows.map((r) => [r.backend, r.task]), [["cpu", "encode"], ["cpu", "parse"]]);
+  assert.deepEqual(rows.map((r) => [r.backend, r.task]), [
+    ["cpu", "encode"],
+    ["cpu", "render"],
+    ["cpu", "parse"],
+  ]);
   assert.ok(rows.every((r) => r.tokens > 10000 && r.tokensPerSecond > 0));
 });
 
