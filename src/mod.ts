@@ -81,6 +81,7 @@ export {
   type EncodeOptions,
   FIRST_SPECIAL_ID,
   harmonySpecialTokens,
+  type HarmonyTokenizer,
   loadTokenizer,
   SpecialToken,
   TokenBuffer,

@@ -19,7 +19,15 @@
 import type { TokenSink } from "./types.ts";
 import type { Vocabulary } from "./vocabulary.ts";
 
-/** Pieces longer than this (bytes) use the heap. */
+/**
+ * Pieces longer than this (bytes) use the heap.
+ *
+ * @example
+ * ```ts
+ * import { HEAP_THRESHOLD } from "./bpe.ts";
+ * HEAP_THRESHOLD; // 64
+ * ```
+ */
 export const HEAP_THRESHOLD = 64;
 
 const NONE = 0x7fffffff;
@@ -54,7 +62,15 @@ function mergedRank(
   return r;
 }
 
-/** Bytes held by the pair memo (2 MiB). */
+/**
+ * Bytes held by the pair memo (2 MiB).
+ *
+ * @example
+ * ```ts
+ * import { PAIR_MEMO_BYTES } from "./bpe.ts";
+ * PAIR_MEMO_BYTES; // 2097152
+ * ```
+ */
 export const PAIR_MEMO_BYTES: number = memo.byteLength;
 
 /**
@@ -64,7 +80,15 @@ export const PAIR_MEMO_BYTES: number = memo.byteLength;
 const bytePairs = new Int32Array(65536);
 const bytePairKey = new Uint8Array(2);
 
-/** Forgets the pair memo (needed only when the ranks of a vocabulary object change). */
+/**
+ * Forgets the pair memo (needed only when the ranks of a vocabulary object change).
+ *
+ * @example
+ * ```ts
+ * import { clearPairMemo } from "./bpe.ts";
+ * clearPairMemo();
+ * ```
+ */
 export function clearPairMemo(): void {
   memo.fill(-1);
   pairVocab = undefined;
@@ -139,7 +163,17 @@ export function encodePiece(
 
 /**
  * The reference's loop: each merge scans the live pairs for the lowest rank (leftmost on ties);
- * `pairRank[i]` is the rank of part i merged with its successor. O(n²) for n bytes.
+ * `pairRank[i]` is the rank of part i merged with its successor. O(n²) for n bytes. Appends the
+ * tokens to `out`; returns how many.
+ *
+ * @example
+ * ```ts
+ * import { mergeShort } from "./bpe.ts";
+ * import { loadVocabulary } from "./vocabulary.ts";
+ * import { TokenBuffer } from "./token_buffer.ts";
+ * const utf8 = new TextEncoder().encode(" tokenization");
+ * mergeShort(await loadVocabulary(), utf8, 0, utf8.length, new TokenBuffer()); // 2
+ * ```
  */
 export function mergeShort(
   vocab: Vocabulary,
@@ -227,7 +261,19 @@ function heapPop(size: number): number {
 }
 
 /**
- * Heap version for long pieces. Parts are identified by their first byte (relative index);
+ * Heap version for long pieces (same result as `mergeShort`, O(n log n)). Appends the tokens to
+ * `out`; returns how many.
+ *
+ * @example
+ * ```ts
+ * import { mergeLong } from "./bpe.ts";
+ * import { loadVocabulary } from "./vocabulary.ts";
+ * import { TokenBuffer } from "./token_buffer.ts";
+ * const utf8 = new Uint8Array(100_000).fill(0x61);
+ * mergeLong(await loadVocabulary(), utf8, 0, utf8.length, new TokenBuffer()) > 0; // true
+ * ```
+ *
+ * Details: Parts are identified by their first byte (relative index);
  * `bound[i]` is the start of the next part (n at the end), `prev[i]` the previous part's start,
  * `partRank[i]` the part's token, `pairRank[i]` the rank of the part merged with its successor
  * (NONE if not a token, -1 once the part was absorbed). A heap entry (r, i) is stale unless

@@ -54,7 +54,7 @@ export class HarmonyTokenizer implements Tokenizer {
   readonly #encoder = new TextEncoder();
   readonly #decoder = new TextDecoder("utf-8", { ignoreBOM: true });
   #utf8 = new Uint8Array(1024);
-  readonly #buffer = new TokenBuffer(1024);
+  #buffer = new TokenBuffer(1024);
   readonly #counter = new Counter();
   readonly #merged = new TokenBuffer(256);
   readonly #cache = new PieceCache();
@@ -77,6 +77,12 @@ export class HarmonyTokenizer implements Tokenizer {
     for (let i = 0; i < encoded.length; i++) {
       this.#specialBytes.set(encoded[i], this.#specialOffsets[i]);
     }
+  }
+
+  /** Drops scratch buffers that a very long text grew past 16 MiB (they are not kept). */
+  #release(): void {
+    if (this.#utf8.length > 1 << 24) this.#utf8 = new Uint8Array(1024);
+    if (this.#buffer.data.length > 1 << 22) this.#buffer = new TokenBuffer(1024);
   }
 
   /** UTF-8 of `text` in the scratch buffer; returns its length. */
@@ -180,7 +186,9 @@ export class HarmonyTokenizer implements Tokenizer {
     buf.clear();
     const n = this.#toUtf8(text);
     this.#encodeBytes(this.#utf8, 0, n, buf);
-    return buf.toArray();
+    const tokens = buf.toArray();
+    this.#release();
+    return tokens;
   }
 
   /**
@@ -195,7 +203,9 @@ export class HarmonyTokenizer implements Tokenizer {
    */
   encodeOrdinaryInto(text: string, out: TokenSink): number {
     const n = this.#toUtf8(text);
-    return this.#encodeBytes(this.#utf8, 0, n, out);
+    const count = this.#encodeBytes(this.#utf8, 0, n, out);
+    this.#release();
+    return count;
   }
 
   /**
@@ -212,6 +222,7 @@ export class HarmonyTokenizer implements Tokenizer {
     c.n = 0;
     const n = this.#toUtf8(text);
     this.#encodeBytes(this.#utf8, 0, n, c);
+    this.#release();
     return c.n;
   }
 
@@ -233,7 +244,9 @@ export class HarmonyTokenizer implements Tokenizer {
     const buf = this.#buffer;
     buf.clear();
     this.encodeInto(text, buf, options);
-    return buf.toArray();
+    const tokens = buf.toArray();
+    this.#release();
+    return tokens;
   }
 
   /**
@@ -261,8 +274,10 @@ export class HarmonyTokenizer implements Tokenizer {
     // Special-token literals in order (all of them look like `<|name|>`, names without `|>`).
     const found: number[] = [];
     if (text.length >= 5) {
+      // `j` (the first "|>" at or after i + 2) is kept while it stays ahead: linear time.
+      let j = -1;
       for (let i = text.indexOf("<|"); i >= 0; i = text.indexOf("<|", i + 1)) {
-        const j = text.indexOf("|>", i + 2);
+        if (j < i + 2) j = text.indexOf("|>", i + 2);
         if (j < 0) break;
         if (j + 2 - i > MAX_SPECIAL_LENGTH) continue;
         const literal = text.slice(i, j + 2);

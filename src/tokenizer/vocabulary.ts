@@ -58,6 +58,13 @@ export function hashBytesInt32(b: Uint8Array, start: number, end: number): numbe
  * A vocabulary in typed arrays with an open-addressing (linear probing) table of capacity a power
  * of two at most 40% full. A lookup hashes the bytes once, then compares the stored 32-bit hash,
  * the length and the bytes of the candidates; no strings are built.
+ *
+ * @example
+ * ```ts
+ * import { ByteVocabulary } from "./vocabulary.ts";
+ * const v = new ByteVocabulary(new Uint8Array([97, 98, 97, 98]), new Uint32Array([0, 1, 2, 4]));
+ * v.rankOf(new Uint8Array([97, 98]), 0, 2); // 2
+ * ```
  */
 export class ByteVocabulary implements Vocabulary {
   readonly size: number;

@@ -32,7 +32,10 @@ test("bench --backend gpu --json reports the adapter, dispatches and bytes moved
   const host = memoryHost();
   assert.equal(await main(["bench", "--backend", "gpu", "--json"], host), 0);
   const rows = host.out().trim().split("\n").map((l) => JSON.parse(l));
-  assert.deepEqual(rows.map((r) => [r.backend, r.task]), [["gpu", "encode"], ["gpu", "parse"]]);
+  assert.deepEqual(rows.map((r) => [r.backend, r.task]), [["gpu", "encode"], ["gpu", "render"], [
+    "gpu",
+    "parse",
+  ]]);
   assert.ok(
     rows.every((r) => r.dispatches > 0 && r.bytesMoved > 0 && r.tokens > 0 && r.adapter !== "cpu"),
   );

@@ -68,6 +68,14 @@ test("encode() turns allowed special-token literals into ids, the rest as tiktok
   );
 });
 
+test("encode() finds special tokens in linear time among many lookalikes", () => {
+  const text = "<|".repeat(50_000) + "|> <|end|>" + "|>".repeat(1000);
+  const ids = tok.encode(text, { allowedSpecial: "all" });
+  assert.equal(ids.filter((t) => t === SpecialToken.End).length, 1);
+  assert.equal(tok.decode(ids), text);
+  assert.throws(() => tok.encode(text), { message: /<\|end\|> at offset 100003$/ });
+});
+
 test("encode() throws SyntaxError naming a disallowed special token and its offset", () => {
   const cases: Array<[string, Parameters<typeof tok.encode>[1], string]> = [
     ["hi <|end|>", undefined, "<|end|> at offset 3"],
