@@ -9,9 +9,13 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const local = join(root, "node_modules", ".bin", process.platform === "win32" ? "bun.exe" : "bun");
 const bun = existsSync(local) ? local : "bun";
-const r = spawnSync(bun, [join(root, "src", "cli.ts"), ...process.argv.slice(2)], { stdio: "inherit" });
+const r = spawnSync(bun, [join(root, "src", "cli.ts"), ...process.argv.slice(2)], {
+  stdio: "inherit",
+});
 if (r.error) {
-  process.stderr.write(`harmony: cannot start bun (${r.error.message}); install it or run with deno\n`);
+  process.stderr.write(
+    `harmony: cannot start bun (${r.error.message}); install it or run with deno\n`,
+  );
   process.exit(3);
 }
 process.exit(r.status ?? 3);
