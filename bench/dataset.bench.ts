@@ -28,7 +28,7 @@ import { recordToHarmonyJson } from "../src/dataset/mapping.ts";
 import { type RenderBatch, renderDataset } from "../src/dataset/pipeline.ts";
 import { loadTrainingRenderer, resolveBackend } from "../src/dataset/training_renderer.ts";
 import { OUTPUT_FORMATS } from "../src/dataset/writers.ts";
-import { loadReferenceWasm } from "../test/render/_reference_wasm.ts";
+import { loadReferenceWasm } from "../test/_support/reference_wasm.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const corpusDir = join(root, "../shared/corpus/conversations");

@@ -16,7 +16,7 @@ import { loadTokenizer } from "../src/tokenizer/mod.ts";
 import { analyzeCompletion } from "../src/evals/completion.ts";
 import { parseDataset } from "../src/evals/parse_dataset.ts";
 import { createEngine, type Engine } from "../src/engine/mod.ts";
-import { loadReferenceEncoding } from "./_reference.ts";
+import { loadReferenceEncoding } from "../test/_support/reference_wasm.ts";
 
 const tokenizer = await loadTokenizer();
 const encoding = { tokenizer };

@@ -26,8 +26,11 @@ const sample = readFileSync(new URL("../examples/sample.jsonl", import.meta.url)
 const contents: string[] = [];
 for (const line of sample.split("\n")) {
   if (!line.trim()) continue;
-  for (const m of (JSON.parse(line) as { messages: Array<{ content: string }> }).messages) {
-    contents.push(m.content);
+  for (
+    const m of (JSON.parse(line) as { messages: Array<{ content: string | null }> }).messages
+  ) {
+    // Assistant turns that only call tools have `content: null`.
+    if (typeof m.content === "string") contents.push(m.content);
   }
 }
 const textsOf = (n: number) => Array.from({ length: n }, (_, i) => contents[i % contents.length]);

@@ -11,7 +11,7 @@ import { bench, group, run, summary } from "mitata";
 import { loadTokenizer } from "../src/tokenizer/mod.ts";
 import { messageToJson } from "../src/chat/json.ts";
 import { parseMessagesFromCompletionTokens, StreamableParser } from "../src/parse/mod.ts";
-import { loadReferenceEncoding } from "./_reference.ts";
+import { loadReferenceEncoding } from "../test/_support/reference_wasm.ts";
 
 const tokenizer = await loadTokenizer();
 const encoding = { tokenizer };

@@ -12,7 +12,7 @@ import { bench, group, run, summary } from "mitata";
 import { loadHarmonyEncoding } from "../src/encoding/mod.ts";
 import { conversationFromJson } from "../src/chat/json.ts";
 import type { Conversation } from "../src/chat/message.ts";
-import { loadReferenceWasm } from "../test/render/_reference_wasm.ts";
+import { loadReferenceWasm } from "../test/_support/reference_wasm.ts";
 import { corpusConversation, corpusRows, toolsRowConversation } from "../test/render/_corpus.ts";
 
 const enc = await loadHarmonyEncoding("HarmonyGptOss");

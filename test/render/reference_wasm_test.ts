@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { loadHarmonyEncoding } from "../../src/encoding/mod.ts";
 import { conversationFromJson } from "../../src/chat/json.ts";
-import { loadReferenceWasm } from "./_reference_wasm.ts";
+import { loadReferenceWasm } from "../_support/reference_wasm.ts";
 import { SCHEMA_CASES } from "./_schemas.ts";
 import {
   CONVERSATION_FILES,
