@@ -4,6 +4,7 @@
 // fails, runs no test, or cannot be started. Extra arguments are passed to both runners
 // (e.g. `npm test -- test/tokenizer`).
 import { spawnSync } from "node:child_process";
+import { writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -14,7 +15,7 @@ const env = { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" };
 
 /** Runs one runner, streaming its output, and returns its exit status and combined output. */
 function run(cmd, args) {
-  process.stdout.write(`\n$ ${[cmd, ...args].join(" ")}\n`);
+  out(`\n$ ${[cmd, ...args].join(" ")}\n`);
   const r = spawnSync(cmd, args, {
     cwd: root,
     env,
@@ -22,14 +23,28 @@ function run(cmd, args) {
     stdio: ["ignore", "pipe", "pipe"],
     maxBuffer: 1 << 30,
   });
-  process.stdout.write(r.stdout ?? "");
-  process.stdout.write(r.stderr ?? "");
+  out(r.stdout ?? "");
+  out(r.stderr ?? "");
   return { status: r.status ?? 1, text: `${r.stdout ?? ""}\n${r.stderr ?? ""}`, error: r.error };
 }
 
 const num = (re, text) => {
   const m = text.match(re);
   return m ? Number(m[1]) : 0;
+};
+
+// Synchronous writes: stdout is often a pipe (CI pipes it through grep), where Node's
+// process.stdout.write is asynchronous and unflushed output is lost at exit.
+const out = (text) => {
+  const buf = Buffer.from(text);
+  let at = 0;
+  while (at < buf.length) {
+    try {
+      at += writeSync(1, buf, at);
+    } catch (e) {
+      if (e.code !== "EAGAIN") throw e;
+    }
+  }
 };
 
 const results = [];
@@ -62,7 +77,7 @@ const results = [];
 }
 
 let passed = 0, failed = 0, skipped = 0, ok = true;
-process.stdout.write("\n");
+out("\n");
 for (const r of results) {
   // A runner that exits non-zero without reporting a failure (crash, type error) counts as one.
   const extra = r.status !== 0 && r.failed === 0 ? 1 : 0;
@@ -70,10 +85,10 @@ for (const r of results) {
   failed += r.failed + extra;
   skipped += r.skipped;
   if (r.status !== 0 || !r.found || r.passed === 0) ok = false;
-  process.stdout.write(
+  out(
     `${r.runtime}: ${r.passed} passed, ${r.failed + extra} failed, ${r.skipped} skipped` +
       (r.status !== 0 ? ` (exit ${r.status})` : "") + (r.found ? "" : " (no summary found)") + "\n",
   );
 }
-process.stdout.write(`${passed} passed, ${failed} failed, ${skipped} skipped\n`);
-process.exit(ok && failed === 0 ? 0 : 1);
+out(`${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+process.exitCode = ok && failed === 0 ? 0 : 1;
