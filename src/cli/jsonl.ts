@@ -48,6 +48,67 @@ export async function runJsonl(
   return { lines, failed };
 }
 
+/**
+ * Like {@link runJsonl}, but lines are handled in batches (for the GPU engine): `prepare` reads one
+ * line (a throw is that line's error), `processBatch` handles up to `batchSize` prepared lines at
+ * once and returns, for each, the output (object or serialized JSON) or an `Error`. Output order
+ * and error lines are exactly those of {@link runJsonl}.
+ */
+export async function runJsonlBatched<T>(
+  host: Host,
+  prepare: (line: string, lineNumber: number) => T,
+  processBatch: (items: T[]) => Promise<ReadonlyArray<unknown>>,
+  batchSize = 4096,
+): Promise<JsonlSummary> {
+  const out = new LineWriter(host.stdout);
+  let lines = 0;
+  let failed = 0;
+  let pending: Array<{ number: number; item?: T; error?: unknown }> = [];
+  const errorLine = (n: number, e: unknown) => {
+    failed++;
+    return JSON.stringify({ error: `line ${n}: ${e instanceof Error ? e.message : String(e)}` });
+  };
+  const flush = async () => {
+    const ok = pending.filter((p) => p.error === undefined);
+    const results = ok.length > 0 ? await processBatch(ok.map((p) => p.item as T)) : [];
+    let k = 0;
+    for (const p of pending) {
+      if (p.error !== undefined) {
+        await out.line(errorLine(p.number, p.error));
+        continue;
+      }
+      const r = results[k++];
+      await out.line(
+        r instanceof Error ? errorLine(p.number, r) : typeof r === "string" ? r : JSON.stringify(r),
+      );
+    }
+    pending = [];
+  };
+  for await (const line of readLines(host.stdin())) {
+    if (line.text.trim() === "") continue;
+    lines++;
+    try {
+      pending.push({ number: line.number, item: prepare(line.text, line.number) });
+    } catch (e) {
+      pending.push({ number: line.number, error: e ?? new Error("unknown error") });
+    }
+    if (pending.length >= batchSize) await flush();
+  }
+  await flush();
+  await out.flush();
+  return { lines, failed };
+}
+
+/** The `--backend` option shared by every command that tokenizes or parses. */
+export const BACKEND_OPTION = {
+  name: "backend",
+  type: "string",
+  choices: ["cpu", "auto", "gpu"],
+  default: "cpu",
+  description:
+    "cpu: the CPU path; gpu: batches of 4096 lines on a WebGPU device; auto: the GPU only when it is a hardware one (same output on each)",
+} as const;
+
 /** Parses one JSONL line as a JSON object. @throws {SyntaxError} naming what is wrong. */
 export function parseJsonObject(text: string): Record<string, unknown> {
   let value: unknown;

@@ -5,17 +5,24 @@
  */
 
 import type { Command } from "../commands.ts";
-import { parseJsonObject, readAll, runJsonl } from "../jsonl.ts";
+import { BACKEND_OPTION, parseJsonObject, readAll, runJsonl, runJsonlBatched } from "../jsonl.ts";
 import { loadTokenizer } from "../../tokenizer/mod.ts";
 import type { EncodeOptions, Tokenizer } from "../../tokenizer/mod.ts";
-import { readLines } from "../../io/lines.ts";
-import { LineWriter } from "../output.ts";
 import type { Host } from "../host.ts";
 
 function encoder(tok: Tokenizer, allowed: string): (text: string) => Uint32Array {
   return allowed === "all"
     ? (text) => tok.encode(text, { allowedSpecial: "all" })
     : (text) => tok.encodeOrdinary(text);
+}
+
+/** Reads the text of one `{"text": "..."}` line. @throws {TypeError} when it has none. */
+function readText(line: string): string {
+  const rec = parseJsonObject(line);
+  if (typeof rec.text !== "string") {
+    throw new TypeError('Cannot encode record: "text" must be a string');
+  }
+  return rec.text;
 }
 
 /** The `encode` command. */
@@ -36,14 +43,7 @@ export const command: Command = {
           "none: special-token text is ordinary text (encode_ordinary); all: special-token literals become their ids",
       },
       { name: "jsonl", type: "boolean", description: "Read and write JSON lines" },
-      {
-        name: "backend",
-        type: "string",
-        choices: ["cpu", "auto", "gpu"],
-        default: "cpu",
-        description:
-          "cpu: the CPU tokenizer; gpu: batches of 4096 lines on a WebGPU device; auto: the GPU only when it is a hardware one",
-      },
+      BACKEND_OPTION,
     ],
     examples: [
       "echo -n 'hello world' | harmony encode",
@@ -67,13 +67,10 @@ export const command: Command = {
       await host.stdout.write(`[${encode(text).join(",")}]\n`);
       return 0;
     }
-    const { failed } = await runJsonl(host, (line) => {
-      const rec = parseJsonObject(line);
-      if (typeof rec.text !== "string") {
-        throw new TypeError('Cannot encode record: "text" must be a string');
-      }
-      return `{"tokens":[${encode(rec.text).join(",")}]}`;
-    });
+    const { failed } = await runJsonl(
+      host,
+      (line) => `{"tokens":[${encode(readText(line)).join(",")}]}`,
+    );
     return failed > 0 ? 1 : 0;
   },
 };
@@ -96,43 +93,10 @@ async function runWithEngine(
       await host.stdout.write(`[${batch.get(0).join(",")}]\n`);
       return 0;
     }
-    const out = new LineWriter(host.stdout);
-    let failed = 0;
-    let pending: Array<{ number: number; text?: string; error?: string }> = [];
-    const flush = async () => {
-      const texts = pending.filter((p) => p.text !== undefined).map((p) => p.text!);
+    const { failed } = await runJsonlBatched(host, readText, async (texts) => {
       const batch = await engine.encodeBatch(texts, how.options);
-      let k = 0;
-      for (const p of pending) {
-        if (p.text === undefined) {
-          failed++;
-          await out.line(JSON.stringify({ error: `line ${p.number}: ${p.error}` }));
-          continue;
-        }
-        const err = batch.errors.get(k);
-        if (err) {
-          failed++;
-          await out.line(JSON.stringify({ error: `line ${p.number}: ${err.message}` }));
-        } else await out.line(`{"tokens":[${batch.get(k).join(",")}]}`);
-        k++;
-      }
-      pending = [];
-    };
-    for await (const line of readLines(host.stdin())) {
-      if (line.text.trim() === "") continue;
-      try {
-        const rec = parseJsonObject(line.text);
-        if (typeof rec.text !== "string") {
-          throw new TypeError('Cannot encode record: "text" must be a string');
-        }
-        pending.push({ number: line.number, text: rec.text });
-      } catch (e) {
-        pending.push({ number: line.number, error: e instanceof Error ? e.message : String(e) });
-      }
-      if (pending.length >= 4096) await flush();
-    }
-    await flush();
-    await out.flush();
+      return texts.map((_, k) => batch.errors.get(k) ?? `{"tokens":[${batch.get(k).join(",")}]}`);
+    });
     return failed > 0 ? 1 : 0;
   } finally {
     engine.destroy();

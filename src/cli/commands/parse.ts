@@ -5,7 +5,7 @@
  */
 
 import type { Command } from "../commands.ts";
-import { runJsonl } from "../jsonl.ts";
+import { BACKEND_OPTION, runJsonl, runJsonlBatched } from "../jsonl.ts";
 import { loadTokenizer } from "../../tokenizer/mod.ts";
 import type { Tokenizer } from "../../tokenizer/mod.ts";
 import type { Role } from "../../chat/role.ts";
@@ -136,6 +136,10 @@ export const command: Command = {
         type: "boolean",
         description: 'Input lines are {"text": "..."} spelling special tokens; encode them first',
       },
+      {
+        ...BACKEND_OPTION,
+        description: BACKEND_OPTION.description + "; --trace always uses the CPU streaming parser",
+      },
     ],
     examples: [
       `echo '{"text":"<|channel|>final<|message|>Hi<|return|>"}' | harmony parse --text --role assistant`,
@@ -149,6 +153,29 @@ export const command: Command = {
     const strict = args.options.strict !== false;
     const trace = args.options.trace === true;
     const text = args.options.text === true;
+    const backend = String(args.options.backend ?? "cpu");
+    if (backend !== "cpu" && !trace) {
+      // The engine parses each batch of completions at once (GPU special-token scan and message
+      // tables; irregular completions fall back to the streaming parser), same messages.
+      const { createEngine } = await import("../../engine/mod.ts");
+      const engine = await createEngine({
+        backend: backend as "auto" | "gpu",
+        onWarning: (m) => void host.stderr.write(m + "\n"),
+      });
+      try {
+        const { failed } = await runJsonlBatched(
+          host,
+          (line) => readRecord(line, text, tokenizer),
+          async (completions) => {
+            const parsed = await engine.parseBatch(completions, { role, strict });
+            return parsed.map((p) => p.error ?? { messages: p.messages.map(messageToJson) });
+          },
+        );
+        return failed > 0 ? 1 : 0;
+      } finally {
+        engine.destroy();
+      }
+    }
     const encoding = { tokenizer };
     const { failed } = await runJsonl(host, (line) => {
       const tokens = readRecord(line, text, tokenizer);

@@ -5,7 +5,7 @@
  */
 
 import type { Command } from "../commands.ts";
-import { runJsonl } from "../jsonl.ts";
+import { BACKEND_OPTION, runJsonl, runJsonlBatched } from "../jsonl.ts";
 import { conversationFromJson, parseJsonPreservingOrder } from "../../chat/json.ts";
 import { parseRole, type Role } from "../../chat/role.ts";
 import { loadHarmonyEncoding } from "../../encoding/mod.ts";
@@ -44,6 +44,7 @@ export const command: Command = {
         description:
           "Drop analysis messages before the first final answer when the last one is final",
       },
+      BACKEND_OPTION,
     ],
     examples: [
       `echo '{"messages":[{"role":"user","content":"Hi"}]}' | harmony render`,
@@ -59,9 +60,28 @@ export const command: Command = {
       throw new UsageError(`--next-role: ${(e as Error).message}`);
     }
     const config = { autoDropAnalysis: args.options["auto-drop-analysis"] !== "false" };
+    const read = (line: string) => conversationFromJson(parseJsonPreservingOrder(line));
+    const backend = String(args.options.backend ?? "cpu");
+    if (backend !== "cpu") {
+      // The engine renders each batch's conversations with all their text encoded at once.
+      const { createEngine } = await import("../../engine/mod.ts");
+      const engine = await createEngine({
+        backend: backend as "auto" | "gpu",
+        onWarning: (m) => void host.stderr.write(m + "\n"),
+      });
+      try {
+        const { failed } = await runJsonlBatched(host, read, async (convos) => {
+          const items = await engine.renderBatch(convos, { mode, nextRole, config });
+          return items.map((it) => it.error ?? `{"tokens":[${it.tokens.join(",")}]}`);
+        });
+        return failed > 0 ? 1 : 0;
+      } finally {
+        engine.destroy();
+      }
+    }
     const enc = await loadHarmonyEncoding("HarmonyGptOss");
     const { failed } = await runJsonl(host, (line) => {
-      const convo = conversationFromJson(parseJsonPreservingOrder(line));
+      const convo = read(line);
       const tokens = mode === "completion"
         ? enc.renderConversationForCompletion(convo, nextRole, config)
         : mode === "training"
