@@ -300,7 +300,9 @@ function textOf(content: unknown, path: string): string {
         isObj(part) && (part.type === "text" || part.type === undefined) &&
         typeof part.text === "string"
       ) out += part.text;
-      else {
+      else if (isObj(part) && (part.type === "text" || part.type === undefined)) {
+        throw new RecordFormatError(`${path}[${i}].text`, "expected a string");
+      } else {
         throw new RecordFormatError(
           `${path}[${i}]`,
           `unsupported content part${isObj(part) ? ` type "${String(part.type)}"` : ""}`,
