@@ -147,3 +147,13 @@ describe("harmony demo", () => {
     });
   });
 });
+
+test("render-dataset names a missing input as a usage error (exit 2) before writing anything", async () => {
+  const host = memoryHost();
+  const code = await main(
+    ["render-dataset", "/nonexistent/input.jsonl", "--out", "/nonexistent/out", "--backend", "cpu"],
+    host,
+  );
+  assert.equal(code, 2);
+  assert.match(host.err(), /Cannot read input "\/nonexistent\/input\.jsonl": no such file/);
+});

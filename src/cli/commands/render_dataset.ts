@@ -5,7 +5,7 @@
  * @module
  */
 
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Command } from "../commands.ts";
 import type { Host } from "../host.ts";
@@ -79,6 +79,11 @@ export async function runRenderDataset(
 ): Promise<{ summary: RenderDatasetSummary; seconds: number; shard: Shard; backend: string }> {
   const out = str(o.out);
   if (!out) throw new UsageError("Cannot render dataset: --out PREFIX is required");
+  for (const input of inputs) {
+    if (!existsSync(input)) {
+      throw new UsageError(`Cannot read input "${input.slice(-32)}": no such file`);
+    }
+  }
   const shard = resolveShard(
     { shard: str(o.shard), shardCount: str(o["shard-count"]) },
     (n) => host.env(n),
