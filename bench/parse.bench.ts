@@ -93,10 +93,12 @@ function reference(seqs: Uint32Array[]): number {
   return n;
 }
 
-// Tokens per second, best of a few timed passes (mitata's report follows).
+// Tokens per second: the best pass of at least 5 and at least 1 s of passes, so that the JIT has
+// warmed up each function (mitata's report follows).
 function rate(f: (s: Uint32Array[]) => number, seqs: Uint32Array[], tokens: number): number {
   let best = Infinity;
-  for (let i = 0; i < 5; i++) {
+  const until = performance.now() + 1000;
+  for (let i = 0; i < 5 || performance.now() < until; i++) {
     const t0 = performance.now();
     f(seqs);
     best = Math.min(best, performance.now() - t0);

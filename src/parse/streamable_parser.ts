@@ -11,7 +11,10 @@
  *
  * Cost: O(1) amortized per token plus O(bytes): content bytes are appended to a buffer owned by
  * the parser and validated incrementally; text is decoded once per message (and on demand by
- * `currentContent` / `lastContentDelta`), never re-tokenized as the reference does.
+ * `currentContent` / `lastContentDelta`), never re-tokenized as the reference does. The delta of
+ * a token whose bytes are valid UTF-8 on their own, arriving with no bytes pending (the common
+ * case), is that token's text, decoded once per tokenizer and cached by id; other deltas (split
+ * characters, invalid bytes) are decoded from the byte buffer when read.
  *
  * @module
  */
@@ -24,7 +27,7 @@ import { TokenBuffer } from "../tokenizer/token_buffer.ts";
 import { HarmonyParseError } from "./errors.ts";
 import { leftoversError, type ParsedHeader, parseHeaderText } from "./_header.ts";
 import { utf8Sequence } from "./_utf8.ts";
-import { byteTable } from "./_byte_table.ts";
+import { type ByteTable, byteTable, tokenText } from "./_byte_table.ts";
 
 /** What the parser needs of an encoding: its tokenizer (a `HarmonyEncoding` fits). */
 export interface ParserEncoding {
@@ -60,6 +63,9 @@ const HEADER = 1;
 const CONTENT = 2;
 const STATE_NAMES: readonly StreamState[] = ["ExpectStart", "Header", "Content"];
 const REPLACEMENT = "\uFFFD";
+// Stateless (never called with `stream: true`), so shared by every parser.
+const LOSSY = new TextDecoder("utf-8", { ignoreBOM: true });
+const FATAL = new TextDecoder("utf-8", { ignoreBOM: true, fatal: true });
 
 // Parsed headers by (given role, header token ids), shared by the parsers of one tokenizer (real
 // completions repeat a handful of headers). Bounded: cleared when full. Entries are never mutated.
@@ -96,8 +102,10 @@ function specialId(tok: Tokenizer, literal: string): number {
  * ```
  */
 export class StreamableParser {
+  readonly #table: ByteTable;
   readonly #tb: Uint8Array; // all token bytes (see _byte_table.ts)
   readonly #to: Uint32Array; // token id -> offset in #tb
+  readonly #texts: (string | null | undefined)[]; // token id -> its text, if self-contained
   readonly #headerCache: Map<string, ParsedHeader>;
   readonly #strict: boolean;
   readonly #vocabSize: number;
@@ -107,7 +115,7 @@ export class StreamableParser {
   readonly #stopReturn: number;
   readonly #stopCall: number;
   readonly #messages: Message[] = [];
-  #tokens: TokenBuffer | undefined;
+  #tokens: Uint32Array | undefined = new Uint32Array(256); // [0, #count) given to process
   #count = 0;
   #state = EXPECT_START;
   #nextRole: Role | undefined;
@@ -121,10 +129,9 @@ export class StreamableParser {
   #stuck = false; // an unknown token id arrived (the reference's undecoded tokens are non-empty)
   #deltaStart = -1; // last content delta is [#deltaStart, #deltaEnd) of #bytes, or none
   #deltaEnd = 0;
+  #deltaText: string | undefined; // the delta's text once known (set with #deltaStart)
   #cache = ""; // decoded [0, #cacheEnd)
   #cacheEnd = 0;
-  readonly #lossy = new TextDecoder("utf-8", { ignoreBOM: true });
-  readonly #fatal = new TextDecoder("utf-8", { ignoreBOM: true, fatal: true });
 
   /**
    * Creates a parser.
@@ -138,8 +145,10 @@ export class StreamableParser {
   constructor(encoding: ParserEncoding, role: Role | null | undefined, options: ParseOptions = {}) {
     const tok = encoding.tokenizer;
     const table = byteTable(tok);
+    this.#table = table;
     this.#tb = table.bytes;
     this.#to = table.offsets;
+    this.#texts = table.texts;
     this.#headerCache = table.headers as Map<string, ParsedHeader>;
     this.#strict = options.strict ?? true;
     this.#vocabSize = tok.vocabSize;
@@ -148,7 +157,6 @@ export class StreamableParser {
     this.#stopEnd = specialId(tok, "<|end|>");
     this.#stopReturn = specialId(tok, "<|return|>");
     this.#stopCall = specialId(tok, "<|call|>");
-    this.#tokens = new TokenBuffer(256);
     if (role !== null && role !== undefined) {
       this.#state = HEADER;
       this.#nextRole = role;
@@ -170,9 +178,21 @@ export class StreamableParser {
         } at index ${this.#count} is not a token id`,
       );
     }
-    this.#tokens?.push(token);
-    this.#step(token, this.#count++);
+    const index = this.#count++;
+    const tokens = this.#tokens;
+    if (tokens !== undefined) {
+      if (index < tokens.length) tokens[index] = token;
+      else this.#record(token, index);
+    }
+    this.#step(token, index);
     return this;
+  }
+
+  #record(token: number, index: number): void {
+    const next = new Uint32Array(this.#tokens!.length * 2);
+    next.set(this.#tokens!);
+    next[index] = token;
+    this.#tokens = next;
   }
 
   /**
@@ -256,11 +276,24 @@ export class StreamableParser {
     let b = this.#bytes;
     if (len + n > b.length) b = this.#grow(len + n);
     for (let i = 0; i < n; i++) b[len + i] = tb[s + i];
+    const p = this.#p;
+    if (p === len) {
+      // Nothing pending: a token whose bytes are valid UTF-8 on their own is emitted whole, and
+      // its text (decoded once per tokenizer) is the delta.
+      let text = this.#texts[token];
+      if (text === undefined) text = tokenText(this.#table, token);
+      if (text !== null) {
+        this.#deltaStart = p;
+        this.#deltaEnd = this.#p = this.#len = len + n;
+        this.#deltaText = text;
+        return;
+      }
+    }
+    this.#deltaText = undefined;
     len += n;
     this.#len = len;
     // Rust's String::from_utf8 on the pending bytes: emit the valid prefix, then at most one
     // invalid sequence as U+FFFD; an incomplete sequence at the end waits.
-    const p = this.#p;
     let i = p;
     let r = 1;
     while (i < len) {
@@ -297,9 +330,9 @@ export class StreamableParser {
   #finishMessage(): void {
     const b = this.#bytes;
     const text = this.#stuck
-      ? this.#lossy.decode(b.subarray(0, this.#p)) + REPLACEMENT +
-        this.#lossy.decode(b.subarray(this.#p, this.#len))
-      : this.#lossy.decode(b.subarray(0, this.#len));
+      ? LOSSY.decode(b.subarray(0, this.#p)) + REPLACEMENT +
+        LOSSY.decode(b.subarray(this.#p, this.#len))
+      : LOSSY.decode(b.subarray(0, this.#len));
     this.#messages.push(this.#makeMessage(this.#parsed!, text));
     this.#state = EXPECT_START;
     this.#resetContent();
@@ -309,6 +342,7 @@ export class StreamableParser {
     this.#len = this.#p = 0;
     this.#stuck = false;
     this.#deltaStart = -1;
+    this.#deltaText = undefined;
     this.#cache = "";
     this.#cacheEnd = 0;
   }
@@ -346,7 +380,7 @@ export class StreamableParser {
       at += e - s;
     }
     try {
-      return this.#fatal.decode(buf);
+      return FATAL.decode(buf);
     } catch (cause) {
       throw new HarmonyParseError(
         "undecodable-header",
@@ -424,7 +458,13 @@ export class StreamableParser {
   get currentContent(): string {
     if (this.#state !== CONTENT) return "";
     if (this.#cacheEnd < this.#p) {
-      this.#cache += this.#lossy.decode(this.#bytes.subarray(this.#cacheEnd, this.#p));
+      if (this.#cacheEnd === this.#deltaStart && this.#deltaText !== undefined) {
+        // Read after every token: the new text is the delta's, already decoded.
+        this.#cache += this.#deltaText;
+        this.#cacheEnd = this.#p;
+        return this.#cache;
+      }
+      this.#cache += LOSSY.decode(this.#bytes.subarray(this.#cacheEnd, this.#p));
       this.#cacheEnd = this.#p;
     }
     return this.#cache;
@@ -433,7 +473,9 @@ export class StreamableParser {
   /** The text the last token added to the content, or undefined when it added none. */
   get lastContentDelta(): string | undefined {
     if (this.#deltaStart < 0) return undefined;
-    return this.#lossy.decode(this.#bytes.subarray(this.#deltaStart, this.#deltaEnd));
+    return this.#deltaText ??= LOSSY.decode(
+      this.#bytes.subarray(this.#deltaStart, this.#deltaEnd),
+    );
   }
 
   /** The messages parsed so far (the parser's own array: do not modify). */
@@ -443,6 +485,6 @@ export class StreamableParser {
 
   /** Every token given to `process` so far (a copy). */
   get tokens(): Uint32Array {
-    return this.#tokens ? this.#tokens.toArray() : new Uint32Array(0);
+    return this.#tokens ? this.#tokens.slice(0, this.#count) : new Uint32Array(0);
   }
 }
