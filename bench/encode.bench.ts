@@ -3,7 +3,9 @@
 // gpt-tokenizer (pure JS, with a 100 000-entry merge cache). Texts come from the shared corpus
 // (`../shared/corpus`) or, without it, from the excerpts in test/fixtures/text. Every peer's
 // output is checked against ours before timing. Prints mitata's report, then MB/s (UTF-8 bytes)
-// and our speed as a multiple of each peer's, plus vocabulary load time and memory.
+// and our speed as a multiple of each peer's, plus vocabulary load time and memory and the pair
+// table's size and build time. "piece cache cleared" empties the piece cache before every call
+// (text not seen before; the pair memo and pair table stay, as in a long-running process).
 //
 //   npx bun bench/encode.bench.ts      npx deno run -A bench/encode.bench.ts
 import { existsSync, readFileSync } from "node:fs";
@@ -148,6 +150,17 @@ for (const [kind] of kinds) {
   console.log([kind, ...row, ...ratios].join(" | "));
 }
 const mb = (n: number) => (n / 1048576).toFixed(1);
+// The exact pair table is built lazily (after many pair-memo misses), so it is not in the load time.
+const { PairTable } = await import("../src/tokenizer/_pair_table.ts");
+const { pairTableBytes } = await import("../src/tokenizer/bpe.ts");
+const builtInRun = pairTableBytes() > 0;
+const tb = performance.now();
+const table = PairTable.build(tok.vocabulary);
+const buildMs = performance.now() - tb;
+console.log(
+  `Pair table (lazy; ${builtInRun ? "was" : "was not"} built during this run): ${table.pairs} ` +
+    `pairs, ${mb(table.byteLength)} MB, built in ${buildMs.toFixed(0)} ms`,
+);
 console.log(
   `\nVocabulary load: ${loadMs.toFixed(0)} ms (first encode after it ${
     firstEncodeMs.toFixed(1)

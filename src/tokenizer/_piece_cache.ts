@@ -19,8 +19,9 @@ export const MAX_CACHED_PIECE = 4096;
 /** See the module doc. */
 export class PieceCache {
   /**
-   * Slot i (one cache line): `[8i]` hash, `[8i+1]` key length + 1 (0 = empty), `[8i+2]` key offset
-   * in the key arena, `[8i+3]` token offset in the token arena, `[8i+4]` token count.
+   * Slot i (one cache line): `[8i]` hash, `[8i+1]` key length + 1, `[8i+2]` key offset in the key
+   * arena, `[8i+3]` token offset in the token arena, `[8i+4]` token count, `[8i+5]` the generation
+   * that wrote it: a slot of an older generation is empty, so `clear` is O(1).
    */
   readonly #slots = new Int32Array(SLOTS * 8);
   readonly #keys = new Uint8Array(KEY_ARENA);
@@ -28,6 +29,7 @@ export class PieceCache {
   #keyTop = 0;
   #tokTop = 0;
   #count = 0;
+  #gen = 1;
 
   /**
    * Appends the cached tokens of `utf8[s, e)` to `out` and returns their count, or returns -1
@@ -35,11 +37,11 @@ export class PieceCache {
    */
   get(utf8: Uint8Array, s: number, e: number, h: number, out: TokenSink): number {
     const len = e - s;
-    const keys = this.#keys, slots = this.#slots;
+    const keys = this.#keys, slots = this.#slots, gen = this.#gen;
     let at = (h & (SLOTS - 1)) << 3;
     for (;;) {
+      if (slots[at + 5] !== gen) return -1;
       const kl = slots[at + 1];
-      if (kl === 0) return -1;
       if (slots[at] === h && kl === len + 1) {
         const k = slots[at + 2];
         let i = 0;
@@ -61,19 +63,23 @@ export class PieceCache {
     if (
       this.#count >= SLOTS / 2 || this.#keyTop + len > KEY_ARENA || this.#tokTop + n > TOKEN_ARENA
     ) this.clear();
-    const slots = this.#slots;
+    const slots = this.#slots, gen = this.#gen;
     let at = (h & (SLOTS - 1)) << 3;
-    while (slots[at + 1] !== 0) at = (at + 8) & (SLOTS * 8 - 1);
+    while (slots[at + 5] === gen) at = (at + 8) & (SLOTS * 8 - 1);
     this.#count++;
+    slots[at + 5] = gen;
     slots[at] = h;
     slots[at + 1] = len + 1;
-    slots[at + 2] = this.#keyTop;
-    this.#keys.set(utf8.subarray(s, e), this.#keyTop);
-    this.#keyTop += len;
-    slots[at + 3] = this.#tokTop;
+    // Plain copy loops: pieces are short, and `subarray` + `set` would allocate two views each.
+    const keys = this.#keys, kt = this.#keyTop;
+    slots[at + 2] = kt;
+    for (let i = 0; i < len; i++) keys[kt + i] = utf8[s + i];
+    this.#keyTop = kt + len;
+    const toks = this.#tokens, tt = this.#tokTop;
+    slots[at + 3] = tt;
     slots[at + 4] = n;
-    this.#tokens.set(tokens.subarray(0, n), this.#tokTop);
-    this.#tokTop += n;
+    for (let i = 0; i < n; i++) toks[tt + i] = tokens[i];
+    this.#tokTop = tt + n;
   }
 
   /** Bytes held in typed arrays (4 MiB). */
@@ -83,7 +89,10 @@ export class PieceCache {
 
   /** Empties the cache. */
   clear(): void {
-    this.#slots.fill(0);
+    if (++this.#gen === 0x7fffffff) {
+      this.#slots.fill(0);
+      this.#gen = 1;
+    }
     this.#count = 0;
     this.#keyTop = 0;
     this.#tokTop = 0;

@@ -5,11 +5,14 @@
  * is a token.
  *
  * - A piece that is itself a token is one lookup (most pieces of English text and code).
- * - Short pieces: a scan for the minimum over a typed array per merge (O(n²) for n ≤ 64 bytes,
- *   which is faster than a heap at that size).
+ * - Short pieces: a scan for the minimum over compact typed arrays per merge (O(n²) for n ≤ 64
+ *   bytes, which is faster than a heap at that size).
  * - Long pieces: a doubly linked list over byte positions plus a binary min-heap keyed by
  *   (rank, position) with lazy deletion: O(n log n). Popping the smallest (rank, position) among
  *   the live pairs is the same choice as the reference's scan, so the results are identical.
+ * - The rank of two adjacent parts merged: a direct-mapped memo keyed by the two ranks; on a miss,
+ *   the vocabulary's byte-string lookup, or (after many misses, built once) the exact pair table
+ *   of `_pair_table.ts`. All three give the same answer.
  *
  * No allocation per merge: scratch typed arrays shared by all calls, grown by doubling.
  *
@@ -18,6 +21,7 @@
 
 import type { TokenSink } from "./types.ts";
 import type { Vocabulary } from "./vocabulary.ts";
+import { PAIR_TABLE_MAX_SIZE, PairTable } from "./_pair_table.ts";
 
 /**
  * Pieces longer than this (bytes) use the heap.
@@ -33,16 +37,93 @@ export const HEAP_THRESHOLD = 64;
 const NONE = 0x7fffffff;
 /** 2^32: heap keys are rank * 2^32 + position, exact in a float64. */
 const SHIFT = 4294967296;
+/** 2^-32: `key * UNSHIFT` is exact (a power of two), so `(key * UNSHIFT) | 0` is the rank. */
+const UNSHIFT = 1 / SHIFT;
 
 /**
  * Memo of pair merges, keyed by the two parts' ranks (integer keys instead of hashing bytes):
- * direct-mapped, 2^17 entries of 16 bytes (2 MB; one cache line per lookup), an entry overwritten
- * on collision; reset when another vocabulary is used. Holds -1 results too.
+ * direct-mapped, 2^17 entries of 8 bytes (1 MiB), an entry overwritten on collision; reset when
+ * another vocabulary is used. Holds "not a token" results too. Ranks must be below 2^18 (true of
+ * o200k_base; larger vocabularies bypass the memo).
  */
 const PAIR_BITS = 17;
-/** Entry i: `memo[4i]` left rank (-1 = empty), `memo[4i+1]` right rank, `memo[4i+2]` result. */
-const memo = new Int32Array(4 << PAIR_BITS).fill(-1);
+/**
+ * Entry i: `memo[2i]` = `a | (b << 18)` (a and the low 14 bits of b), `memo[2i+1]` =
+ * `(b >>> 14) | ((result + 1) << 4)`; an empty entry is all ones (its low word cannot match: that
+ * would need a = 2^18 - 1).
+ */
+const memo = new Int32Array(2 << PAIR_BITS).fill(-1);
 let pairVocab: Vocabulary | undefined;
+/** Whether the memo is usable for the current vocabulary (all ranks below 2^18). */
+let memoOn = true;
+
+/** Slot (even index into `memo`) of the pair (a, b). */
+function memoSlot(a: number, b: number): number {
+  return ((Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77)) >>> (32 - PAIR_BITS)) << 1;
+}
+
+/**
+ * Memo misses after which the exact pair table (`_pair_table.ts`; 8 MiB, 200–350 ms to build here)
+ * is built and answers the misses instead of hashing bytes. A miss answered by the byte-string
+ * lookup costs roughly 100 ns more than one answered by the table, so the build pays for itself
+ * after about 2^21 misses: jobs with fewer never build it (measured: building it after 2^16
+ * misses made a 2.3 MB first encode slower), very long ones build it once.
+ */
+const PAIR_TABLE_AFTER_MISSES = 1 << 21;
+let pairTable: PairTable | undefined;
+let misses = 0;
+
+/** Memo miss: looks the concatenation `utf8[s, e)` up and remembers the result at `at`. */
+function memoFill(
+  vocab: Vocabulary,
+  utf8: Uint8Array,
+  s: number,
+  e: number,
+  a: number,
+  b: number,
+  at: number,
+): number {
+  let r: number;
+  if (pairTable !== undefined) {
+    r = pairTable.get(a, b);
+  } else {
+    r = vocab.rankOf(utf8, s, e);
+    if (++misses >= PAIR_TABLE_AFTER_MISSES && memoOn) pairTable = PairTable.build(vocab);
+  }
+  memo[at] = a | (b << 18);
+  memo[at + 1] = (b >>> 14) | ((r + 1) << 4);
+  return r;
+}
+
+/**
+ * Builds the exact pair table for `vocab` now (it is otherwise built after many memo misses) and
+ * returns its size in bytes (0 when the vocabulary is too large for it). Output does not change.
+ *
+ * @example
+ * ```ts
+ * import { usePairTable } from "./bpe.ts";
+ * import { loadVocabulary } from "./vocabulary.ts";
+ * usePairTable(await loadVocabulary()); // 8388608
+ * ```
+ */
+export function usePairTable(vocab: Vocabulary): number {
+  useVocabulary(vocab);
+  if (memoOn) pairTable ??= PairTable.build(vocab);
+  return pairTable?.byteLength ?? 0;
+}
+
+/**
+ * Bytes held by the exact pair table (0 until it is built).
+ *
+ * @example
+ * ```ts
+ * import { pairTableBytes } from "./bpe.ts";
+ * pairTableBytes() >= 0; // true
+ * ```
+ */
+export function pairTableBytes(): number {
+  return pairTable?.byteLength ?? 0;
+}
 
 /** Rank of the merge of parts `[s, m)` (rank a) and `[m, e)` (rank b), or -1. */
 function mergedRank(
@@ -53,22 +134,20 @@ function mergedRank(
   a: number,
   b: number,
 ): number {
-  const at = ((Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77)) >>> (32 - PAIR_BITS)) << 2;
-  if (memo[at] === a && memo[at + 1] === b) return memo[at + 2];
-  const r = vocab.rankOf(utf8, s, e);
-  memo[at] = a;
-  memo[at + 1] = b;
-  memo[at + 2] = r;
-  return r;
+  if (!memoOn) return vocab.rankOf(utf8, s, e);
+  const at = memoSlot(a, b);
+  const hi = memo[at + 1];
+  if (memo[at] === (a | (b << 18)) && (hi & 15) === b >>> 14) return (hi >> 4) - 1;
+  return memoFill(vocab, utf8, s, e, a, b, at);
 }
 
 /**
- * Bytes held by the pair memo (2 MiB).
+ * Bytes held by the pair memo (1 MiB).
  *
  * @example
  * ```ts
  * import { PAIR_MEMO_BYTES } from "./bpe.ts";
- * PAIR_MEMO_BYTES; // 2097152
+ * PAIR_MEMO_BYTES; // 1048576
  * ```
  */
 export const PAIR_MEMO_BYTES: number = memo.byteLength;
@@ -78,6 +157,8 @@ export const PAIR_MEMO_BYTES: number = memo.byteLength;
  * of pair lookups of every piece, from a dense 256 KiB table instead of the memo.
  */
 const bytePairs = new Int32Array(65536);
+/** Rank of each single byte (-1 when a byte is not a token), for the current vocabulary. */
+const bytes = new Int32Array(256);
 const bytePairKey = new Uint8Array(2);
 
 /**
@@ -92,12 +173,21 @@ const bytePairKey = new Uint8Array(2);
 export function clearPairMemo(): void {
   memo.fill(-1);
   pairVocab = undefined;
+  pairTable = undefined;
+  misses = 0;
 }
 
 /** Resets the memo and rebuilds the byte-pair table when `vocab` is not the one they hold. */
 function useVocabulary(vocab: Vocabulary): void {
   if (vocab === pairVocab) return;
   memo.fill(-1);
+  memoOn = vocab.size < PAIR_TABLE_MAX_SIZE; // strict: an empty entry must match no pair
+  for (let x = 0; x < 256; x++) {
+    bytePairKey[0] = x;
+    bytes[x] = vocab.rankOf(bytePairKey, 0, 1);
+  }
+  pairTable = undefined;
+  misses = 0;
   for (let x = 0; x < 256; x++) {
     bytePairKey[0] = x;
     for (let y = 0; y < 256; y++) {
@@ -162,8 +252,8 @@ export function encodePiece(
 }
 
 /**
- * The reference's loop: each merge scans the live pairs for the lowest rank (leftmost on ties);
- * `pairRank[i]` is the rank of part i merged with its successor. O(n²) for n bytes. Appends the
+ * The reference's loop: each merge scans the live pairs for the lowest rank (leftmost on ties)
+ * and removes the absorbed part by shifting the arrays, as the reference does. O(n²) for n bytes. Appends the
  * tokens to `out`; returns how many.
  *
  * @example
@@ -185,43 +275,65 @@ export function mergeShort(
   const n = end - start;
   ensure(n);
   useVocabulary(vocab);
-  // Parts are a linked list over byte positions (relative): `next[i]` is the start of the part
-  // after part i (n at the end); a merge unlinks one part (no shifting).
-  const next = bound, pr = pairRank, rk = partRank;
+  // Parts in arrays kept compact (a merge shifts the tail left by one): part i is
+  // `utf8[pos[i], pos[i + 1])` with token `rk[i]`, and `pr[i]` is the rank of part i merged with
+  // part i + 1. The minimum scan then reads consecutive memory without a chain of dependent loads.
+  const pos = bound, pr = pairRank, rk = partRank;
   for (let i = 0; i < n; i++) {
-    next[i] = i + 1;
-    rk[i] = vocab.rankOf(utf8, start + i, start + i + 1);
+    pos[i] = start + i;
+    rk[i] = bytes[utf8[start + i]];
   }
+  pos[n] = end;
   for (let i = 0; i < n - 1; i++) pr[i] = bytePairs[(utf8[start + i] << 8) | utf8[start + i + 1]];
   pr[n - 1] = NONE;
   let m = n;
   while (m > 1) {
-    let best = NONE, k = -1, before = -1;
-    for (let i = 0, p = -1; i < n; p = i, i = next[i]) {
-      if (pr[i] < best) {
-        best = pr[i];
+    // Lowest rank, leftmost on ties (pr[m - 1] is always NONE).
+    let best = pr[0], k = 0;
+    for (let i = 1; i < m - 1; i++) {
+      const r = pr[i];
+      if (r < best) {
+        best = r;
         k = i;
-        before = p;
       }
     }
-    if (k < 0) break;
-    // Merge part k with its successor j into [k, after).
-    const after = next[next[k]];
+    if (best === NONE) break;
+    // Part k absorbs part k + 1.
     rk[k] = best;
-    next[k] = after;
     m--;
-    if (after < n) {
-      const r = mergedRank(vocab, utf8, start + k, start + next[after], best, rk[after]);
+    for (let i = k + 1; i < m; i++) {
+      rk[i] = rk[i + 1];
+      pr[i] = pr[i + 1];
+      pos[i] = pos[i + 1];
+    }
+    pos[m] = end;
+    // The memo probe inlined (see `mergedRank`); misses go through `memoFill`.
+    if (k + 1 < m) {
+      const b = rk[k + 1];
+      let r: number;
+      if (memoOn) {
+        const at = memoSlot(best, b), hi = memo[at + 1];
+        r = memo[at] === (best | (b << 18)) && (hi & 15) === b >>> 14
+          ? (hi >> 4) - 1
+          : memoFill(vocab, utf8, pos[k], pos[k + 2], best, b, at);
+      } else r = vocab.rankOf(utf8, pos[k], pos[k + 2]);
       pr[k] = r < 0 ? NONE : r;
     } else {
       pr[k] = NONE;
     }
-    if (before >= 0) {
-      const r = mergedRank(vocab, utf8, start + before, start + after, rk[before], best);
-      pr[before] = r < 0 ? NONE : r;
+    if (k > 0) {
+      const a = rk[k - 1];
+      let r: number;
+      if (memoOn) {
+        const at = memoSlot(a, best), hi = memo[at + 1];
+        r = memo[at] === (a | (best << 18)) && (hi & 15) === best >>> 14
+          ? (hi >> 4) - 1
+          : memoFill(vocab, utf8, pos[k - 1], pos[k + 1], a, best, at);
+      } else r = vocab.rankOf(utf8, pos[k - 1], pos[k + 1]);
+      pr[k - 1] = r < 0 ? NONE : r;
     }
   }
-  for (let i = 0; i < n; i = next[i]) out.push(rk[i]);
+  for (let i = 0; i < m; i++) out.push(rk[i]);
   return m;
 }
 
@@ -241,6 +353,21 @@ function heapPush(size: number, key: number): number {
   }
   h[i] = key;
   return size + 1;
+}
+
+/** Moves `heap[i]` down to its place in the heap `heap[0, size)`. */
+function siftDown(i: number, size: number): void {
+  const h = heap;
+  const key = h[i];
+  for (;;) {
+    let c = 2 * i + 1;
+    if (c >= size) break;
+    if (c + 1 < size && h[c + 1] < h[c]) c++;
+    if (h[c] >= key) break;
+    h[i] = h[c];
+    i = c;
+  }
+  h[i] = key;
 }
 
 /** Removes the minimum (h[0]); returns the new size. */
@@ -295,18 +422,22 @@ export function mergeLong(
   for (let i = 0; i < n; i++) {
     next[i] = i + 1;
     pv[i] = i - 1;
-    rk[i] = vocab.rankOf(utf8, start + i, start + i + 1);
+    rk[i] = bytes[utf8[start + i]];
   }
+  if (heap.length < n) heap = new Float64Array(Math.max(1024, 2 * n));
+  const h0 = heap;
   for (let i = 0; i < n - 1; i++) {
     const r = bytePairs[(utf8[start + i] << 8) | utf8[start + i + 1]];
     pr[i] = r;
-    if (r !== NONE) size = heapPush(size, r * SHIFT + i);
+    if (r !== NONE) h0[size++] = r * SHIFT + i;
   }
   pr[n - 1] = NONE;
+  // Floyd's bottom-up heap construction: O(n) instead of n pushes.
+  for (let j = (size >> 1) - 1; j >= 0; j--) siftDown(j, size);
   while (size > 0) {
     const key = heap[0];
     size = heapPop(size);
-    const r = Math.floor(key / SHIFT);
+    const r = (key * UNSHIFT) | 0;
     const i = key - r * SHIFT;
     if (pr[i] !== r) continue;
     const j = next[i];

@@ -10,7 +10,14 @@
  * @module
  */
 
-import { encodePiece, HEAP_THRESHOLD, mergeLong, mergeShort, PAIR_MEMO_BYTES } from "./bpe.ts";
+import {
+  encodePiece,
+  HEAP_THRESHOLD,
+  mergeLong,
+  mergeShort,
+  PAIR_MEMO_BYTES,
+  pairTableBytes,
+} from "./bpe.ts";
 import { MAX_CACHED_PIECE, PieceCache } from "./_piece_cache.ts";
 import { nextPieceEnd, prepareScanner } from "./pieces.ts";
 import { FIRST_SPECIAL_ID, harmonySpecialTokens, VOCAB_SIZE } from "./special_tokens.ts";
@@ -143,7 +150,8 @@ export class HarmonyTokenizer implements Tokenizer {
 
   /**
    * Bytes this tokenizer holds in typed arrays: the vocabulary and its hash tables, the Unicode
-   * class table, the piece cache and the pair memo (shared per process), scratch buffers.
+   * class table, the piece cache, the pair memo and (once built) the pair table (both shared per
+   * process), scratch buffers.
    *
    * @example
    * ```ts
@@ -154,7 +162,9 @@ export class HarmonyTokenizer implements Tokenizer {
   get tableBytes(): number {
     const v = this.#vocab;
     return v.bytes.byteLength + v.offsets.byteLength + v.slots.byteLength + v.front.byteLength +
+      v.filter.byteLength +
       v.byteRank.byteLength + 0x110000 + this.#cache.byteLength + PAIR_MEMO_BYTES +
+      pairTableBytes() +
       this.#utf8.byteLength + this.#buffer.data.byteLength + this.#merged.data.byteLength +
       this.#specialBytes.byteLength + this.#specialOffsets.byteLength;
   }
