@@ -7,6 +7,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Role } from "../../src/chat/role.ts";
 import type { Tokenizer } from "../../src/tokenizer/types.ts";
+import { mulberry32 } from "../_support/random.ts";
 import { HarmonyParseError, StreamableParser } from "../../src/parse/mod.ts";
 import { byteTable, tokenText } from "../../src/parse/_byte_table.ts";
 import { corpusRows, enc, encoding, json, ord, tokenizer } from "./_helpers.ts";
@@ -21,17 +22,6 @@ const bytePathTokenizer = {
 } as unknown as Tokenizer;
 byteTable(bytePathTokenizer).texts.fill(null);
 const bytePath = { tokenizer: bytePathTokenizer };
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Reads = "delta" | "content" | "both" | "sometimes";
 

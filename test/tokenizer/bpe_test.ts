@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { encodePiece, mergeLong, mergeShort } from "../../src/tokenizer/bpe.ts";
+import { mulberry32 } from "../_support/random.ts";
 import { TokenBuffer } from "../../src/tokenizer/token_buffer.ts";
 import { loadVocabulary } from "../../src/tokenizer/vocabulary.ts";
 import { naiveBpe, wasmOrdinary } from "./_reference.ts";
@@ -9,15 +10,7 @@ import { assertSameTokens } from "./_assert.ts";
 const vocab = await loadVocabulary();
 const te = new TextEncoder();
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = mulberry32;
 
 const run = (
   f: typeof mergeShort,

@@ -14,6 +14,7 @@ import {
   usePairTable,
 } from "../../src/tokenizer/bpe.ts";
 import { loadTokenizer } from "../../src/tokenizer/mod.ts";
+import { mulberry32 } from "../_support/random.ts";
 import { TokenBuffer } from "../../src/tokenizer/token_buffer.ts";
 import { loadVocabulary } from "../../src/tokenizer/vocabulary.ts";
 import { naiveBpe, wasmOrdinary } from "./_reference.ts";
@@ -24,15 +25,7 @@ const vocab = await loadVocabulary();
 const table = PairTable.build(vocab);
 const te = new TextEncoder();
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = mulberry32;
 
 /** The bytes of token a followed by those of token b. */
 function concat(a: number, b: number): Uint8Array {
