@@ -7,10 +7,11 @@
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { loadTokenizer } from "harmony-engine";
  * const tok = await loadTokenizer();
  * const ids = tok.encode("<|start|>user<|message|>Hi<|end|>", { allowedSpecial: "all" });
- * tok.decode(ids); // "<|start|>user<|message|>Hi<|end|>"
+ * strictEqual(tok.decode(ids), "<|start|>user<|message|>Hi<|end|>");
  * ```
  *
  * @module

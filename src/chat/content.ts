@@ -30,9 +30,10 @@ export type JsonValue =
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { JsonFloat } from "./content.ts";
  * const ten = new JsonFloat(10); // renders as `10.0` in a tool schema's default
- * JSON.stringify({ d: ten }); // '{"d":10}'
+ * strictEqual(JSON.stringify({ d: ten }), '{"d":10}');
  * ```
  */
 export class JsonFloat {
@@ -212,9 +213,10 @@ export class SystemContent {
    *
    * @example
    * ```ts
+   * import { strictEqual } from "node:assert/strict";
    * import { ReasoningEffort, SystemContent } from "./content.ts";
    * const sys = SystemContent.new().withReasoningEffort(ReasoningEffort.High);
-   * sys.knowledgeCutoff; // "2024-06"
+   * strictEqual(sys.knowledgeCutoff, "2024-06");
    * ```
    */
   static new(): SystemContent {

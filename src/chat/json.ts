@@ -363,9 +363,11 @@ function fastTextMessage(v: unknown): Message | undefined {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { messageFromJson } from "./json.ts";
+ * import { TextContent } from "../mod.ts";
  * const m = messageFromJson({ role: "user", content: "Hi" });
- * m.content[0]; // TextContent { text: "Hi" }
+ * strictEqual(m.content[0] instanceof TextContent && m.content[0].text, "Hi");
  * ```
  */
 export function messageFromJson(value: unknown, path = ""): Message {
@@ -383,9 +385,10 @@ export function messageFromJson(value: unknown, path = ""): Message {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { conversationFromJson } from "./json.ts";
  * const c = conversationFromJson({ messages: [{ role: "user", content: "Hi" }] });
- * c.messages.length; // 1
+ * strictEqual(c.messages.length, 1);
  * ```
  */
 export function conversationFromJson(value: unknown): Conversation {
@@ -462,9 +465,10 @@ function contentToJson(c: Content): ContentJson {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { messageToJson } from "./json.ts";
  * import { Message, Role } from "../mod.ts";
- * messageToJson(Message.fromRoleAndContent(Role.User, "Hi")); // { role: "user", content: "Hi" }
+ * deepStrictEqual(messageToJson(Message.fromRoleAndContent(Role.User, "Hi")), { role: "user", content: "Hi" });
  * ```
  */
 export function messageToJson(m: Message): MessageJson {
@@ -487,8 +491,10 @@ export function messageToJson(m: Message): MessageJson {
  * ```ts
  * import { conversationToJson } from "./json.ts";
  * import { Conversation, Message, Role } from "../mod.ts";
- * conversationToJson(new Conversation([Message.fromRoleAndContent(Role.User, "Hi")]));
- * // { messages: [{ role: "user", content: "Hi" }] }
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(conversationToJson(new Conversation([Message.fromRoleAndContent(Role.User, "Hi")])), {
+ *   messages: [{ role: "user", content: "Hi" }],
+ * });
  * ```
  */
 export function conversationToJson(c: Conversation): { messages: MessageJson[] } {
@@ -503,8 +509,11 @@ export function conversationToJson(c: Conversation): { messages: MessageJson[] }
  * ```ts
  * import { conversationToJsonText } from "./json.ts";
  * import { Conversation, Message, Role } from "../mod.ts";
- * conversationToJsonText(new Conversation([Message.fromRoleAndContent(Role.User, "Hi")]));
- * // '{"messages":[{"role":"user","content":"Hi"}]}'
+ * import { strictEqual } from "node:assert/strict";
+ * strictEqual(
+ *   conversationToJsonText(new Conversation([Message.fromRoleAndContent(Role.User, "Hi")])),
+ *   '{"messages":[{"role":"user","content":"Hi"}]}',
+ * );
  * ```
  */
 export function conversationToJsonText(c: Conversation): string {
@@ -516,9 +525,10 @@ export function conversationToJsonText(c: Conversation): string {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { messageToJsonText } from "./json.ts";
  * import { Message, Role } from "../mod.ts";
- * messageToJsonText(Message.fromRoleAndContent(Role.User, "Hi")); // '{"role":"user","content":"Hi"}'
+ * strictEqual(messageToJsonText(Message.fromRoleAndContent(Role.User, "Hi")), '{"role":"user","content":"Hi"}');
  * ```
  */
 export function messageToJsonText(m: Message): string {

@@ -24,9 +24,10 @@ const MINUS_TWO_63 = -9223372036854775808; // i64::MIN
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { parseJsonPreservingOrder } from "./json_text.ts";
  * const v = parseJsonPreservingOrder('{"b": 1, "10": 2, "0": 3}') as Map<string, unknown>;
- * [...v.keys()]; // ["b", "10", "0"]
+ * deepStrictEqual([...v.keys()], ["b", "10", "0"]);
  * ```
  */
 export function parseJsonPreservingOrder(text: string): JsonValue {
@@ -281,9 +282,10 @@ class JsonReader {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { stringifyJson } from "./json_text.ts";
  * import { JsonFloat } from "./content.ts";
- * stringifyJson(new Map([["a", [1, new JsonFloat(2), 0.5]]])); // '{"a":[1,2.0,0.5]}'
+ * strictEqual(stringifyJson(new Map([["a", [1, new JsonFloat(2), 0.5]]])), '{"a":[1,2.0,0.5]}');
  * ```
  */
 export function stringifyJson(value: JsonValue): string {
@@ -333,9 +335,10 @@ function formatNumber(n: number): string {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { formatFloat } from "./json_text.ts";
- * formatFloat(10); // "10.0"
- * formatFloat(1e-7); // "1e-7"
+ * strictEqual(formatFloat(10), "10.0");
+ * strictEqual(formatFloat(1e-7), "1e-7");
  * ```
  */
 export function formatFloat(f: number): string {
@@ -364,8 +367,9 @@ const utf8 = new TextEncoder();
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { sortKeysAsBTreeMap } from "./json_text.ts";
- * sortKeysAsBTreeMap(["python", "browser", "functions"]); // ["browser", "functions", "python"]
+ * deepStrictEqual(sortKeysAsBTreeMap(["python", "browser", "functions"]), ["browser", "functions", "python"]);
  * ```
  */
 export function sortKeysAsBTreeMap(keys: Iterable<string>): string[] {

@@ -14,12 +14,13 @@ import { type Content, TextContent } from "./content.ts";
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { Message, Role } from "../mod.ts";
  * const call = Message.fromRoleAndContent(Role.Assistant, '{"location":"Tokyo"}')
  *   .withChannel("commentary")
  *   .withRecipient("functions.get_weather")
  *   .withContentType("<|constrain|>json");
- * call.recipient; // "functions.get_weather"
+ * strictEqual(call.recipient, "functions.get_weather");
  * ```
  */
 export class Message {

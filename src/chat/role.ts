@@ -23,9 +23,10 @@ const ROLES: ReadonlySet<string> = new Set(Object.values(Role));
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { isRole } from "./role.ts";
- * isRole("assistant"); // true
- * isRole("functions.get_weather"); // false
+ * strictEqual(isRole("assistant"), true);
+ * strictEqual(isRole("functions.get_weather"), false);
  * ```
  */
 export function isRole(value: string): value is Role {
@@ -49,9 +50,10 @@ export function parseRole(value: string): Role {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { Author, Role } from "./role.ts";
  * const tool = Author.new(Role.Tool, "functions.get_weather");
- * tool.name; // "functions.get_weather"
+ * strictEqual(tool.name, "functions.get_weather");
  * ```
  */
 export class Author {

@@ -67,9 +67,10 @@ export class UsageError extends Error {
  * positionals.
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { parseArgs } from "./args.ts";
  * const spec = { name: "x", summary: "", options: [{ name: "jsonl", type: "boolean", description: "" }] } as const;
- * parseArgs(spec, ["--jsonl"]).options.jsonl; // true
+ * strictEqual(parseArgs(spec, ["--jsonl"]).options.jsonl, true);
  * ```
  */
 export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArgs {

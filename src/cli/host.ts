@@ -76,10 +76,11 @@ export async function createHost(): Promise<Host> {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { memoryHost } from "./host.ts";
  * const host = memoryHost("hello\n");
  * await host.stdout.write("x");
- * host.out(); // "x"
+ * strictEqual(host.out(), "x");
  * ```
  */
 export function memoryHost(

@@ -37,6 +37,9 @@ function topHelp(): string {
  * import { memoryHost } from "./host.ts";
  * const host = memoryHost("hello");
  * const code = await main(["encode"], host);
+ * import { strictEqual } from "node:assert/strict";
+ * strictEqual(code, 0);
+ * strictEqual(host.out(), "[24912]\n");
  * ```
  */
 export async function main(args: readonly string[], host: Host): Promise<number> {

@@ -39,8 +39,9 @@ export const BIN_INDEX_MAGIC: Uint8Array = new TextEncoder().encode("HRMBIDX\0")
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { BIN_TOKENS_MAGIC, encodeBinHeader } from "./bin_format.ts";
- * new Int32Array(encodeBinHeader(BIN_TOKENS_MAGIC, 7, 10, 2).buffer)[2]; // 10
+ * strictEqual(new Int32Array(encodeBinHeader(BIN_TOKENS_MAGIC, 7, 10, 2).buffer)[2], 10);
  * ```
  */
 export function encodeBinHeader(
@@ -64,8 +65,9 @@ export function encodeBinHeader(
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { encodeBinIndexHeader } from "./bin_format.ts";
- * encodeBinIndexHeader(3).length; // 16
+ * strictEqual(encodeBinIndexHeader(3).length, 16);
  * ```
  */
 export function encodeBinIndexHeader(records: number): Uint8Array {

@@ -51,8 +51,9 @@ export interface Checkpoint {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { checkpointPath } from "./checkpoint.ts";
- * checkpointPath("out/train"); // "out/train.checkpoint.json"
+ * strictEqual(checkpointPath("out/train"), "out/train.checkpoint.json");
  * ```
  */
 export function checkpointPath(prefix: string): string {
@@ -132,9 +133,10 @@ export function describeInputs(paths: readonly string[]): Array<{ path: string; 
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { resumeMismatch } from "./checkpoint.ts";
  * const cp = { settings: { format: "jsonl" }, inputs: [] };
- * resumeMismatch(cp as never, { format: "bin" }, []); // 'setting "format" was "jsonl", now "bin"'
+ * strictEqual(resumeMismatch(cp as never, { format: "bin" }, []), 'setting "format" was "jsonl", now "bin"');
  * ```
  */
 export function resumeMismatch(

@@ -34,10 +34,11 @@ export type TrainOn = typeof TRAIN_ON[number];
  * @throws {RangeError} when a span lies outside the tokens.
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { fillLossMask } from "./loss_mask.ts";
  * const mask = new Uint8Array(6);
  * fillLossMask(mask, [{ role: "user", sampledStart: 1, end: 3 }, { role: "assistant", channel: "final", sampledStart: 4, end: 6 }], "assistant");
- * mask; // Uint8Array [0, 0, 0, 0, 1, 1]
+ * deepStrictEqual(mask, new Uint8Array([0, 0, 0, 0, 1, 1]));
  * ```
  */
 export function fillLossMask(

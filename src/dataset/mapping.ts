@@ -68,8 +68,11 @@ export const DEFAULT_MODEL_IDENTITY = "You are ChatGPT, a large language model t
  * @example
  * ```ts
  * import { RecordFormatError } from "./mapping.ts";
- * new RecordFormatError("$.messages[0].role", "unknown role").message;
- * // "Cannot map record at $.messages[0].role: unknown role"
+ * import { strictEqual } from "node:assert/strict";
+ * strictEqual(
+ *   new RecordFormatError("$.messages[0].role", "unknown role").message,
+ *   "Cannot map record at $.messages[0].role: unknown role",
+ * );
  * ```
  */
 export class RecordFormatError extends TypeError {
@@ -107,9 +110,10 @@ const OPENAI_MESSAGE_KEYS = [
  * @throws {RecordFormatError} when the record has neither `messages` nor `conversations`.
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { detectRecordFormat } from "./mapping.ts";
- * detectRecordFormat({ conversations: [{ from: "human", value: "hi" }] }); // "sharegpt"
- * detectRecordFormat({ messages: [{ role: "assistant", channel: "final", content: "x" }] }); // "harmony"
+ * strictEqual(detectRecordFormat({ conversations: [{ from: "human", value: "hi" }] }), "sharegpt");
+ * strictEqual(detectRecordFormat({ messages: [{ role: "assistant", channel: "final", content: "x" }] }), "harmony");
  * ```
  */
 export function detectRecordFormat(record: unknown): Exclude<InputFormat, "auto"> {
@@ -146,12 +150,13 @@ export function detectRecordFormat(record: unknown): Exclude<InputFormat, "auto"
  * @throws {RecordFormatError} naming the JSON path of what cannot be mapped.
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { recordToHarmonyJson } from "./mapping.ts";
  * const h = recordToHarmonyJson(
  *   { messages: [{ role: "user", content: "Hi" }, { role: "assistant", content: "Hello" }] },
  *   "auto",
  * );
- * h.messages[2]; // { role: "assistant", channel: "final", content: "Hello" }
+ * deepStrictEqual(h.messages[2], { role: "assistant", channel: "final", content: "Hello" });
  * ```
  */
 export function recordToHarmonyJson(
@@ -214,8 +219,9 @@ const EFFORTS: Record<string, string> = { low: "Low", medium: "Medium", high: "H
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { defaultSystemMessage } from "./mapping.ts";
- * defaultSystemMessage({ reasoningEffort: "high" }).role; // "system"
+ * strictEqual(defaultSystemMessage({ reasoningEffort: "high" }).role, "system");
  * ```
  */
 export function defaultSystemMessage(

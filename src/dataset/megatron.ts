@@ -49,8 +49,9 @@ export type MegatronDType = typeof MegatronDType[keyof typeof MegatronDType];
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { megatronItemSize, MegatronDType } from "./megatron.ts";
- * megatronItemSize(MegatronDType.int32); // 4
+ * strictEqual(megatronItemSize(MegatronDType.int32), 4);
  * ```
  */
 export function megatronItemSize(code: number): number {
@@ -90,8 +91,9 @@ export interface MegatronIndex {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { encodeMegatronIndexPrefix, MegatronDType } from "./megatron.ts";
- * encodeMegatronIndexPrefix(MegatronDType.int32, 2, 3).length; // 34
+ * strictEqual(encodeMegatronIndexPrefix(MegatronDType.int32, 2, 3).length, 34);
  * ```
  */
 export function encodeMegatronIndexPrefix(
@@ -125,8 +127,9 @@ export interface MegatronIndexHeader {
  * @throws {SyntaxError} on a bad magic, version or dtype.
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { decodeMegatronIndexHeader, encodeMegatronIndexPrefix } from "./megatron.ts";
- * decodeMegatronIndexHeader(encodeMegatronIndexPrefix(4, 2, 3)).sequenceCount; // 2
+ * strictEqual(decodeMegatronIndexHeader(encodeMegatronIndexPrefix(4, 2, 3)).sequenceCount, 2);
  * ```
  */
 export function decodeMegatronIndexHeader(bytes: Uint8Array): MegatronIndexHeader {
@@ -162,9 +165,10 @@ export function decodeMegatronIndexHeader(bytes: Uint8Array): MegatronIndexHeade
  * @throws {SyntaxError} when the magic, version or sizes are wrong.
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { decodeMegatronIndex, encodeMegatronIndex } from "./megatron.ts";
  * const idx = decodeMegatronIndex(encodeMegatronIndex(4, Int32Array.of(3, 2)));
- * idx.sequencePointers; // BigInt64Array [0n, 12n]
+ * deepStrictEqual(idx.sequencePointers, new BigInt64Array([0n, 12n]));
  * ```
  */
 export function decodeMegatronIndex(bytes: Uint8Array): MegatronIndex {
@@ -193,7 +197,8 @@ export function decodeMegatronIndex(bytes: Uint8Array): MegatronIndex {
  * @example
  * ```ts
  * import { encodeMegatronIndex, MegatronDType } from "./megatron.ts";
- * encodeMegatronIndex(MegatronDType.int32, Int32Array.of(5)).length; // 34 + 4 + 8 + 16
+ * import { strictEqual } from "node:assert/strict";
+ * strictEqual(encodeMegatronIndex(MegatronDType.int32, Int32Array.of(5)).length, 34 + 4 + 8 + 16);
  * ```
  */
 export function encodeMegatronIndex(dtype: number, lengths: Int32Array): Uint8Array {

@@ -45,8 +45,9 @@ const SUFFIXES = [
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { prefixesOf } from "./merge.ts";
- * prefixesOf(["a.shard-0.bin", "a.shard-0.idx", "a.shard-1.bin"]); // ["a.shard-0", "a.shard-1"]
+ * deepStrictEqual(prefixesOf(["a.shard-0.bin", "a.shard-0.idx", "a.shard-1.bin"]), ["a.shard-0", "a.shard-1"]);
  * ```
  */
 export function prefixesOf(names: readonly string[]): string[] {

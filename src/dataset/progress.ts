@@ -42,8 +42,11 @@ export interface ProgressOptions {
  * @example
  * ```ts
  * import { Progress } from "./progress.ts";
- * const p = new Progress({ write: () => {}, isTTY: false }, { totalBytes: 100 });
- * p.update({ records: 1, failed: 0, tokens: 10, bytes: 50 }); // no output: not a TTY
+ * import { strictEqual } from "node:assert/strict";
+ * let written = "";
+ * const p = new Progress({ write: (s: string) => void (written += s), isTTY: false }, { totalBytes: 100 });
+ * p.update({ records: 1, failed: 0, tokens: 10, bytes: 50 });
+ * strictEqual(written.includes("\r"), false); // a log, not a live line: no carriage return
  * ```
  */
 export class Progress {
@@ -107,8 +110,9 @@ export class Progress {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { formatCount } from "./progress.ts";
- * formatCount(1234567); // "1.23M"
+ * strictEqual(formatCount(1234567), "1.23M");
  * ```
  */
 export function formatCount(n: number): string {
@@ -123,8 +127,9 @@ export function formatCount(n: number): string {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { formatDuration } from "./progress.ts";
- * formatDuration(185); // "3m05s"
+ * strictEqual(formatDuration(185), "3m05s");
  * ```
  */
 export function formatDuration(seconds: number): string {

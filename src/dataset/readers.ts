@@ -65,8 +65,9 @@ export interface ReadRecordsOptions {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { detectInputKind } from "./readers.ts";
- * detectInputKind(Uint8Array.of(0x1f, 0x8b, 8)); // "jsonl.gz"
+ * strictEqual(detectInputKind(Uint8Array.of(0x1f, 0x8b, 8)), "jsonl.gz");
  * ```
  */
 export function detectInputKind(head: Uint8Array): InputKind {

@@ -17,8 +17,9 @@ const DIGIT_KEY = /"\d+"\s*:/;
  * @throws {SyntaxError} on malformed JSON ("Cannot parse record: …").
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { parseRecordText } from "./record_json.ts";
- * parseRecordText('{"messages": []}'); // { messages: [] }
+ * deepStrictEqual(parseRecordText('{"messages": []}'), { messages: [] });
  * ```
  */
 export function parseRecordText(text: string): unknown {

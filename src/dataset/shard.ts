@@ -38,8 +38,9 @@ function check(s: Shard): Shard {
  * @throws {RangeError} on malformed text or an index not below the count.
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { parseShard } from "./shard.ts";
- * parseShard("2/8"); // { index: 2, count: 8 }
+ * deepStrictEqual(parseShard("2/8"), { index: 2, count: 8 });
  * ```
  */
 export function parseShard(text: string): Shard {
@@ -59,9 +60,10 @@ export function parseShard(text: string): Shard {
  * @throws {RangeError} when the variables are inconsistent.
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { resolveShard } from "./shard.ts";
  * const env = { SLURM_ARRAY_TASK_ID: "3", SLURM_ARRAY_TASK_COUNT: "4" };
- * resolveShard({}, (k) => env[k as keyof typeof env]); // { index: 3, count: 4 }
+ * deepStrictEqual(resolveShard({}, (k) => env[k as keyof typeof env]), { index: 3, count: 4 });
  * ```
  */
 export function resolveShard(
@@ -102,8 +104,9 @@ export function resolveShard(
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { inShard } from "./shard.ts";
- * inShard(7, { index: 1, count: 3 }); // true
+ * strictEqual(inShard(7, { index: 1, count: 3 }), true);
  * ```
  */
 export function inShard(index: number, shard: Shard): boolean {
@@ -115,8 +118,9 @@ export function inShard(index: number, shard: Shard): boolean {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { shardPrefix } from "./shard.ts";
- * shardPrefix("data/train", { index: 3, count: 8 }); // "data/train.shard-00003-of-00008"
+ * strictEqual(shardPrefix("data/train", { index: 3, count: 8 }), "data/train.shard-00003-of-00008");
  * ```
  */
 export function shardPrefix(prefix: string, shard: Shard): string {

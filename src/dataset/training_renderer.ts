@@ -39,6 +39,8 @@ export interface TrainingRendererOptions {
  * import { Conversation, Message, Role } from "../mod.ts";
  * const render = await loadTrainingRenderer();
  * const [r] = await render([Conversation.fromMessages([Message.fromRoleAndContent(Role.User, "Hi")])]);
+ * import { ok } from "node:assert/strict";
+ * ok(!(r instanceof Error) && r.tokens[0] === 200006);
  * ```
  */
 export async function loadTrainingRenderer(
@@ -83,9 +85,10 @@ export interface ResolvedBackend {
  * @throws {GpuUnavailableError} for `gpu` when no WebGPU adapter or device exists.
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { resolveBackend } from "./training_renderer.ts";
  * const b = await resolveBackend("cpu");
- * b.description; // "cpu"
+ * strictEqual(b.description, "cpu");
  * b.close();
  * ```
  */

@@ -75,8 +75,9 @@ export interface CreateWriterOptions {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { outputFiles } from "./writers.ts";
- * outputFiles("jsonl", "out/train"); // ["out/train.jsonl"]
+ * deepStrictEqual(outputFiles("jsonl", "out/train"), ["out/train.jsonl"]);
  * ```
  */
 export function outputFiles(format: OutputFormat, prefix: string): string[] {
@@ -130,8 +131,9 @@ export function createWriter(
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { tempName } from "./writers.ts";
- * tempName("out/train.bin"); // "out/train.bin.tmp"
+ * strictEqual(tempName("out/train.bin"), "out/train.bin.tmp");
  * ```
  */
 export function tempName(path: string): string {

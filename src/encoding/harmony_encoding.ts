@@ -87,12 +87,13 @@ function formattingTokens(tok: Tokenizer): FormattingTokens {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { loadHarmonyEncoding } from "./harmony_encoding.ts";
  * import { Conversation, Message, Role } from "../mod.ts";
  * const enc = await loadHarmonyEncoding("HarmonyGptOss");
  * const convo = Conversation.fromMessages([Message.fromRoleAndContent(Role.User, "Hi")]);
  * const tokens = enc.renderConversationForCompletion(convo, Role.Assistant);
- * enc.decodeUtf8(tokens); // "<|start|>user<|message|>Hi<|end|><|start|>assistant"
+ * strictEqual(enc.decodeUtf8(tokens), "<|start|>user<|message|>Hi<|end|><|start|>assistant");
  * ```
  */
 export class HarmonyEncoding {
@@ -201,6 +202,7 @@ export class HarmonyEncoding {
    *
    * @example
    * ```ts
+   * import { deepStrictEqual } from "node:assert/strict";
    * import { loadHarmonyEncoding } from "./harmony_encoding.ts";
    * import { Message, Role } from "../mod.ts";
    * const enc = await loadHarmonyEncoding("HarmonyGptOss");
@@ -208,7 +210,7 @@ export class HarmonyEncoding {
    *   [Message.fromRoleAndContent(Role.User, "Hi")],
    *   { mode: "conversation" },
    * );
-   * spans[0]; // { messageIndex: 0, role: "user", start: 0, sampledStart: 2, end: 5 }
+   * deepStrictEqual(spans[0], { messageIndex: 0, role: "user", start: 0, sampledStart: 2, end: 5 });
    * ```
    */
   renderConversationWithSpans(
@@ -235,12 +237,13 @@ export class HarmonyEncoding {
    *
    * @example
    * ```ts
+   * import { deepStrictEqual } from "node:assert/strict";
    * import { loadHarmonyEncoding } from "./harmony_encoding.ts";
    * import { Message, Role } from "../mod.ts";
    * const enc = await loadHarmonyEncoding("HarmonyGptOss");
    * const plan = enc.planBatch([[Message.fromRoleAndContent(Role.User, "Hi")]], { mode: "conversation" });
    * const items = plan.finish(plan.texts.map((t) => enc.encodeOrdinary(t)));
-   * items[0].tokens; // Uint32Array [200006, 1428, 200008, 12194, 200007]
+   * deepStrictEqual(items[0].tokens, new Uint32Array([200006, 1428, 200008, 12194, 200007]));
    * ```
    */
   planBatch(
@@ -257,6 +260,7 @@ export class HarmonyEncoding {
    *
    * @example
    * ```ts
+   * import { strictEqual } from "node:assert/strict";
    * import { loadHarmonyEncoding } from "./harmony_encoding.ts";
    * import { Message, Role } from "../mod.ts";
    * const enc = await loadHarmonyEncoding("HarmonyGptOss");
@@ -264,7 +268,7 @@ export class HarmonyEncoding {
    *   mode: "completion",
    *   nextRole: Role.Assistant,
    * });
-   * a.tokens?.length; // 7
+   * strictEqual(a.tokens?.length, 7);
    * ```
    */
   renderBatch(
@@ -298,10 +302,11 @@ export class HarmonyEncoding {
    * @throws {HarmonyParseError} on a malformed token stream (with `tokenIndex`).
    * @example
    * ```ts
+   * import { strictEqual } from "node:assert/strict";
    * import { loadHarmonyEncoding } from "./mod.ts";
    * const enc = await loadHarmonyEncoding("HarmonyGptOss");
    * const ids = enc.encode("<|channel|>final<|message|>Hi<|return|>", { allowedSpecial: "all" });
-   * enc.parseMessagesFromCompletionTokens(ids, "assistant")[0].channel; // "final"
+   * strictEqual(enc.parseMessagesFromCompletionTokens(ids, "assistant")[0].channel, "final");
    * ```
    */
   parseMessagesFromCompletionTokens(
@@ -317,13 +322,14 @@ export class HarmonyEncoding {
    *
    * @example
    * ```ts
+   * import { strictEqual } from "node:assert/strict";
    * import { loadHarmonyEncoding } from "./mod.ts";
    * const enc = await loadHarmonyEncoding("HarmonyGptOss");
    * const parser = enc.streamableParser("assistant");
    * for (const t of enc.encode("<|channel|>final<|message|>Hi<|end|>", { allowedSpecial: "all" })) {
    *   parser.process(t);
    * }
-   * parser.messages.length; // 1
+   * strictEqual(parser.messages.length, 1);
    * ```
    */
   streamableParser(role: Role | null = null, options?: ParseOptions): StreamableParser {
@@ -413,9 +419,10 @@ export class HarmonyEncoding {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { loadHarmonyEncoding } from "./harmony_encoding.ts";
  * const enc = await loadHarmonyEncoding("HarmonyGptOss");
- * enc.tokenizerName; // "o200k_harmony"
+ * strictEqual(enc.tokenizerName, "o200k_harmony");
  * ```
  */
 export function loadHarmonyEncoding(name: HarmonyEncodingName): Promise<HarmonyEncoding> {

@@ -16,9 +16,10 @@ import type { EncodeOptions } from "../tokenizer/types.ts";
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { EncodedBatch } from "./backend.ts";
  * const b = new EncodedBatch(new Uint32Array([1, 2, 3]), new Uint32Array([0, 2, 3]), new Map());
- * b.get(0); // Uint32Array [1, 2]
+ * deepStrictEqual(b.get(0), new Uint32Array([1, 2]));
  * ```
  */
 export class EncodedBatch {

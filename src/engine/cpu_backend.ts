@@ -33,9 +33,10 @@ function emptyStats(): BatchStats {
 /** Encodes each text with `tokenizer.encode` (errors per text), into one {@link EncodedBatch}. *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { encodeBatchCpu } from "./cpu_backend.ts";
  * import { loadTokenizer } from "../tokenizer/mod.ts";
- * encodeBatchCpu(await loadTokenizer(), ["hi", "<|end|>"]).errors.size; // 1
+ * strictEqual(encodeBatchCpu(await loadTokenizer(), ["hi", "<|end|>"]).errors.size, 1);
  * ```
  */
 export function encodeBatchCpu(
@@ -64,7 +65,9 @@ export function encodeBatchCpu(
  * import { parseBatchCpu } from "./cpu_backend.ts";
  * import { loadTokenizer } from "../tokenizer/mod.ts";
  * const tok = await loadTokenizer();
- * parseBatchCpu(tok, [tok.encode("<|start|>user<|message|>Hi<|end|>", { allowedSpecial: "all" })]);
+ * import { strictEqual } from "node:assert/strict";
+ * const [r] = parseBatchCpu(tok, [tok.encode("<|start|>user<|message|>Hi<|end|>", { allowedSpecial: "all" })]);
+ * strictEqual(r.messages?.[0].author.role, "user");
  * ```
  */
 export function parseBatchCpu(
@@ -92,9 +95,10 @@ export function parseBatchCpu(
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { CpuBackend } from "./cpu_backend.ts";
  * const cpu = await CpuBackend.create();
- * (await cpu.encodeBatch(["hello world"])).get(0); // Uint32Array [24912, 2375]
+ * deepStrictEqual((await cpu.encodeBatch(["hello world"])).get(0), new Uint32Array([24912, 2375]));
  * ```
  */
 export class CpuBackend implements Backend {

@@ -91,13 +91,14 @@ interface Chunk {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { GpuBackend } from "./gpu_backend.ts";
  * import { GpuContext } from "../gpu/context.ts";
  * import { findGpu } from "../gpu/runtime.ts";
  * const gpu = await findGpu();
  * if (gpu) {
  *   const backend = await GpuBackend.create(await GpuContext.create(gpu));
- *   (await backend.encodeBatch(["hello world"])).get(0); // Uint32Array [24912, 2375]
+ *   deepStrictEqual((await backend.encodeBatch(["hello world"])).get(0), new Uint32Array([24912, 2375]));
  *   backend.destroy();
  * }
  * ```
@@ -552,7 +553,12 @@ export class GpuBackend implements Backend {
  * import { createGpuBackend } from "./gpu_backend.ts";
  * import { findGpu } from "../gpu/runtime.ts";
  * const gpu = await findGpu();
- * if (gpu) (await createGpuBackend(gpu, { maxStorageBufferBindingSize: 1 << 20 })).destroy();
+ * import { strictEqual } from "node:assert/strict";
+ * if (gpu) {
+ *   const backend = await createGpuBackend(gpu, { maxStorageBufferBindingSize: 1 << 20 });
+ *   strictEqual(backend.kind, "gpu");
+ *   backend.destroy();
+ * }
  * ```
  */
 export async function createGpuBackend(

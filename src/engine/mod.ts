@@ -176,10 +176,11 @@ class EngineImpl implements Engine {
  * @throws {GpuUnavailableError} with `backend: "gpu"` when no WebGPU adapter or device exists.
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { createEngine } from "./mod.ts";
  * const engine = await createEngine({ backend: "cpu" });
  * const batch = await engine.encodeBatch(["hello world", "<|start|>"], { allowedSpecial: "all" });
- * batch.get(1); // Uint32Array [200006]
+ * deepStrictEqual(batch.get(1), new Uint32Array([200006]));
  * engine.destroy();
  * ```
  */

@@ -85,10 +85,11 @@ function skipValue(text: string, i: number): number {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { objectMembers } from "./_json_members.ts";
  * const text = '{"id": 12345678901234567890, "tokens": [1, 2]}';
  * const [id] = objectMembers(text);
- * text.slice(id.start, id.end); // '"id": 12345678901234567890'
+ * strictEqual(text.slice(id.start, id.end), '"id": 12345678901234567890');
  * ```
  */
 export function objectMembers(text: string): MemberSpan[] {

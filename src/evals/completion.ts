@@ -115,6 +115,7 @@ function reasonOf(e: unknown): string {
  * @throws {RangeError} when a token is not an integer in `[0, 2^32)`.
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { loadTokenizer } from "../tokenizer/mod.ts";
  * import { analyzeCompletion } from "./completion.ts";
  * const tokenizer = await loadTokenizer();
@@ -123,7 +124,7 @@ function reasonOf(e: unknown): string {
  *   { allowedSpecial: "all" },
  * );
  * const r = analyzeCompletion({ tokenizer }, ids);
- * [r.final, r.analysis, r.stop, r.status]; // ["4", "Easy.", "return", "ok"]
+ * deepStrictEqual([r.final, r.analysis, r.stop, r.status], ["4", "Easy.", "return", "ok"]);
  * ```
  */
 export function analyzeCompletion(
@@ -156,13 +157,14 @@ export type StrictParse =
  * @throws {RangeError} when a token is not an integer in `[0, 2^32)`.
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { loadTokenizer } from "../tokenizer/mod.ts";
  * import { parseMessagesFromCompletionTokens } from "../parse/mod.ts";
  * import { analyzeParsedCompletion } from "./completion.ts";
  * const tokenizer = await loadTokenizer();
  * const ids = tokenizer.encode("<|channel|>final<|message|>4<|return|>", { allowedSpecial: "all" });
  * const messages = parseMessagesFromCompletionTokens({ tokenizer }, ids, "assistant");
- * analyzeParsedCompletion({ tokenizer }, ids, { messages }).final; // "4"
+ * strictEqual(analyzeParsedCompletion({ tokenizer }, ids, { messages }).final, "4");
  * ```
  */
 export function analyzeParsedCompletion(
@@ -275,10 +277,11 @@ function textOf(m: Message): string {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { Message, Role } from "../mod.ts";
  * import { summarizeMessages } from "./completion.ts";
  * const m = Message.fromRoleAndContent(Role.Assistant, "42").withChannel("final");
- * summarizeMessages([m]).final; // "42"
+ * strictEqual(summarizeMessages([m]).final, "42");
  * ```
  */
 export function summarizeMessages(

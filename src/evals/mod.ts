@@ -5,6 +5,7 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { loadTokenizer } from "../tokenizer/mod.ts";
  * import { analyzeCompletion } from "./mod.ts";
  * const tokenizer = await loadTokenizer();
@@ -12,7 +13,7 @@
  *   '<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{"city":"Oslo"}<|call|>',
  *   { allowedSpecial: "all" },
  * );
- * analyzeCompletion({ tokenizer }, ids).tool_calls[0].arguments; // { city: "Oslo" }
+ * deepStrictEqual(analyzeCompletion({ tokenizer }, ids).tool_calls[0].arguments, { city: "Oslo" });
  * ```
  *
  * @module

@@ -300,8 +300,9 @@ export async function parseDataset(options: ParseDatasetOptions): Promise<ParseD
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { shardOutputPath } from "./parse_dataset.ts";
- * shardOutputPath("results.jsonl", { index: 3, count: 8 }); // "results.shard-00003-of-00008.jsonl"
+ * strictEqual(shardOutputPath("results.jsonl", { index: 3, count: 8 }), "results.shard-00003-of-00008.jsonl");
  * ```
  */
 export function shardOutputPath(out: string, shard: Shard): string {

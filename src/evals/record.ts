@@ -96,11 +96,12 @@ function shortJson(v: unknown): string {
  * field is neither text nor an array of token ids in `[0, vocabSize)`.
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { loadTokenizer } from "../tokenizer/mod.ts";
  * import { readEvalRecord } from "./record.ts";
  * const tok = await loadTokenizer();
  * const r = readEvalRecord(tok, { text: '{"id": 7, "tokens": [200005, 17196]}' });
- * [r.field, Array.from(r.tokens), r.carried]; // ["tokens", [200005, 17196], ['"id": 7']]
+ * deepStrictEqual([r.field, Array.from(r.tokens), r.carried], ["tokens", [200005, 17196], ['"id": 7']]);
  * ```
  */
 export function readEvalRecord(
@@ -179,8 +180,9 @@ function carriedMembers(
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { stringifyValue } from "./record.ts";
- * stringifyValue({ id: 12345678901234567890n }); // '{"id":12345678901234567890}'
+ * strictEqual(stringifyValue({ id: 12345678901234567890n }), '{"id":12345678901234567890}');
  * ```
  */
 export function stringifyValue(v: unknown): string {
@@ -240,10 +242,13 @@ function completionTokens(tokenizer: Tokenizer, v: unknown, field: string): Arra
  * @example
  * ```ts
  * import { formatResultLine } from "./record.ts";
- * formatResultLine(['"id":1'], {
- *   messages: [], final: null, analysis: null, tool_calls: [], stop: "none", status: "ok",
- * });
- * // '{"id":1,"messages":[],"final":null,"analysis":null,"tool_calls":[],"stop":"none","status":"ok"}'
+ * import { strictEqual } from "node:assert/strict";
+ * strictEqual(
+ *   formatResultLine(['"id":1'], {
+ *     messages: [], final: null, analysis: null, tool_calls: [], stop: "none", status: "ok",
+ *   }),
+ *   '{"id":1,"messages":[],"final":null,"analysis":null,"tool_calls":[],"stop":"none","status":"ok"}',
+ * );
  * ```
  */
 export function formatResultLine(carried: readonly string[], r: CompletionResult): string {

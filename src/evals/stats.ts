@@ -116,12 +116,13 @@ export interface StatsInput {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { StatsCollector } from "./stats.ts";
  * const s = new StatsCollector();
  * s.add({ status: "ok", stop: "return", messages: [{ channel: "final" }], tool_calls: [] }, 12, {
  *   record: 0, file: "a.jsonl", line: 1,
  * });
- * s.result(1, 1, "0/1").status.ok; // 1
+ * strictEqual(s.result(1, 1, "0/1").status.ok, 1);
  * ```
  */
 export class StatsCollector {
@@ -183,8 +184,9 @@ export class StatsCollector {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { formatStats, StatsCollector } from "./stats.ts";
- * formatStats(new StatsCollector().result(1, 0, "0/1"), "out.jsonl").startsWith("parse-dataset: 0 records"); // true
+ * strictEqual(formatStats(new StatsCollector().result(1, 0, "0/1"), "out.jsonl").startsWith("parse-dataset: 0 records"), true);
  * ```
  */
 export function formatStats(s: ParseDatasetStats, out: string, maxReasons = 5): string {

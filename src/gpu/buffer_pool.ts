@@ -14,8 +14,9 @@
 /** Rounds a byte size up to its size class (at least 16, a multiple of 16). *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { sizeClass } from "./buffer_pool.ts";
- * sizeClass(1025); // 1280
+ * strictEqual(sizeClass(1025), 1280);
  * ```
  */
 export function sizeClass(size: number): number {

@@ -78,8 +78,9 @@ const SOFTWARE = /llvmpipe|lavapipe|swiftshader|softpipe|software|basic render|w
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { summarizeAdapter } from "./context.ts";
- * summarizeAdapter({ vendor: "mesa", architecture: "software", device: "", description: "llvmpipe" }).software; // true
+ * strictEqual(summarizeAdapter({ vendor: "mesa", architecture: "software", device: "", description: "llvmpipe" }).software, true);
  * ```
  */
 export function summarizeAdapter(
@@ -102,12 +103,13 @@ export function summarizeAdapter(
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { GpuContext } from "./context.ts";
  * import { findGpu } from "./runtime.ts";
  * const gpu = await findGpu();
  * if (gpu) {
  *   const ctx = await GpuContext.create(gpu);
- *   console.log(ctx.adapter.name);
+ *   strictEqual(typeof ctx.adapter.name, "string");
  *   ctx.destroy();
  * }
  * ```

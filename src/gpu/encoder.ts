@@ -52,6 +52,7 @@ export interface PieceBatchResult {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { encodePiecesCpu } from "./encoder.ts";
  * import { loadVocabulary } from "../tokenizer/vocabulary.ts";
  * const text = new TextEncoder().encode("hello world");
@@ -59,7 +60,7 @@ export interface PieceBatchResult {
  *   text, ends: new Uint32Array([5, 11]), presets: new Uint32Array([0xffffffff, 0xffffffff]),
  *   presetOffsets: new Uint32Array([0]), presetTokens: new Uint32Array(0), marks: new Uint32Array([2]),
  * });
- * r.tokens; // Uint32Array [24912, 2375]
+ * deepStrictEqual(r.tokens, new Uint32Array([24912, 2375]));
  * ```
  */
 export function encodePiecesCpu(vocab: Vocabulary, batch: PieceBatch): PieceBatchResult {
@@ -90,8 +91,9 @@ export function encodePiecesCpu(vocab: Vocabulary, batch: PieceBatch): PieceBatc
 /** Bytes of the largest storage binding a batch needs (to plan batches under the limits). *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { pieceBatchBindingBytes } from "./encoder.ts";
- * pieceBatchBindingBytes(1000, 250, 0, 0, 2); // 4068
+ * strictEqual(pieceBatchBindingBytes(1000, 250, 0, 0, 2), 4068);
  * ```
  */
 export function pieceBatchBindingBytes(
@@ -115,14 +117,19 @@ export function pieceBatchBindingBytes(
  * import { GpuContext } from "./context.ts";
  * import { findGpu } from "./runtime.ts";
  * import { loadVocabulary } from "../tokenizer/vocabulary.ts";
- * const ctx = await GpuContext.create((await findGpu())!);
- * const enc = new GpuPieceEncoder(ctx, await loadVocabulary());
- * const text = new TextEncoder().encode("hello world");
- * const r = await enc.run({
- *   text, ends: new Uint32Array([5, 11]), presets: new Uint32Array([0xffffffff, 0xffffffff]),
- *   presetOffsets: new Uint32Array([0]), presetTokens: new Uint32Array(0), marks: new Uint32Array([2]),
- * });
- * ctx.destroy();
+ * import { ok } from "node:assert/strict";
+ * const gpu = await findGpu();
+ * if (gpu) {
+ *   const ctx = await GpuContext.create(gpu);
+ *   const enc = new GpuPieceEncoder(ctx, await loadVocabulary());
+ *   const text = new TextEncoder().encode("hello world");
+ *   const r = await enc.run({
+ *     text, ends: new Uint32Array([5, 11]), presets: new Uint32Array([0xffffffff, 0xffffffff]),
+ *     presetOffsets: new Uint32Array([0]), presetTokens: new Uint32Array(0), marks: new Uint32Array([2]),
+ *   });
+ *   ok(r !== undefined);
+ *   ctx.destroy();
+ * }
  * ```
  */
 export class GpuPieceEncoder {

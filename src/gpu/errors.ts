@@ -10,9 +10,10 @@
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { GpuUnavailableError } from "./errors.ts";
  * const e = new GpuUnavailableError("Cannot use the GPU backend: no WebGPU adapter was found");
- * e instanceof Error; // true
+ * strictEqual(e instanceof Error, true);
  * ```
  */
 export class GpuUnavailableError extends Error {
@@ -43,8 +44,9 @@ export class SoftwareAdapterError extends GpuUnavailableError {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { GpuBatchError } from "./errors.ts";
- * new GpuBatchError("Cannot run encode_pieces: device lost").name; // "GpuBatchError"
+ * strictEqual(new GpuBatchError("Cannot run encode_pieces: device lost").name, "GpuBatchError");
  * ```
  */
 export class GpuBatchError extends Error {

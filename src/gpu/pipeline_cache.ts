@@ -48,9 +48,10 @@ export interface CompiledKernel {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { dispatchSize } from "./pipeline_cache.ts";
- * dispatchSize(1_000_000, 64, 65535); // [15625, 1]
- * dispatchSize(10_000_000, 64, 65535); // [65535, 3]
+ * deepStrictEqual(dispatchSize(1_000_000, 64, 65535), [15625, 1]);
+ * deepStrictEqual(dispatchSize(10_000_000, 64, 65535), [65535, 3]);
  * ```
  */
 export function dispatchSize(

@@ -28,7 +28,8 @@ let bunGpu: Promise<GPU | undefined> | undefined;
  * ```ts
  * import { findGpu } from "./runtime.ts";
  * const gpu = await findGpu();
- * const adapter = await gpu?.requestAdapter();
+ * import { ok } from "node:assert/strict";
+ * ok(gpu === undefined || typeof gpu.requestAdapter === "function");
  * ```
  */
 export function findGpu(): Promise<GPU | undefined> {

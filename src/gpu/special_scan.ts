@@ -21,10 +21,11 @@ const FNV_BASIS = 0x811c9dc5, FNV_PRIME = 0x01000193;
 /** The special index of the literal `text[s, e)`, or -1 (the lookup `find_special.wgsl` does). *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { specialIndexOf } from "./special_scan.ts";
  * import { buildSpecialTables } from "./tables.ts";
  * import { harmonySpecialTokens } from "../tokenizer/special_tokens.ts";
- * specialIndexOf(buildSpecialTables(harmonySpecialTokens()), new TextEncoder().encode("<|end|>"), 0, 7); // 9
+ * strictEqual(specialIndexOf(buildSpecialTables(harmonySpecialTokens()), new TextEncoder().encode("<|end|>"), 0, 7), 9);
  * ```
  */
 export function specialIndexOf(t: SpecialTables, text: Uint8Array, s: number, e: number): number {
@@ -55,11 +56,12 @@ export function specialIndexOf(t: SpecialTables, text: Uint8Array, s: number, e:
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { findSpecialsCpu } from "./special_scan.ts";
  * import { buildSpecialTables } from "./tables.ts";
  * import { harmonySpecialTokens } from "../tokenizer/special_tokens.ts";
  * const t = buildSpecialTables(harmonySpecialTokens());
- * findSpecialsCpu(t, new TextEncoder().encode("a<|end|>")); // Uint32Array [1, 9]
+ * deepStrictEqual(findSpecialsCpu(t, new TextEncoder().encode("a<|end|>")), new Uint32Array([1, 9]));
  * ```
  */
 export function findSpecialsCpu(tables: SpecialTables, text: Uint8Array): Uint32Array {
@@ -99,6 +101,7 @@ function sortPairs(pairs: Uint32Array): Uint32Array {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { GpuSpecialScanner } from "./special_scan.ts";
  * import { buildSpecialTables } from "./tables.ts";
  * import { GpuContext } from "./context.ts";
@@ -106,7 +109,7 @@ function sortPairs(pairs: Uint32Array): Uint32Array {
  * import { harmonySpecialTokens } from "../tokenizer/special_tokens.ts";
  * const ctx = await GpuContext.create((await findGpu())!);
  * const scanner = new GpuSpecialScanner(ctx, buildSpecialTables(harmonySpecialTokens()));
- * await scanner.run(new TextEncoder().encode("a<|end|>")); // Uint32Array [1, 9]
+ * deepStrictEqual(await scanner.run(new TextEncoder().encode("a<|end|>")), new Uint32Array([1, 9]));
  * ctx.destroy();
  * ```
  */

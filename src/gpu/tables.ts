@@ -52,8 +52,9 @@ export interface VocabTables {
 /** The pair hash shared with `encode_pieces.wgsl`. *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { pairHash } from "./tables.ts";
- * pairHash(24912, 2375) === pairHash(24912, 2375); // true
+ * strictEqual(pairHash(24912, 2375) === pairHash(24912, 2375), true);
  * ```
  */
 export function pairHash(l: number, r: number): number {
@@ -78,10 +79,11 @@ const cache = new WeakMap<Vocabulary, VocabTables>();
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { buildVocabTables } from "./tables.ts";
  * import { loadVocabulary } from "../tokenizer/vocabulary.ts";
  * const t = buildVocabTables(await loadVocabulary());
- * t.complete; // true
+ * strictEqual(t.complete, true);
  * ```
  */
 export function buildVocabTables(vocab: Vocabulary): VocabTables {
@@ -181,9 +183,10 @@ export interface SpecialTables {
  * @throws {RangeError} when the ids are not contiguous.
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { buildSpecialTables } from "./tables.ts";
  * import { harmonySpecialTokens } from "../tokenizer/special_tokens.ts";
- * buildSpecialTables(harmonySpecialTokens()).count; // 1091
+ * strictEqual(buildSpecialTables(harmonySpecialTokens()).count, 1091);
  * ```
  */
 export function buildSpecialTables(

@@ -27,12 +27,13 @@ export interface TokenScan {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { scanTokensCpu } from "./token_scan.ts";
  * import { buildSpecialTables } from "./tables.ts";
  * import { loadVocabulary } from "../tokenizer/vocabulary.ts";
  * import { harmonySpecialTokens } from "../tokenizer/special_tokens.ts";
  * const s = scanTokensCpu(await loadVocabulary(), buildSpecialTables(harmonySpecialTokens()), new Uint32Array([200006, 1428]));
- * s.specialPositions; // Uint32Array [0]
+ * deepStrictEqual(s.specialPositions, new Uint32Array([0]));
  * ```
  */
 export function scanTokensCpu(

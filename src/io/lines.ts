@@ -23,7 +23,10 @@ export interface Line {
  * ```ts
  * import { readLines } from "./lines.ts";
  * const chunks = [new TextEncoder().encode("a\nb")];
- * for await (const line of readLines(chunks)) console.log(line.number, line.text);
+ * import { deepStrictEqual } from "node:assert/strict";
+ * const lines: Array<[number, string]> = [];
+ * for await (const line of readLines(chunks)) lines.push([line.number, line.text]);
+ * deepStrictEqual(lines, [[1, "a"], [2, "b"]]);
  * ```
  */
 export async function* readLines(

@@ -25,6 +25,7 @@ import { type ParseOptions, type ParserEncoding, StreamableParser } from "./stre
  * @throws {RangeError} when a token is not an integer in `[0, 2^32)`.
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { loadTokenizer } from "../tokenizer/mod.ts";
  * import { parseMessagesFromCompletionTokens } from "./completion.ts";
  * const tokenizer = await loadTokenizer();
@@ -33,7 +34,7 @@ import { type ParseOptions, type ParserEncoding, StreamableParser } from "./stre
  *   { allowedSpecial: "all" },
  * );
  * const messages = parseMessagesFromCompletionTokens({ tokenizer }, ids, "assistant");
- * messages.map((m) => m.channel); // ["analysis", "final"]
+ * deepStrictEqual(messages.map((m) => m.channel), ["analysis", "final"]);
  * ```
  */
 export function parseMessagesFromCompletionTokens(

@@ -37,10 +37,11 @@ export type HarmonyParseErrorReason =
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { HarmonyParseError } from "./errors.ts";
  * const e = new HarmonyParseError("unexpected-token", 3, "Cannot parse completion: token 3 is 42");
- * e instanceof SyntaxError; // true
- * e.tokenIndex; // 3
+ * strictEqual(e instanceof SyntaxError, true);
+ * strictEqual(e.tokenIndex, 3);
  * ```
  */
 export class HarmonyParseError extends SyntaxError {

@@ -4,13 +4,14 @@
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { loadTokenizer } from "../tokenizer/mod.ts";
  * import { parseMessagesFromCompletionTokens } from "./mod.ts";
  * const tokenizer = await loadTokenizer();
  * const ids = tokenizer.encode("<|start|>assistant<|channel|>final<|message|>Hi<|end|>", {
  *   allowedSpecial: "all",
  * });
- * parseMessagesFromCompletionTokens({ tokenizer }, ids)[0].channel; // "final"
+ * strictEqual(parseMessagesFromCompletionTokens({ tokenizer }, ids)[0].channel, "final");
  * ```
  *
  * @module

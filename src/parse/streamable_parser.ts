@@ -89,6 +89,7 @@ function specialId(tok: Tokenizer, literal: string): number {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { loadTokenizer } from "../tokenizer/mod.ts";
  * import { StreamableParser } from "./streamable_parser.ts";
  * const tokenizer = await loadTokenizer();
@@ -98,7 +99,7 @@ function specialId(tok: Tokenizer, literal: string): number {
  *   parser.process(id);
  *   if (parser.lastContentDelta !== undefined) console.log(parser.lastContentDelta);
  * }
- * parser.messages[0].channel; // "final"
+ * strictEqual(parser.messages[0].channel, "final");
  * ```
  */
 export class StreamableParser {

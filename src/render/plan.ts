@@ -48,10 +48,11 @@ export interface PackedTokens {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { cpuBackend } from "./plan.ts";
  * import { loadTokenizer } from "../tokenizer/mod.ts";
  * const backend = cpuBackend(await loadTokenizer());
- * backend.encodeOrdinaryPacked!(["hello", " world"]).offsets; // Uint32Array [0, 1, 2]
+ * deepStrictEqual(backend.encodeOrdinaryPacked!(["hello", " world"]).offsets, new Uint32Array([0, 1, 2]));
  * ```
  */
 export function cpuBackend(tokenizer: Tokenizer): TextEncodingBackend {
@@ -83,11 +84,12 @@ export function cpuBackend(tokenizer: Tokenizer): TextEncodingBackend {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
  * import { SegmentCache } from "./plan.ts";
  * import { loadTokenizer } from "../tokenizer/mod.ts";
  * const cache = new SegmentCache(16);
- * cache.encode("assistant", await loadTokenizer()); // Uint32Array [173781]
- * cache.size; // 1
+ * deepStrictEqual(cache.encode("assistant", await loadTokenizer()), new Uint32Array([173781]));
+ * strictEqual(cache.size, 1);
  * ```
  */
 export class SegmentCache {
@@ -152,12 +154,13 @@ export class SegmentCache {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { DirectSink, SegmentCache } from "./plan.ts";
  * import { loadTokenizer } from "../tokenizer/mod.ts";
  * const sink = new DirectSink(await loadTokenizer(), new SegmentCache());
  * sink.special(200006);
  * sink.text("user", true);
- * sink.buf.toArray(); // Uint32Array [200006, 1428]
+ * deepStrictEqual(sink.buf.toArray(), new Uint32Array([200006, 1428]));
  * ```
  */
 export class DirectSink implements RenderSink {
@@ -220,9 +223,13 @@ export interface MessageSpan {
  * ```ts
  * import { marksToSpans } from "./plan.ts";
  * import { Message, Role } from "../mod.ts";
- * marksToSpans([Message.fromRoleAndContent(Role.User, "Hi")], [
- *   { messageIndex: 0, start: 0, sampledStart: 2, end: 5 },
- * ]); // [{ messageIndex: 0, role: "user", start: 0, sampledStart: 2, end: 5 }]
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(
+ *   marksToSpans([Message.fromRoleAndContent(Role.User, "Hi")], [
+ *     { messageIndex: 0, start: 0, sampledStart: 2, end: 5 },
+ *   ]),
+ *   [{ messageIndex: 0, role: "user", start: 0, sampledStart: 2, end: 5 }],
+ * );
  * ```
  */
 export function marksToSpans(
@@ -324,6 +331,7 @@ interface PlannedConversation {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { planBatch, SegmentCache } from "./plan.ts";
  * import { loadHarmonyEncoding } from "../encoding/mod.ts";
  * import { Message, Role } from "../mod.ts";
@@ -331,7 +339,7 @@ interface PlannedConversation {
  * const plan = planBatch([[Message.fromRoleAndContent(Role.User, "Hi")]], enc.formattingTokens, {
  *   mode: "conversation",
  * }, new SegmentCache());
- * plan.texts; // ["user", "Hi"]
+ * deepStrictEqual(plan.texts, ["user", "Hi"]);
  * ```
  */
 export function planBatch(

@@ -92,9 +92,10 @@ export interface MessageMarks {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { HarmonyRenderError } from "./renderer.ts";
  * const e = new HarmonyRenderError("Cannot render message 2: a tool message needs a name", 2);
- * e.messageIndex; // 2
+ * strictEqual(e.messageIndex, 2);
  * ```
  */
 export class HarmonyRenderError extends TypeError {
@@ -122,9 +123,10 @@ function namespacesInOrder(tools: ToolNamespaces): ToolNamespaceConfig[] {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { systemContentText } from "./renderer.ts";
  * import { SystemContent } from "../chat/content.ts";
- * systemContentText(new SystemContent().withReasoningEffort("High"), false); // "Reasoning: high"
+ * strictEqual(systemContentText(new SystemContent().withReasoningEffort("High"), false), "Reasoning: high");
  * ```
  */
 export function systemContentText(sys: SystemContent, hasFunctionTools: boolean): string {
@@ -159,9 +161,10 @@ export function systemContentText(sys: SystemContent, hasFunctionTools: boolean)
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { developerContentText } from "./renderer.ts";
  * import { DeveloperContent } from "../chat/content.ts";
- * developerContentText(DeveloperContent.new().withInstructions("Be brief")); // "# Instructions\n\nBe brief"
+ * strictEqual(developerContentText(DeveloperContent.new().withInstructions("Be brief")), "# Instructions\n\nBe brief");
  * ```
  */
 export function developerContentText(dev: DeveloperContent): string {
@@ -185,6 +188,7 @@ export function developerContentText(dev: DeveloperContent): string {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { renderMessageInto } from "./renderer.ts";
  * import { DirectSink, SegmentCache } from "./plan.ts";
  * import { loadHarmonyEncoding } from "../encoding/mod.ts";
@@ -192,7 +196,7 @@ export function developerContentText(dev: DeveloperContent): string {
  * const enc = await loadHarmonyEncoding("HarmonyGptOss");
  * const sink = new DirectSink(enc.tokenizer, new SegmentCache());
  * renderMessageInto(sink, enc.formattingTokens, Message.fromRoleAndContent(Role.User, "Hi"), false, 0);
- * sink.buf.toArray(); // Uint32Array [200006, 1428, 200008, 12194, 200007]
+ * deepStrictEqual(sink.buf.toArray(), new Uint32Array([200006, 1428, 200008, 12194, 200007]));
  * ```
  */
 export function renderMessageInto(
@@ -283,10 +287,11 @@ function renderContent(
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { hasFunctionTools } from "./renderer.ts";
  * import { DeveloperContent, Message, Role, ToolDescription } from "../mod.ts";
  * const dev = DeveloperContent.new().withFunctionTools([new ToolDescription("f", "F")]);
- * hasFunctionTools([Message.fromRoleAndContent(Role.Developer, dev)]); // true
+ * strictEqual(hasFunctionTools([Message.fromRoleAndContent(Role.Developer, dev)]), true);
  * ```
  */
 export function hasFunctionTools(messages: readonly Message[]): boolean {
@@ -344,6 +349,7 @@ export type RenderMode = "completion" | "conversation" | "training";
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { renderConversationInto } from "./renderer.ts";
  * import { DirectSink, SegmentCache } from "./plan.ts";
  * import { loadHarmonyEncoding } from "../encoding/mod.ts";
@@ -352,7 +358,7 @@ export type RenderMode = "completion" | "conversation" | "training";
  * const sink = new DirectSink(enc.tokenizer, new SegmentCache());
  * const msgs = [Message.fromRoleAndContent(Role.User, "Hi")];
  * renderConversationInto(sink, enc.formattingTokens, msgs, "completion", "assistant", undefined);
- * sink.buf.length; // 7
+ * strictEqual(sink.buf.length, 7);
  * ```
  */
 export function renderConversationInto(

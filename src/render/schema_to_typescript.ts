@@ -66,8 +66,11 @@ function topOneOfDefaultText(schema: JsonValue, def: JsonValue): string {
  * @example
  * ```ts
  * import { jsonSchemaToTypescript } from "./schema_to_typescript.ts";
- * jsonSchemaToTypescript({ type: "object", properties: { q: { type: "string" } }, required: ["q"] }, "");
- * // "{\nq: string,\n}"
+ * import { strictEqual } from "node:assert/strict";
+ * strictEqual(
+ *   jsonSchemaToTypescript({ type: "object", properties: { q: { type: "string" } }, required: ["q"] }, ""),
+ *   "{\nq: string,\n}",
+ * );
  * ```
  */
 export function jsonSchemaToTypescript(schema: JsonValue, indent: string): string {
@@ -221,8 +224,9 @@ function propertyOneOf(
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { rustLines } from "./schema_to_typescript.ts";
- * rustLines("a\r\nb\n"); // ["a", "b"]
+ * deepStrictEqual(rustLines("a\r\nb\n"), ["a", "b"]);
  * ```
  */
 export function rustLines(s: string): string[] {
@@ -246,9 +250,10 @@ export function rustLines(s: string): string[] {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { toolsSection } from "./schema_to_typescript.ts";
  * import { ToolNamespaceConfig } from "../chat/content.ts";
- * toolsSection([ToolNamespaceConfig.python()]).startsWith("# Tools\n\n## python\n"); // true
+ * strictEqual(toolsSection([ToolNamespaceConfig.python()]).startsWith("# Tools\n\n## python\n"), true);
  * ```
  */
 export function toolsSection(namespaces: Iterable<ToolNamespaceConfig>): string {

@@ -28,8 +28,9 @@ import { PAIR_TABLE_MAX_SIZE, PairTable } from "./_pair_table.ts";
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { HEAP_THRESHOLD } from "./bpe.ts";
- * HEAP_THRESHOLD; // 64
+ * strictEqual(HEAP_THRESHOLD, 64);
  * ```
  */
 export const HEAP_THRESHOLD = 64;
@@ -101,9 +102,10 @@ function memoFill(
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { usePairTable } from "./bpe.ts";
  * import { loadVocabulary } from "./vocabulary.ts";
- * usePairTable(await loadVocabulary()); // 8388608
+ * strictEqual(usePairTable(await loadVocabulary()), 8388608);
  * ```
  */
 export function usePairTable(vocab: Vocabulary): number {
@@ -117,8 +119,9 @@ export function usePairTable(vocab: Vocabulary): number {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { pairTableBytes } from "./bpe.ts";
- * pairTableBytes() >= 0; // true
+ * strictEqual(pairTableBytes() >= 0, true);
  * ```
  */
 export function pairTableBytes(): number {
@@ -146,8 +149,9 @@ function mergedRank(
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { PAIR_MEMO_BYTES } from "./bpe.ts";
- * PAIR_MEMO_BYTES; // 1048576
+ * strictEqual(PAIR_MEMO_BYTES, 1048576);
  * ```
  */
 export const PAIR_MEMO_BYTES: number = memo.byteLength;
@@ -166,8 +170,10 @@ const bytePairKey = new Uint8Array(2);
  *
  * @example
  * ```ts
- * import { clearPairMemo } from "./bpe.ts";
+ * import { ok } from "node:assert/strict";
+ * import { clearPairMemo, pairTableBytes } from "./bpe.ts";
  * clearPairMemo();
+ * ok(pairTableBytes() >= 0);
  * ```
  */
 export function clearPairMemo(): void {
@@ -222,6 +228,7 @@ function ensure(n: number): void {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { encodePiece } from "./bpe.ts";
  * import { loadVocabulary } from "./vocabulary.ts";
  * import { TokenBuffer } from "./token_buffer.ts";
@@ -229,7 +236,7 @@ function ensure(n: number): void {
  * const utf8 = new TextEncoder().encode(" tokenization");
  * const out = new TokenBuffer();
  * encodePiece(vocab, utf8, 0, utf8.length, out);
- * out.toArray(); // Uint32Array [ 6602, 2860 ]
+ * deepStrictEqual(out.toArray(), new Uint32Array([6602, 2860]));
  * ```
  */
 export function encodePiece(
@@ -258,11 +265,12 @@ export function encodePiece(
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { mergeShort } from "./bpe.ts";
  * import { loadVocabulary } from "./vocabulary.ts";
  * import { TokenBuffer } from "./token_buffer.ts";
  * const utf8 = new TextEncoder().encode(" tokenization");
- * mergeShort(await loadVocabulary(), utf8, 0, utf8.length, new TokenBuffer()); // 2
+ * strictEqual(mergeShort(await loadVocabulary(), utf8, 0, utf8.length, new TokenBuffer()), 2);
  * ```
  */
 export function mergeShort(
@@ -393,11 +401,12 @@ function heapPop(size: number): number {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { mergeLong } from "./bpe.ts";
  * import { loadVocabulary } from "./vocabulary.ts";
  * import { TokenBuffer } from "./token_buffer.ts";
  * const utf8 = new Uint8Array(100_000).fill(0x61);
- * mergeLong(await loadVocabulary(), utf8, 0, utf8.length, new TokenBuffer()) > 0; // true
+ * strictEqual(mergeLong(await loadVocabulary(), utf8, 0, utf8.length, new TokenBuffer()) > 0, true);
  * ```
  *
  * Details: Parts are identified by their first byte (relative index);

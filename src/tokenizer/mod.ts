@@ -30,9 +30,10 @@ let cached: Promise<HarmonyTokenizer> | undefined;
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { loadTokenizer } from "./mod.ts";
  * const tok = await loadTokenizer();
- * tok.decode(tok.encodeOrdinary("hello world")); // "hello world"
+ * strictEqual(tok.decode(tok.encodeOrdinary("hello world")), "hello world");
  * ```
  */
 export function loadTokenizer(): Promise<HarmonyTokenizer> {

@@ -160,12 +160,13 @@ function pieceEnd(b: Uint8Array, p: number, end: number): number {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
  * import { splitPieces } from "./pieces.ts";
  * import { TokenBuffer } from "./token_buffer.ts";
  * const utf8 = new TextEncoder().encode("Hello world!!\n");
  * const ends = new TokenBuffer();
- * splitPieces(utf8, 0, utf8.length, ends); // 3 pieces: "Hello", " world", "!!\n"
- * ends.toArray(); // Uint32Array [5, 11, 14]
+ * strictEqual(splitPieces(utf8, 0, utf8.length, ends), 3); // "Hello", " world", "!!\n"
+ * deepStrictEqual(ends.toArray(), new Uint32Array([5, 11, 14]));
  * ```
  */
 export function splitPieces(
@@ -195,7 +196,8 @@ export function splitPieces(
  * import { nextPieceEnd, prepareScanner } from "./pieces.ts";
  * prepareScanner();
  * const utf8 = new TextEncoder().encode("I'm here");
- * nextPieceEnd(utf8, 0, utf8.length); // 3 ("I'm")
+ * import { strictEqual } from "node:assert/strict";
+ * strictEqual(nextPieceEnd(utf8, 0, utf8.length), 3); // "I'm"
  * ```
  */
 export function nextPieceEnd(utf8: Uint8Array, p: number, end: number): number {
@@ -208,8 +210,10 @@ export function nextPieceEnd(utf8: Uint8Array, p: number, end: number): number {
  *
  * @example
  * ```ts
- * import { prepareScanner } from "./pieces.ts";
+ * import { strictEqual } from "node:assert/strict";
+ * import { nextPieceEnd, prepareScanner } from "./pieces.ts";
  * prepareScanner();
+ * strictEqual(nextPieceEnd(new TextEncoder().encode(" a b"), 0, 4), 2);
  * ```
  */
 export function prepareScanner(): void {

@@ -12,10 +12,11 @@ import type { TokenSink } from "./types.ts";
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { TokenBuffer } from "./token_buffer.ts";
  * const buf = new TokenBuffer();
  * buf.push(200006);
- * buf.toArray(); // Uint32Array [200006]
+ * deepStrictEqual(buf.toArray(), new Uint32Array([200006]));
  * ```
  */
 export class TokenBuffer implements TokenSink {

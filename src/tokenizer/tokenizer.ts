@@ -43,10 +43,11 @@ const MAX_SPECIAL_LENGTH = 64;
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { loadVocabulary } from "./vocabulary.ts";
  * import { HarmonyTokenizer } from "./tokenizer.ts";
  * const tok = new HarmonyTokenizer(await loadVocabulary());
- * tok.encodeOrdinary("hello world"); // Uint32Array [24912, 2375]
+ * deepStrictEqual(tok.encodeOrdinary("hello world"), new Uint32Array([24912, 2375]));
  * ```
  */
 export class HarmonyTokenizer implements Tokenizer {
@@ -155,8 +156,9 @@ export class HarmonyTokenizer implements Tokenizer {
    *
    * @example
    * ```ts
+   * import { strictEqual } from "node:assert/strict";
    * import { loadTokenizer } from "./mod.ts";
-   * (await loadTokenizer()).tableBytes > 10_000_000; // true
+   * strictEqual((await loadTokenizer()).tableBytes > 10_000_000, true);
    * ```
    */
   get tableBytes(): number {
@@ -175,7 +177,10 @@ export class HarmonyTokenizer implements Tokenizer {
    * @example
    * ```ts
    * import { loadTokenizer } from "./mod.ts";
-   * (await loadTokenizer()).clearCache();
+   * import { strictEqual } from "node:assert/strict";
+   * const tok = await loadTokenizer();
+   * tok.clearCache();
+   * strictEqual(tok.decode(tok.encodeOrdinary("hi")), "hi");
    * ```
    */
   clearCache(): void {
@@ -187,8 +192,9 @@ export class HarmonyTokenizer implements Tokenizer {
    *
    * @example
    * ```ts
+   * import { deepStrictEqual } from "node:assert/strict";
    * import { loadTokenizer } from "./mod.ts";
-   * (await loadTokenizer()).encodeOrdinary("<|end|>"); // Uint32Array [27, 91, 419, 91, 29]
+   * deepStrictEqual((await loadTokenizer()).encodeOrdinary("<|end|>"), new Uint32Array([27, 91, 419, 91, 29]));
    * ```
    */
   encodeOrdinary(text: string): Uint32Array {
@@ -206,9 +212,10 @@ export class HarmonyTokenizer implements Tokenizer {
    *
    * @example
    * ```ts
+   * import { strictEqual } from "node:assert/strict";
    * import { loadTokenizer, TokenBuffer } from "./mod.ts";
    * const out = new TokenBuffer();
-   * (await loadTokenizer()).encodeOrdinaryInto("hello world", out); // 2
+   * strictEqual((await loadTokenizer()).encodeOrdinaryInto("hello world", out), 2);
    * ```
    */
   encodeOrdinaryInto(text: string, out: TokenSink): number {
@@ -223,8 +230,9 @@ export class HarmonyTokenizer implements Tokenizer {
    *
    * @example
    * ```ts
+   * import { strictEqual } from "node:assert/strict";
    * import { loadTokenizer } from "./mod.ts";
-   * (await loadTokenizer()).countTokens("hello world"); // 2
+   * strictEqual((await loadTokenizer()).countTokens("hello world"), 2);
    * ```
    */
   countTokens(text: string): number {
@@ -245,9 +253,10 @@ export class HarmonyTokenizer implements Tokenizer {
    * offset).
    * @example
    * ```ts
+   * import { deepStrictEqual } from "node:assert/strict";
    * import { loadTokenizer } from "./mod.ts";
    * const tok = await loadTokenizer();
-   * tok.encode("<|start|>user<|message|>hi", { allowedSpecial: "all" }); // [200006, 1428, 200008, 3686]
+   * deepStrictEqual(tok.encode("<|start|>user<|message|>hi", { allowedSpecial: "all" }), new Uint32Array([200006, 1428, 200008, 3686]));
    * ```
    */
   encode(text: string, options?: EncodeOptions): Uint32Array {
@@ -265,9 +274,10 @@ export class HarmonyTokenizer implements Tokenizer {
    * @throws {SyntaxError} as `encode` does (nothing is appended then).
    * @example
    * ```ts
+   * import { strictEqual } from "node:assert/strict";
    * import { loadTokenizer, TokenBuffer } from "./mod.ts";
    * const out = new TokenBuffer();
-   * (await loadTokenizer()).encodeInto("<|end|>", out, { allowedSpecial: ["<|end|>"] }); // 1
+   * strictEqual((await loadTokenizer()).encodeInto("<|end|>", out, { allowedSpecial: ["<|end|>"] }), 1);
    * ```
    */
   encodeInto(text: string, out: TokenSink, options?: EncodeOptions): number {
@@ -330,8 +340,9 @@ export class HarmonyTokenizer implements Tokenizer {
    * @throws {RangeError} on an id outside `0..201088` (names the id and its index).
    * @example
    * ```ts
+   * import { deepStrictEqual } from "node:assert/strict";
    * import { loadTokenizer } from "./mod.ts";
-   * (await loadTokenizer()).decodeBytes([3686]); // Uint8Array [104, 105]
+   * deepStrictEqual((await loadTokenizer()).decodeBytes([3686]), new Uint8Array([104, 105]));
    * ```
    */
   decodeBytes(tokens: ArrayLike<number>): Uint8Array {
@@ -365,8 +376,9 @@ export class HarmonyTokenizer implements Tokenizer {
    * @throws {RangeError} on an id outside `0..201088` (names the id and its index).
    * @example
    * ```ts
+   * import { strictEqual } from "node:assert/strict";
    * import { loadTokenizer } from "./mod.ts";
-   * (await loadTokenizer()).decode([24912, 2375]); // "hello world"
+   * strictEqual((await loadTokenizer()).decode([24912, 2375]), "hello world");
    * ```
    */
   decode(tokens: ArrayLike<number>): string {
@@ -380,7 +392,8 @@ export class HarmonyTokenizer implements Tokenizer {
    * @example
    * ```ts
    * import { loadTokenizer } from "./mod.ts";
-   * (await loadTokenizer()).tokenBytes(200006); // the bytes of "<|start|>"
+   * import { deepStrictEqual } from "node:assert/strict";
+   * deepStrictEqual((await loadTokenizer()).tokenBytes(200006), new TextEncoder().encode("<|start|>"));
    * ```
    */
   tokenBytes(id: number): Uint8Array {
@@ -392,8 +405,9 @@ export class HarmonyTokenizer implements Tokenizer {
    *
    * @example
    * ```ts
+   * import { strictEqual } from "node:assert/strict";
    * import { loadTokenizer } from "./mod.ts";
-   * (await loadTokenizer()).isSpecial(200006); // true
+   * strictEqual((await loadTokenizer()).isSpecial(200006), true);
    * ```
    */
   isSpecial(id: number): boolean {

@@ -30,8 +30,9 @@ const FNV_PRIME = 0x01000193;
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { hashBytes } from "./vocabulary.ts";
- * hashBytes(new Uint8Array([104, 105]), 0, 2) === hashBytes(new Uint8Array([0, 104, 105]), 1, 3); // true
+ * strictEqual(hashBytes(new Uint8Array([104, 105]), 0, 2) === hashBytes(new Uint8Array([0, 104, 105]), 1, 3), true);
  * ```
  */
 export function hashBytes(b: Uint8Array, start: number, end: number): number {
@@ -43,9 +44,10 @@ export function hashBytes(b: Uint8Array, start: number, end: number): number {
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { hashBytes, hashBytesInt32 } from "./vocabulary.ts";
  * const b = new TextEncoder().encode("hello");
- * (hashBytesInt32(b, 0, 5) >>> 0) === hashBytes(b, 0, 5); // true
+ * strictEqual((hashBytesInt32(b, 0, 5) >>> 0) === hashBytes(b, 0, 5), true);
  * ```
  */
 export function hashBytesInt32(b: Uint8Array, start: number, end: number): number {
@@ -61,9 +63,10 @@ export function hashBytesInt32(b: Uint8Array, start: number, end: number): numbe
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { ByteVocabulary } from "./vocabulary.ts";
  * const v = new ByteVocabulary(new Uint8Array([97, 98, 97, 98]), new Uint32Array([0, 1, 2, 4]));
- * v.rankOf(new Uint8Array([97, 98]), 0, 2); // 2
+ * strictEqual(v.rankOf(new Uint8Array([97, 98]), 0, 2), 2);
  * ```
  */
 export class ByteVocabulary implements Vocabulary {
@@ -189,9 +192,10 @@ const B64 = (() => {
  * @throws {SyntaxError} on malformed data (bad base64, a missing or duplicated rank).
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { parseCompressedRanks } from "./vocabulary.ts";
  * const v = parseCompressedRanks("! 0 YQ== Yg== YWI=");
- * v.rankOf(new TextEncoder().encode("ab"), 0, 2); // 2
+ * strictEqual(v.rankOf(new TextEncoder().encode("ab"), 0, 2), 2);
  * ```
  */
 export function parseCompressedRanks(data: string): ByteVocabulary {
@@ -273,9 +277,10 @@ let cached: Promise<Vocabulary> | undefined;
  *
  * @example
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { loadVocabulary } from "./vocabulary.ts";
  * const v = await loadVocabulary();
- * v.rankOf(new TextEncoder().encode("hello"), 0, 5); // 24912
+ * strictEqual(v.rankOf(new TextEncoder().encode("hello"), 0, 5), 24912);
  * ```
  */
 export function loadVocabulary(): Promise<Vocabulary> {
