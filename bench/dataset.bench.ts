@@ -26,7 +26,8 @@ import type { Conversation } from "../src/chat/message.ts";
 import { loadHarmonyEncoding } from "../src/encoding/mod.ts";
 import { recordToHarmonyJson } from "../src/dataset/mapping.ts";
 import { type RenderBatch, renderDataset } from "../src/dataset/pipeline.ts";
-import { loadTrainingRenderer, resolveBackend } from "../src/dataset/training_renderer.ts";
+import { loadTrainingRenderer } from "../src/dataset/training_renderer.ts";
+import { openBackend } from "../src/engine/mod.ts";
 import { OUTPUT_FORMATS } from "../src/dataset/writers.ts";
 import { loadReferenceWasm } from "../test/_support/reference_wasm.ts";
 
@@ -65,11 +66,11 @@ for (const c of convos) sliceTokens += enc.renderConversationForTraining(c).leng
 
 const renderers: Array<[string, RenderBatch, () => void]> = [["cpu", cpuRender, () => {}]];
 if (process.env.HARMONY_BENCH_GPU === "1") {
-  const gpu = await resolveBackend("gpu");
+  const gpu = await openBackend("gpu");
   renderers.push([
-    gpu.description,
-    await loadTrainingRenderer({ encoder: gpu.encoder }),
-    gpu.close,
+    gpu.describe(),
+    await loadTrainingRenderer({ encoder: gpu }),
+    () => gpu.destroy(),
   ]);
 }
 

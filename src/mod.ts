@@ -68,15 +68,12 @@ export {
   type BatchItem,
   type BatchPlan,
   type BatchRenderOptions,
-  cpuBackend,
   HarmonyRenderError,
   jsonSchemaToTypescript,
   type MessageSpan,
-  type PackedTokens,
   type RenderConversationConfig,
   type RenderMode,
   type RenderOptions,
-  type TextEncodingBackend,
 } from "./render/mod.ts";
 export {
   type EncodeOptions,
@@ -90,6 +87,12 @@ export {
   type TokenSink,
   VOCAB_SIZE,
 } from "./tokenizer/mod.ts";
+export {
+  type BatchEncoder,
+  encodeBatchCpu,
+  EncodedBatch,
+  ORDINARY,
+} from "./tokenizer/encoded_batch.ts";
 export {
   HarmonyParseError,
   type HarmonyParseErrorReason,
@@ -108,13 +111,15 @@ export {
   type ToolCallResult,
 } from "./evals/completion.ts";
 export {
+  type Backend,
+  type BackendKind,
   type BatchStats,
   createEngine,
-  EncodedBatch,
   type Engine,
   type EngineInfo,
   type EngineOptions,
   GpuUnavailableError,
+  openBackend,
   type ParseBatchOptions,
   type ParsedCompletion,
 } from "./engine/mod.ts";

@@ -99,16 +99,6 @@ export async function runJsonlBatched<T>(
   return { lines, failed };
 }
 
-/** The `--backend` option shared by every command that tokenizes or parses. */
-export const BACKEND_OPTION = {
-  name: "backend",
-  type: "string",
-  choices: ["cpu", "auto", "gpu"],
-  default: "cpu",
-  description:
-    "cpu: the CPU path; gpu: batches of 4096 lines on a WebGPU device; auto: the GPU only when it is a hardware one (same output on each)",
-} as const;
-
 /** Parses one JSONL line as a JSON object. @throws {SyntaxError} naming what is wrong. */
 export function parseJsonObject(text: string): Record<string, unknown> {
   let value: unknown;

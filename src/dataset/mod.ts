@@ -78,10 +78,4 @@ export {
   type RenderDatasetSummary,
   type RenderResult,
 } from "./pipeline.ts";
-export {
-  type Backend,
-  BACKENDS,
-  loadTrainingRenderer,
-  resolveBackend,
-  type TextBatchEncoder,
-} from "./training_renderer.ts";
+export { loadTrainingRenderer, type TrainingRendererOptions } from "./training_renderer.ts";

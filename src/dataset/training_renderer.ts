@@ -1,33 +1,36 @@
 /**
  * The real renderer of `render-dataset`: the harmony encoding's batch rendering in `training`
  * mode (`renderConversationForTraining` token for token, with message spans). The texts of a
- * batch are encoded by the CPU tokenizer, or by the engine (`src/engine`) on a GPU. This is the
- * one place where the dataset pipeline meets the encoding and the engine.
+ * batch are encoded together by a `BatchEncoder` — the engine opened by `openBackend`
+ * (`src/engine`) for `--backend`, or by default the encoding's CPU tokenizer. This is the one
+ * place where the dataset pipeline meets the encoding and the engine.
  *
  * @module
  */
 
 import { loadHarmonyEncoding } from "../encoding/mod.ts";
+import type { BatchItem } from "../render/plan.ts";
+import { type BatchEncoder, type EncodedBatch, ORDINARY } from "../tokenizer/encoded_batch.ts";
 import type { RenderBatch, RenderResult } from "./pipeline.ts";
-
-/** Backends of `--backend`. */
-export const BACKENDS = ["auto", "cpu", "gpu"] as const;
-
-/** One of {@link BACKENDS}. */
-export type Backend = typeof BACKENDS[number];
-
-/** Encodes many texts as ordinary text (the engine's `encodeOrdinaryBatch`). */
-export interface TextBatchEncoder {
-  /** Returns the tokens of each text, in order. */
-  encodeOrdinaryBatch(texts: readonly string[]): Promise<Uint32Array[]> | Uint32Array[];
-}
 
 /** Options of {@link loadTrainingRenderer}. */
 export interface TrainingRendererOptions {
   /** Keep analysis messages that training rendering would drop (`autoDropAnalysis: false`). */
   keepAnalysis?: boolean;
-  /** Encodes the texts of a batch (default: the encoding's CPU tokenizer, synchronously). */
-  encoder?: TextBatchEncoder;
+  /**
+   * Encodes the texts of a batch (an `Engine` from `openBackend`). Default: the encoding's CPU
+   * tokenizer. A batch the encoder returns synchronously is rendered synchronously.
+   */
+  encoder?: BatchEncoder;
+}
+
+function toResults(items: BatchItem[]): Array<RenderResult | Error> {
+  const out = new Array<RenderResult | Error>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i];
+    out[i] = it.error ?? { tokens: it.tokens, spans: it.spans };
+  }
+  return out;
 }
 
 /**
@@ -35,11 +38,11 @@ export interface TrainingRendererOptions {
  *
  * @example
  * ```ts
+ * import { ok } from "node:assert/strict";
  * import { loadTrainingRenderer } from "./training_renderer.ts";
  * import { Conversation, Message, Role } from "../mod.ts";
  * const render = await loadTrainingRenderer();
  * const [r] = await render([Conversation.fromMessages([Message.fromRoleAndContent(Role.User, "Hi")])]);
- * import { ok } from "node:assert/strict";
  * ok(!(r instanceof Error) && r.tokens[0] === 200006);
  * ```
  */
@@ -48,66 +51,13 @@ export async function loadTrainingRenderer(
 ): Promise<RenderBatch> {
   const enc = await loadHarmonyEncoding("HarmonyGptOss");
   const opts = { mode: "training" as const, config: { autoDropAnalysis: !options.keepAnalysis } };
-  const toResults = (items: ReturnType<typeof enc.renderBatch>) => {
-    const out = new Array<RenderResult | Error>(items.length);
-    for (let i = 0; i < items.length; i++) {
-      const it = items[i];
-      out[i] = it.error ?? { tokens: it.tokens, spans: it.spans };
-    }
-    return out;
-  };
   const encoder = options.encoder;
   if (!encoder) return (conversations) => toResults(enc.renderBatch(conversations, opts));
-  return async (conversations) => {
+  return (conversations) => {
     const plan = enc.planBatch(conversations, opts);
-    const tokens = plan.texts.length > 0 ? await encoder.encodeOrdinaryBatch(plan.texts) : [];
-    return toResults(plan.finish(tokens));
-  };
-}
-
-/** The text encoder chosen for `--backend`, and how to release it. */
-export interface ResolvedBackend {
-  /** The engine as a text encoder, or undefined for the encoding's own CPU path. */
-  encoder?: TextBatchEncoder;
-  /** `cpu`, or `gpu (ADAPTER)`. */
-  description: string;
-  /** Why the GPU is not used, when `auto` fell back to the CPU. */
-  reason?: string;
-  /** Frees the GPU device, if any. */
-  close(): void;
-}
-
-/**
- * Resolves `--backend`: `cpu` uses the encoding's CPU tokenizer; `gpu` requires the engine's GPU
- * backend; `auto` uses a hardware GPU when the engine finds one and the CPU otherwise (software
- * adapters are slower than the CPU path).
- *
- * @throws {GpuUnavailableError} for `gpu` when no WebGPU adapter or device exists.
- * @example
- * ```ts
- * import { strictEqual } from "node:assert/strict";
- * import { resolveBackend } from "./training_renderer.ts";
- * const b = await resolveBackend("cpu");
- * strictEqual(b.description, "cpu");
- * b.close();
- * ```
- */
-export async function resolveBackend(
-  kind: Backend,
-  onWarning?: (message: string) => void,
-): Promise<ResolvedBackend> {
-  const cpu: ResolvedBackend = { description: "cpu", close: () => {} };
-  if (kind === "cpu") return cpu;
-  const { createEngine } = await import("../engine/mod.ts");
-  const engine = await createEngine({ backend: kind, onWarning });
-  const info = engine.info();
-  if (!info.backends.includes("gpu")) {
-    engine.destroy();
-    return { ...cpu, reason: info.reason };
-  }
-  return {
-    encoder: engine,
-    description: `gpu (${(info.adapter ?? "unknown adapter").slice(0, 48)})`,
-    close: () => engine.destroy(),
+    const batch = encoder.encodeBatch(plan.texts, ORDINARY);
+    return batch instanceof Promise
+      ? batch.then((b: EncodedBatch) => toResults(plan.finish(b)))
+      : toResults(plan.finish(batch));
   };
 }

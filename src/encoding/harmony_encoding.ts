@@ -24,14 +24,13 @@ import {
   type BatchItem,
   type BatchPlan,
   type BatchRenderOptions,
-  cpuBackend,
   DirectSink,
   marksToSpans,
   type MessageSpan,
   planBatch,
   SegmentCache,
-  type TextEncodingBackend,
 } from "../render/plan.ts";
+import { encodeBatchCpu, ORDINARY } from "../tokenizer/encoded_batch.ts";
 
 /** Names of the harmony encodings (reference: `HarmonyEncodingName`). */
 export type HarmonyEncodingName = "HarmonyGptOss";
@@ -49,11 +48,11 @@ export interface RenderWithSpansOptions {
   config?: RenderConversationConfig;
 }
 
-/** Options of {@link HarmonyEncoding.renderBatch}. */
-export interface RenderBatchOptions extends BatchRenderOptions {
-  /** Encodes the batch's texts. Default: the CPU tokenizer. */
-  backend?: TextEncodingBackend;
-}
+/**
+ * Options of {@link HarmonyEncoding.renderBatch}. (To encode a batch's texts on another
+ * backend, e.g. a GPU, use `planBatch` and that backend's `encodeBatch`, or `Engine.renderBatch`.)
+ */
+export type RenderBatchOptions = BatchRenderOptions;
 
 function messagesOf(c: ConversationLike): readonly Message[] {
   return c instanceof Conversation ? c.messages : c as readonly Message[];
@@ -111,14 +110,12 @@ export class HarmonyEncoding {
   readonly formattingTokens: Readonly<FormattingTokens>;
   /** Tokens of repeated text (header pieces, system/developer sections); see {@link clearCache}. */
   readonly #cache = new SegmentCache();
-  readonly #cpu: TextEncodingBackend;
 
   /** Wraps a loaded tokenizer; use {@link loadHarmonyEncoding}. */
   constructor(name: HarmonyEncodingName, tokenizer: Tokenizer) {
     this.name = name;
     this.tokenizer = tokenizer;
     this.formattingTokens = formattingTokens(tokenizer);
-    this.#cpu = cpuBackend(tokenizer);
   }
 
   /** The tokenizer's name, `o200k_harmony`. */
@@ -232,17 +229,17 @@ export class HarmonyEncoding {
 
   /**
    * Plans a batch: the rules run for every conversation, the texts to tokenize are collected
-   * (deduplicated; cached ones resolved). Encode `plan.texts` with any backend (e.g. the GPU,
-   * asynchronously) and call `plan.finish(tokens)`.
+   * (deduplicated; cached ones resolved). Encode `plan.texts` with any `BatchEncoder` (e.g. the
+   * GPU, asynchronously) and `ORDINARY` options, and call `plan.finish(batch)`.
    *
    * @example
    * ```ts
    * import { deepStrictEqual } from "node:assert/strict";
    * import { loadHarmonyEncoding } from "./harmony_encoding.ts";
-   * import { Message, Role } from "../mod.ts";
+   * import { encodeBatchCpu, Message, ORDINARY, Role } from "../mod.ts";
    * const enc = await loadHarmonyEncoding("HarmonyGptOss");
    * const plan = enc.planBatch([[Message.fromRoleAndContent(Role.User, "Hi")]], { mode: "conversation" });
-   * const items = plan.finish(plan.texts.map((t) => enc.encodeOrdinary(t)));
+   * const items = plan.finish(encodeBatchCpu(enc.tokenizer, plan.texts, ORDINARY));
    * deepStrictEqual(items[0].tokens, new Uint32Array([200006, 1428, 200008, 12194, 200007]));
    * ```
    */
@@ -254,8 +251,8 @@ export class HarmonyEncoding {
   }
 
   /**
-   * Renders many conversations; their texts are encoded together by `options.backend` (default:
-   * the CPU tokenizer). A conversation that breaks a rendering rule gets `{ error }`; the others
+   * Renders many conversations, synchronously; their texts are encoded together by the CPU
+   * tokenizer into one packed batch (`encodeBatchCpu`). A conversation that breaks a rendering rule gets `{ error }`; the others
    * are rendered. Each item also carries the message spans.
    *
    * @example
@@ -276,12 +273,7 @@ export class HarmonyEncoding {
     options: RenderBatchOptions,
   ): BatchItem[] {
     const plan = this.planBatch(conversations, options);
-    const backend = options.backend ?? this.#cpu;
-    if (plan.texts.length === 0) return plan.finish([]);
-    if (backend.encodeOrdinaryPacked !== undefined) {
-      return plan.finishPacked(backend.encodeOrdinaryPacked(plan.texts));
-    }
-    return plan.finish(backend.encodeOrdinaryBatch(plan.texts));
+    return plan.finish(encodeBatchCpu(this.tokenizer, plan.texts, ORDINARY));
   }
 
   /** Empties the cache of repeated-text tokens (bounded: 4096 texts, 2^22 tokens). */

@@ -1,64 +1,28 @@
 /**
- * The backend interface of the engine (one small interface, two implementations: the CPU one is
- * the reference the GPU one must match) and the batch result types.
+ * The backend interface of the engine: one small interface ({@link Backend}) with three
+ * implementations — `CpuBackend` (the reference), `GpuBackend` (must match it) and the `Engine`
+ * that picks one of them per batch — and the batch result types.
+ *
+ * A backend is a `BatchEncoder` (`src/tokenizer/encoded_batch.ts`: texts → one packed
+ * {@link EncodedBatch}) that also parses batches of completions and reports what ran the last
+ * batch ({@link BatchStats}). Results are returned directly when the work is synchronous (the
+ * CPU) and as a Promise only when a GPU runs it; `await` works on both.
  *
  * @module
  */
 
 import type { Message } from "../chat/message.ts";
 import type { Role } from "../chat/role.ts";
+import type { BatchEncoder, EncodedBatch } from "../tokenizer/encoded_batch.ts";
 import type { EncodeOptions } from "../tokenizer/types.ts";
 
-/**
- * The tokens of a batch of texts in one array: text i's tokens are
- * `tokens[offsets[i], offsets[i + 1])`. A text that could not be encoded (disallowed
- * special-token text) has an empty range and an entry in `errors`.
- *
- * @example
- * ```ts
- * import { deepStrictEqual } from "node:assert/strict";
- * import { EncodedBatch } from "./backend.ts";
- * const b = new EncodedBatch(new Uint32Array([1, 2, 3]), new Uint32Array([0, 2, 3]), new Map());
- * deepStrictEqual(b.get(0), new Uint32Array([1, 2]));
- * ```
- */
-export class EncodedBatch {
-  /** All tokens, text after text. */
-  readonly tokens: Uint32Array;
-  /** Token offsets; length `texts + 1`. */
-  readonly offsets: Uint32Array;
-  /** Index → error for texts that could not be encoded. */
-  readonly errors: ReadonlyMap<number, Error>;
+export { type BatchEncoder, EncodedBatch, ORDINARY } from "../tokenizer/encoded_batch.ts";
 
-  /** Wraps the arrays (not copied). */
-  constructor(tokens: Uint32Array, offsets: Uint32Array, errors: ReadonlyMap<number, Error>) {
-    this.tokens = tokens;
-    this.offsets = offsets;
-    this.errors = errors;
-  }
+/** What `--backend` and `openBackend` accept: see `openBackend` in `./mod.ts`. */
+export const BACKEND_KINDS = ["auto", "cpu", "gpu"] as const;
 
-  /** Number of texts. */
-  get length(): number {
-    return this.offsets.length - 1;
-  }
-
-  /** Text i's tokens (a view into {@link EncodedBatch.tokens}). @throws {RangeError} out of range. */
-  get(i: number): Uint32Array {
-    if (!(i >= 0 && i < this.length)) {
-      throw new RangeError(`Cannot get text ${i} of the batch: it holds ${this.length}`);
-    }
-    return this.tokens.subarray(this.offsets[i], this.offsets[i + 1]);
-  }
-
-  /** Each text's tokens as its own array (copies). */
-  toArrays(): Uint32Array[] {
-    const out = new Array<Uint32Array>(this.length);
-    for (let i = 0; i < out.length; i++) {
-      out[i] = this.tokens.slice(this.offsets[i], this.offsets[i + 1]);
-    }
-    return out;
-  }
-}
+/** One of {@link BACKEND_KINDS}. */
+export type BackendKind = typeof BACKEND_KINDS[number];
 
 /** Options of `parseBatch`. */
 export interface ParseBatchOptions {
@@ -97,17 +61,23 @@ export interface BatchStats {
   cpuPieces: number;
 }
 
-/** What every backend implements. */
-export interface Backend {
-  /** `cpu` or `gpu`. */
-  readonly kind: "cpu" | "gpu";
+/**
+ * What every backend implements (`CpuBackend`, `GpuBackend`, and the `Engine` over them).
+ * Methods return their result directly when the work was synchronous and a Promise otherwise.
+ */
+export interface Backend extends BatchEncoder {
+  /** `cpu`, `gpu`, or (an engine) the mode it was opened with. */
+  readonly kind: BackendKind;
   /** Encodes texts with tiktoken's special-token semantics (see `Tokenizer.encode`). */
-  encodeBatch(texts: readonly string[], options?: EncodeOptions): Promise<EncodedBatch>;
+  encodeBatch(
+    texts: readonly string[],
+    options?: EncodeOptions,
+  ): EncodedBatch | Promise<EncodedBatch>;
   /** Parses completions' token ids into messages (one result per completion). */
   parseBatch(
     completions: ReadonlyArray<ArrayLike<number>>,
     options?: ParseBatchOptions,
-  ): Promise<ParsedCompletion[]>;
+  ): ParsedCompletion[] | Promise<ParsedCompletion[]>;
   /** Statistics of the last batch. */
   lastStats(): BatchStats;
   /** Frees the backend's resources. */

@@ -1,21 +1,18 @@
 /**
- * The CPU backend: the reference the GPU backend must match. Encoding loops over the CPU
- * tokenizer; parsing runs the streaming parser on each completion.
+ * The CPU backend: the reference the GPU backend must match. Encoding appends every text to one
+ * packed buffer (`encodeBatchCpu`); parsing runs the streaming parser on each completion. Both
+ * are synchronous: they return their results, never a Promise.
  *
  * @module
  */
 
 import { parseMessagesFromCompletionTokens } from "../parse/completion.ts";
+import { encodeBatchCpu, type EncodedBatch } from "../tokenizer/encoded_batch.ts";
 import { loadTokenizer } from "../tokenizer/mod.ts";
-import { TokenBuffer } from "../tokenizer/token_buffer.ts";
 import type { EncodeOptions, Tokenizer } from "../tokenizer/types.ts";
-import {
-  type Backend,
-  type BatchStats,
-  EncodedBatch,
-  type ParseBatchOptions,
-  type ParsedCompletion,
-} from "./backend.ts";
+import type { Backend, BatchStats, ParseBatchOptions, ParsedCompletion } from "./backend.ts";
+
+export { encodeBatchCpu } from "../tokenizer/encoded_batch.ts";
 
 function emptyStats(): BatchStats {
   return {
@@ -28,35 +25,6 @@ function emptyStats(): BatchStats {
     gpuTimeNs: 0,
     cpuPieces: 0,
   };
-}
-
-/** Encodes each text with `tokenizer.encode` (errors per text), into one {@link EncodedBatch}. *
- * @example
- * ```ts
- * import { strictEqual } from "node:assert/strict";
- * import { encodeBatchCpu } from "./cpu_backend.ts";
- * import { loadTokenizer } from "../tokenizer/mod.ts";
- * strictEqual(encodeBatchCpu(await loadTokenizer(), ["hi", "<|end|>"]).errors.size, 1);
- * ```
- */
-export function encodeBatchCpu(
-  tokenizer: Tokenizer,
-  texts: readonly string[],
-  options?: EncodeOptions,
-): EncodedBatch {
-  const out = new TokenBuffer(1024);
-  const offsets = new Uint32Array(texts.length + 1);
-  const errors = new Map<number, Error>();
-  for (let i = 0; i < texts.length; i++) {
-    offsets[i] = out.length;
-    try {
-      out.pushAll(tokenizer.encode(texts[i], options));
-    } catch (e) {
-      errors.set(i, e instanceof Error ? e : new Error(String(e)));
-    }
-  }
-  offsets[texts.length] = out.length;
-  return new EncodedBatch(out.toArray(), offsets, errors);
 }
 
 /** Parses each completion with the streaming parser (errors per completion). *
@@ -98,7 +66,7 @@ export function parseBatchCpu(
  * import { deepStrictEqual } from "node:assert/strict";
  * import { CpuBackend } from "./cpu_backend.ts";
  * const cpu = await CpuBackend.create();
- * deepStrictEqual((await cpu.encodeBatch(["hello world"])).get(0), new Uint32Array([24912, 2375]));
+ * deepStrictEqual(cpu.encodeBatch(["hello world"]).get(0), new Uint32Array([24912, 2375]));
  * ```
  */
 export class CpuBackend implements Backend {
@@ -118,22 +86,22 @@ export class CpuBackend implements Backend {
     return new CpuBackend(await loadTokenizer());
   }
 
-  /** See {@link Backend.encodeBatch}. */
-  encodeBatch(texts: readonly string[], options?: EncodeOptions): Promise<EncodedBatch> {
+  /** See {@link Backend.encodeBatch}; synchronous. */
+  encodeBatch(texts: readonly string[], options?: EncodeOptions): EncodedBatch {
     const b = encodeBatchCpu(this.tokenizer, texts, options);
     this.#stats = { ...emptyStats(), items: texts.length, tokens: b.tokens.length };
-    return Promise.resolve(b);
+    return b;
   }
 
-  /** See {@link Backend.parseBatch}. */
+  /** See {@link Backend.parseBatch}; synchronous. */
   parseBatch(
     completions: ReadonlyArray<ArrayLike<number>>,
     options?: ParseBatchOptions,
-  ): Promise<ParsedCompletion[]> {
+  ): ParsedCompletion[] {
     let tokens = 0;
     for (const c of completions) tokens += c.length;
     this.#stats = { ...emptyStats(), items: completions.length, tokens };
-    return Promise.resolve(parseBatchCpu(this.tokenizer, completions, options));
+    return parseBatchCpu(this.tokenizer, completions, options);
   }
 
   /** See {@link Backend.lastStats}. */

@@ -1,39 +1,58 @@
 /**
- * The engine: batch encoding and parsing on the CPU or a GPU, chosen per batch.
+ * The engine: batch encoding and parsing on the CPU or a GPU, chosen per batch, and the one
+ * backend resolver every command and pipeline uses.
  *
- * - `backend: "cpu"` never touches WebGPU.
- * - `backend: "gpu"` uses the GPU for every batch (software adapters included) and fails with
+ * The seam in a few lines: `BatchEncoder.encodeBatch(texts, options)` (texts → one packed
+ * `EncodedBatch`, `src/tokenizer/encoded_batch.ts`) is the only batch-encoding contract;
+ * {@link Backend} adds `parseBatch` and `lastStats`; `CpuBackend` and `GpuBackend` implement it,
+ * and an {@link Engine} is a `Backend` that picks one of them per batch. Commands and pipelines
+ * call {@link openBackend} with their `--backend` value and report {@link Engine.describe}, which
+ * says what actually ran (`cpu`, `gpu (ADAPTER)`, `auto: 12 batches gpu, 3 cpu`).
+ *
+ * - `cpu` never touches WebGPU.
+ * - `gpu` uses the GPU for every batch (software adapters included) and fails with
  *   {@link GpuUnavailableError} when there is no adapter.
- * - `backend: "auto"` (default) uses a hardware GPU for batches of at least `minGpuBatchBytes`
- *   and the CPU otherwise; software adapters (llvmpipe, lavapipe, SwiftShader, any fallback
- *   adapter) are never chosen, since they are slower than the CPU path.
+ * - `auto` (default) uses a hardware GPU for batches of at least `minGpuBatchBytes` and the CPU
+ *   otherwise; software adapters (llvmpipe, lavapipe, SwiftShader, any fallback adapter) are
+ *   never chosen, since they are slower than the CPU path. The GPU runtime is opened lazily, on
+ *   the first batch big enough for it, so a run that stays on the CPU never starts it.
+ *
+ * Sync or async: a batch the engine keeps on the CPU is returned directly; only GPU batches (and
+ * the one that opens the GPU) return a Promise.
  *
  * Importing this module loads no GPU code: the WebGPU modules (context, kernels, shaders) are
- * imported when `createEngine` is asked for a GPU.
+ * imported when a GPU is opened.
  *
  * @module
  */
 
 import type { Message } from "../chat/message.ts";
-import type { ConversationLike } from "../encoding/harmony_encoding.ts";
+import type { ConversationLike, HarmonyEncoding } from "../encoding/harmony_encoding.ts";
 import type { BatchItem, BatchRenderOptions } from "../render/plan.ts";
 import type { GpuContext } from "../gpu/context.ts";
 import { GpuUnavailableError, SoftwareAdapterError } from "../gpu/errors.ts";
 import type { EncodeOptions } from "../tokenizer/types.ts";
-import type {
-  Backend,
-  BatchStats,
-  EncodedBatch,
-  ParseBatchOptions,
-  ParsedCompletion,
+import {
+  type Backend,
+  BACKEND_KINDS,
+  type BackendKind,
+  type BatchStats,
+  type EncodedBatch,
+  ORDINARY,
+  type ParseBatchOptions,
+  type ParsedCompletion,
 } from "./backend.ts";
 import { CpuBackend } from "./cpu_backend.ts";
 import type { GpuBackend } from "./gpu_backend.ts";
 
 export {
   type Backend,
+  BACKEND_KINDS,
+  type BackendKind,
+  type BatchEncoder,
   type BatchStats,
   EncodedBatch,
+  ORDINARY,
   type ParseBatchOptions,
   type ParsedCompletion,
 } from "./backend.ts";
@@ -42,10 +61,10 @@ export type { GpuBackend } from "./gpu_backend.ts";
 export { buildMessageTable, type MessageTable, NO_STOP, tableMessages } from "./message_table.ts";
 export { GpuUnavailableError } from "../gpu/errors.ts";
 
-/** Options of {@link createEngine}. */
+/** Options of {@link openBackend} (and {@link createEngine}). */
 export interface EngineOptions {
   /** `auto` (default), `gpu` or `cpu`; see the module documentation. */
-  backend?: "auto" | "gpu" | "cpu";
+  backend?: BackendKind;
   /**
    * The `GPU` object to use (Deno's `navigator.gpu`, the `webgpu` package's `create([])` in Bun, a
    * browser's). Default: found for the current runtime (`findGpu`).
@@ -64,99 +83,157 @@ export interface EngineOptions {
 /** What {@link Engine.info} reports. */
 export interface EngineInfo {
   /** The requested mode. */
-  mode: "auto" | "gpu" | "cpu";
+  mode: BackendKind;
   /** Backends available: always `cpu`, plus `gpu` when a device is held. */
   backends: Array<"cpu" | "gpu">;
   /** The adapter's name, when a GPU was found. */
   adapter?: string;
   /** Whether that adapter is a software rasterizer. */
   software?: boolean;
-  /** Why the GPU is not used, when it is not. */
+  /**
+   * Why the GPU is not used, when it is not (in `auto` mode before the first batch big enough
+   * for the GPU: that it has not been opened).
+   */
   reason?: string;
+  /** Batches run so far, by the backend that ran them (from each batch's stats). */
+  batches: { cpu: number; gpu: number };
 }
 
-/** Batch encoding and parsing on the chosen backend. */
-export interface Engine {
-  /** Encodes texts with tiktoken's special-token semantics (`Tokenizer.encode`), errors per text. */
-  encodeBatch(texts: readonly string[], options?: EncodeOptions): Promise<EncodedBatch>;
-  /** Encodes texts as ordinary text (`encode_ordinary`); the renderer's batch-backend shape. */
-  encodeOrdinaryBatch(texts: readonly string[]): Promise<Uint32Array[]>;
-  /** Parses completions' token ids into messages, errors per completion. */
-  parseBatch(
-    completions: ReadonlyArray<ArrayLike<number>>,
-    options?: ParseBatchOptions,
-  ): Promise<ParsedCompletion[]>;
+/**
+ * Batch encoding, parsing and rendering on the backend chosen per batch: a {@link Backend}
+ * whose `kind` is the mode it was opened with.
+ */
+export interface Engine extends Backend {
   /**
-   * Renders many conversations (`HarmonyEncoding.renderBatch` of the `HarmonyGptOss` encoding),
-   * their texts encoded together by this engine (`encodeOrdinaryBatch`). Errors per conversation.
+   * Renders many conversations (`HarmonyEncoding.planBatch` of the `HarmonyGptOss` encoding), their
+   * texts encoded together by this engine (`encodeBatch` with `ORDINARY`). Errors per conversation.
    */
   renderBatch(
     conversations: ReadonlyArray<ConversationLike>,
     options: BatchRenderOptions,
   ): Promise<BatchItem[]>;
-  /** Which backends the engine holds and which adapter. */
+  /** Which backends the engine holds, which adapter, and the batches each ran. */
   info(): EngineInfo;
+  /**
+   * What ran the batches so far, for summaries: `cpu`, `gpu (ADAPTER)`, or for a mix
+   * `auto: 12 batches gpu (ADAPTER), 3 cpu`. Before any batch: what the next one would use.
+   */
+  describe(): string;
   /** Statistics of the last batch (which backend ran it, dispatches, bytes moved, …). */
   lastStats(): BatchStats;
-  /** Frees the GPU device, if any. */
-  destroy(): void;
 }
 
+const ADAPTER_CHARS = 48;
+
 class EngineImpl implements Engine {
+  readonly kind: BackendKind;
   #cpu: CpuBackend;
   #gpu: GpuBackend | undefined;
+  /** `auto` only: the GPU is opened on the first batch of at least `#min` (then undefined). */
+  #open: (() => Promise<GpuBackend | undefined>) | undefined;
+  #opening: Promise<GpuBackend | undefined> | undefined;
   #info: EngineInfo;
-  #mode: "auto" | "gpu" | "cpu";
   #min: number;
   #last: Backend;
+  #encoding: HarmonyEncoding | undefined;
 
-  constructor(cpu: CpuBackend, gpu: GpuBackend | undefined, info: EngineInfo, min: number) {
+  constructor(
+    cpu: CpuBackend,
+    gpu: GpuBackend | undefined,
+    info: Omit<EngineInfo, "batches">,
+    min: number,
+    open?: (engine: EngineImpl) => Promise<GpuBackend | undefined>,
+  ) {
+    this.kind = info.mode;
     this.#cpu = cpu;
     this.#gpu = gpu;
-    this.#info = info;
-    this.#mode = info.mode;
+    this.#info = { ...info, batches: { cpu: 0, gpu: 0 } };
     this.#min = min;
     this.#last = cpu;
+    this.#open = open && (() => open(this));
   }
 
-  #pick(size: number): Backend {
-    const gpu = this.#gpu;
-    const b = gpu && (this.#mode === "gpu" || size >= this.#min) ? gpu : this.#cpu;
+  /** Called by the opener with what it found (`auto` mode). */
+  setGpu(gpu: GpuBackend | undefined, info: Omit<EngineInfo, "batches" | "mode">): void {
+    this.#gpu = gpu;
+    this.#info = { ...info, mode: this.#info.mode, batches: this.#info.batches };
+  }
+
+  #wantsGpu(size: number): boolean {
+    return this.#info.mode === "gpu" || size >= this.#min;
+  }
+
+  #count(b: Backend): void {
     this.#last = b;
-    return b;
+    this.#info.batches[b.lastStats().backend]++;
   }
 
-  encodeBatch(texts: readonly string[], options?: EncodeOptions): Promise<EncodedBatch> {
+  /**
+   * Runs `job` on the backend for a batch of `size`: directly on the CPU (no Promise), or on the
+   * GPU, opening it first in `auto` mode.
+   */
+  #run<T>(size: number, job: (b: Backend) => T | Promise<T>): T | Promise<T> {
+    if (!this.#wantsGpu(size) || (this.#gpu === undefined && this.#open === undefined)) {
+      const r = job(this.#cpu);
+      this.#count(this.#cpu);
+      return r;
+    }
+    return this.#runGpu(job);
+  }
+
+  async #runGpu<T>(job: (b: Backend) => T | Promise<T>): Promise<T> {
+    if (this.#gpu === undefined && this.#open !== undefined) {
+      this.#opening ??= this.#open();
+      await this.#opening;
+      this.#open = undefined;
+    }
+    const b: Backend = this.#gpu ?? this.#cpu;
+    const r = await job(b);
+    this.#count(b);
+    return r;
+  }
+
+  encodeBatch(
+    texts: readonly string[],
+    options?: EncodeOptions,
+  ): EncodedBatch | Promise<EncodedBatch> {
     let size = 0;
-    for (const t of texts) size += t.length;
-    return this.#pick(size).encodeBatch(texts, options);
-  }
-
-  async encodeOrdinaryBatch(texts: readonly string[]): Promise<Uint32Array[]> {
-    const b = await this.encodeBatch(texts, { disallowedSpecial: [] });
-    return b.toArrays();
+    for (let i = 0; i < texts.length; i++) size += texts[i].length;
+    return this.#run(size, (b) => b.encodeBatch(texts, options));
   }
 
   parseBatch(
     completions: ReadonlyArray<ArrayLike<number>>,
     options?: ParseBatchOptions,
-  ): Promise<ParsedCompletion[]> {
+  ): ParsedCompletion[] | Promise<ParsedCompletion[]> {
     let size = 0;
-    for (const c of completions) size += 4 * c.length;
-    return this.#pick(size).parseBatch(completions, options);
+    for (let i = 0; i < completions.length; i++) size += 4 * completions[i].length;
+    return this.#run(size, (b) => b.parseBatch(completions, options));
   }
 
   async renderBatch(
     conversations: ReadonlyArray<ConversationLike>,
     options: BatchRenderOptions,
   ): Promise<BatchItem[]> {
-    const { loadHarmonyEncoding } = await import("../encoding/harmony_encoding.ts");
-    const plan = (await loadHarmonyEncoding("HarmonyGptOss")).planBatch(conversations, options);
-    return plan.finish(plan.texts.length > 0 ? await this.encodeOrdinaryBatch(plan.texts) : []);
+    if (this.#encoding === undefined) {
+      const { loadHarmonyEncoding } = await import("../encoding/harmony_encoding.ts");
+      this.#encoding = await loadHarmonyEncoding("HarmonyGptOss");
+    }
+    const plan = this.#encoding.planBatch(conversations, options);
+    return plan.finish(await this.encodeBatch(plan.texts, ORDINARY));
   }
 
   info(): EngineInfo {
-    return { ...this.#info, backends: [...this.#info.backends] };
+    const i = this.#info;
+    return { ...i, backends: [...i.backends], batches: { ...i.batches } };
+  }
+
+  describe(): string {
+    const { cpu, gpu } = this.#info.batches;
+    const name = `gpu (${(this.#info.adapter ?? "unknown adapter").slice(0, ADAPTER_CHARS)})`;
+    if (gpu === 0) return cpu > 0 || !this.#info.backends.includes("gpu") ? "cpu" : name;
+    if (cpu === 0) return name;
+    return `${this.#info.mode}: ${gpu} batches ${name}, ${cpu} cpu`;
   }
 
   lastStats(): BatchStats {
@@ -164,6 +241,7 @@ class EngineImpl implements Engine {
   }
 
   destroy(): void {
+    this.#open = undefined;
     this.#gpu?.destroy();
     this.#gpu = undefined;
     this.#cpu.destroy();
@@ -171,29 +249,62 @@ class EngineImpl implements Engine {
 }
 
 /**
- * Creates an engine.
+ * Opens the backend for a `--backend` value: the one resolver every command and pipeline uses.
+ * `cpu` is the CPU backend; `gpu` opens a WebGPU device now (any adapter); `auto` starts on the
+ * CPU and opens the GPU only when a batch of at least `minGpuBatchBytes` arrives, keeping it
+ * only when it is a hardware adapter. Summaries report {@link Engine.describe}.
  *
- * @throws {GpuUnavailableError} with `backend: "gpu"` when no WebGPU adapter or device exists.
+ * @throws {GpuUnavailableError} with `gpu` when no WebGPU adapter or device exists.
+ * @throws {TypeError} on an unknown kind.
  * @example
  * ```ts
- * import { deepStrictEqual } from "node:assert/strict";
- * import { createEngine } from "./mod.ts";
- * const engine = await createEngine({ backend: "cpu" });
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ * import { openBackend } from "./mod.ts";
+ * const engine = await openBackend("auto");
  * const batch = await engine.encodeBatch(["hello world", "<|start|>"], { allowedSpecial: "all" });
  * deepStrictEqual(batch.get(1), new Uint32Array([200006]));
+ * strictEqual(engine.describe(), "cpu"); // a small batch: the GPU was not even opened
  * engine.destroy();
  * ```
  */
-export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
-  const mode = options.backend ?? "auto";
-  if (mode !== "auto" && mode !== "gpu" && mode !== "cpu") {
-    throw new TypeError(`Cannot create engine: unknown backend "${String(mode).slice(0, 32)}"`);
+export async function openBackend(
+  kind: BackendKind = "auto",
+  options: Omit<EngineOptions, "backend"> = {},
+): Promise<Engine> {
+  const mode = kind;
+  if (!(BACKEND_KINDS as readonly string[]).includes(mode)) {
+    throw new TypeError(`Cannot open backend: unknown backend "${String(mode).slice(0, 32)}"`);
   }
   const cpu = await CpuBackend.create();
   const min = options.minGpuBatchBytes ?? 1 << 20;
   if (mode === "cpu") {
     return new EngineImpl(cpu, undefined, { mode, backends: ["cpu"], reason: "backend: cpu" }, min);
   }
+  if (mode === "auto") {
+    return new EngineImpl(
+      cpu,
+      undefined,
+      { mode, backends: ["cpu"], reason: "auto: no batch big enough for the GPU yet" },
+      min,
+      async (engine) => {
+        const r = await openGpu(mode, options);
+        engine.setGpu(r.gpu, r.info);
+        return r.gpu;
+      },
+    );
+  }
+  const r = await openGpu(mode, options);
+  return new EngineImpl(cpu, r.gpu, { mode, ...r.info }, min);
+}
+
+/**
+ * Opens the GPU backend. In `gpu` mode failures throw; in `auto` mode they (and software
+ * adapters, refused before a device is created) give no GPU and the reason.
+ */
+async function openGpu(
+  mode: "auto" | "gpu",
+  options: Omit<EngineOptions, "backend">,
+): Promise<{ gpu?: GpuBackend; info: Omit<EngineInfo, "batches" | "mode"> }> {
   const [{ GpuContext }, { GpuBackend }, { findGpu }] = await Promise.all([
     import("../gpu/context.ts"),
     import("./gpu_backend.ts"),
@@ -203,7 +314,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   if (!gpuObject) {
     const reason = "this runtime has no WebGPU (no navigator.gpu, no webgpu package)";
     if (mode === "gpu") throw new GpuUnavailableError(`Cannot use the GPU backend: ${reason}`);
-    return new EngineImpl(cpu, undefined, { mode, backends: ["cpu"], reason }, min);
+    return { info: { backends: ["cpu"], reason } };
   }
   let ctx: GpuContext;
   try {
@@ -216,20 +327,20 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   } catch (e) {
     if (mode === "gpu") throw e;
     if (e instanceof SoftwareAdapterError) {
-      return new EngineImpl(cpu, undefined, {
-        mode,
-        backends: ["cpu"],
-        software: true,
-        reason: `${e.message}, slower than the CPU path`,
-      }, min);
+      return {
+        info: {
+          backends: ["cpu"],
+          software: true,
+          reason: `${e.message}, slower than the CPU path`,
+        },
+      };
     }
-    const reason = e instanceof Error ? e.message : String(e);
-    return new EngineImpl(cpu, undefined, { mode, backends: ["cpu"], reason }, min);
+    return { info: { backends: ["cpu"], reason: e instanceof Error ? e.message : String(e) } };
   }
   const adapter = ctx.adapter.name, software = ctx.adapter.software;
-  let gpu: GpuBackend;
   try {
-    gpu = await GpuBackend.create(ctx, { onWarning: options.onWarning });
+    const gpu = await GpuBackend.create(ctx, { onWarning: options.onWarning });
+    return { gpu, info: { backends: ["cpu", "gpu"], adapter, software } };
   } catch (e) {
     ctx.destroy();
     if (mode === "gpu") {
@@ -239,14 +350,25 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       );
     }
     const reason = e instanceof Error ? e.message : String(e);
-    return new EngineImpl(
-      cpu,
-      undefined,
-      { mode, backends: ["cpu"], adapter, software, reason },
-      min,
-    );
+    return { info: { backends: ["cpu"], adapter, software, reason } };
   }
-  return new EngineImpl(cpu, gpu, { mode, backends: ["cpu", "gpu"], adapter, software }, min);
+}
+
+/**
+ * Creates an engine: {@link openBackend} with the kind in `options.backend` (default `auto`).
+ *
+ * @throws {GpuUnavailableError} with `backend: "gpu"` when no WebGPU adapter or device exists.
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { createEngine } from "./mod.ts";
+ * const engine = await createEngine({ backend: "cpu" });
+ * deepStrictEqual(engine.encodeBatch(["hello"]), engine.encodeBatch(["hello"]));
+ * engine.destroy();
+ * ```
+ */
+export function createEngine(options: EngineOptions = {}): Promise<Engine> {
+  return openBackend(options.backend ?? "auto", options);
 }
 
 /** Re-exported for callers that only need the message type with parse results. */

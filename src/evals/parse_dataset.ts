@@ -1,6 +1,6 @@
 /**
  * The `parse-dataset` pipeline: streams eval records (JSONL, JSONL.gz, Parquet) through
- * {@link analyzeCompletion} and writes one JSONL line per record, in input order, under a
+ * `analyzeCompletion` (`./completion.ts`) and writes one JSONL line per record, in input order, under a
  * temporary name renamed at the end. Memory is bounded by one record plus a 1 MiB output buffer.
  *
  * @module
@@ -12,13 +12,9 @@ import type { Role } from "../chat/role.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
 import { readRecords } from "../dataset/readers.ts";
 import { inShard, type Shard, WHOLE } from "../dataset/shard.ts";
-import type { EncodedBatch, ParseBatchOptions, ParsedCompletion } from "../engine/backend.ts";
-import type { EncodeOptions } from "../tokenizer/types.ts";
-import {
-  analyzeCompletion,
-  analyzeParsedCompletion,
-  type CompletionAnalysis,
-} from "./completion.ts";
+import type { Backend } from "../engine/backend.ts";
+import { CpuBackend } from "../engine/cpu_backend.ts";
+import { analyzeParsedCompletion, type CompletionAnalysis } from "./completion.ts";
 import { type EvalRecord, formatResultLine, readEvalRecord, RecordReadError } from "./record.ts";
 import { type ParseDatasetStats, StatsCollector } from "./stats.ts";
 
@@ -36,21 +32,6 @@ export interface ParseDatasetProgress {
   bytes: number;
 }
 
-/**
- * What {@link parseDataset} uses of an engine (`createEngine` of `src/engine` fits): batch
- * encoding of text completions and batch strict parsing, on the CPU or a GPU. Results must be the
- * CPU's (the engine's contract), so the output does not depend on the backend.
- */
-export interface EvalEngine {
-  /** Encodes texts (`allowedSpecial: "all"` is passed), errors per text. */
-  encodeBatch(texts: readonly string[], options?: EncodeOptions): Promise<EncodedBatch>;
-  /** Parses completions (`strict: true` and the role are passed), errors per completion. */
-  parseBatch(
-    completions: ReadonlyArray<ArrayLike<number>>,
-    options?: ParseBatchOptions,
-  ): Promise<ParsedCompletion[]>;
-}
-
 /** Options of {@link parseDataset}. */
 export interface ParseDatasetOptions {
   /** Input files, read in order. */
@@ -66,10 +47,11 @@ export interface ParseDatasetOptions {
   /** The shard to process (default: everything). */
   shard?: Shard;
   /**
-   * Batch backend for encoding and strict parsing; without one, each record is encoded and
-   * parsed on the CPU as it is read.
+   * Batch backend for encoding text completions (`allowedSpecial: "all"`) and strict parsing
+   * (an `Engine` from `openBackend`); results are the CPU's whatever runs them, so the output
+   * does not depend on the backend. Default: the CPU backend over `tokenizer`.
    */
-  engine?: EvalEngine;
+  engine?: Backend;
   /** Records per engine batch (default 2048; a batch also ends at 8M tokens). */
   batchSize?: number;
   /** Called after every record (throttle on the receiving side). */
@@ -151,7 +133,7 @@ function failRecord(p: Pending, e: unknown): void {
 
 /** Encodes the batch's texts and strict-parses its completions on the engine, then analyzes. */
 async function runEngine(
-  engine: EvalEngine,
+  engine: Backend,
   encoding: { tokenizer: Tokenizer },
   batch: Pending[],
   role: Role | null,
@@ -228,7 +210,7 @@ export async function parseDataset(options: ParseDatasetOptions): Promise<ParseD
   const file = new OutputFile(temp, out.endsWith(".gz"));
   const started = now();
   const progress: ParseDatasetProgress = { read: 0, records: 0, failed: 0, tokens: 0, bytes: 0 };
-  const engine = options.engine;
+  const engine = options.engine ?? new CpuBackend(tokenizer);
   const batchSize = Math.max(1, options.batchSize ?? 2048);
   let pending: Pending[] = [];
   let pendingTokens = 0;
@@ -246,7 +228,7 @@ export async function parseDataset(options: ParseDatasetOptions): Promise<ParseD
     const batch = pending;
     pending = [];
     pendingTokens = 0;
-    if (engine) await runEngine(engine, encoding, batch, role);
+    await runEngine(engine, encoding, batch, role);
     for (const p of batch) emit(p, p.result!, p.record ? p.record.tokens.length : 0);
   };
 
@@ -262,19 +244,11 @@ export async function parseDataset(options: ParseDatasetOptions): Promise<ParseD
         carried: [],
       };
       try {
-        const r = readEvalRecord(tokenizer, rec, {
-          field: options.field,
-          encodeText: engine === undefined,
-        });
+        const r = readEvalRecord(tokenizer, rec, { field: options.field, encodeText: false });
         p.carried = r.carried;
         p.record = r;
-        if (!engine) p.result = analyzeCompletion(encoding, r.tokens, { role });
       } catch (e) {
         failRecord(p, e);
-      }
-      if (!engine) {
-        emit(p, p.result!, p.record ? p.record.tokens.length : 0);
-        continue;
       }
       pending.push(p);
       pendingTokens += p.record ? p.record.tokens.length || (p.record.text?.length ?? 0) : 0;

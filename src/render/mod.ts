@@ -25,12 +25,9 @@ export {
   type BatchItem,
   type BatchPlan,
   type BatchRenderOptions,
-  cpuBackend,
   DirectSink,
   marksToSpans,
   type MessageSpan,
-  type PackedTokens,
   planBatch,
   SegmentCache,
-  type TextEncodingBackend,
 } from "./plan.ts";

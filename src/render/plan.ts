@@ -1,14 +1,20 @@
 /**
  * Sinks for the renderer: one that writes tokens directly (with a bounded cache for text that
- * repeats), and one that records a batch plan — special-token ids and references to text
- * segments — whose texts a backend (CPU tokenizer, GPU) encodes together before the plan is
- * stitched into per-conversation token arrays.
+ * repeats), and one that records a batch plan.
+ *
+ * Batch rendering is where the renderer meets the batch-encoding seam: {@link planBatch} runs
+ * the rules for every conversation and records special-token ids and references to the
+ * (deduplicated) texts still to encode, `plan.texts`; any `BatchEncoder` (the CPU tokenizer's
+ * `encodeBatchCpu`, a GPU backend, the engine) encodes them with `ORDINARY` options into one
+ * `EncodedBatch` (`src/tokenizer/encoded_batch.ts`); `plan.finish(batch)` stitches every
+ * conversation straight from that packed buffer (no array per text).
  *
  * @module
  */
 
 import type { Message } from "../chat/message.ts";
 import type { Role } from "../chat/role.ts";
+import type { EncodedBatch } from "../tokenizer/encoded_batch.ts";
 import { TokenBuffer } from "../tokenizer/token_buffer.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
 import {
@@ -19,62 +25,6 @@ import {
   type RenderMode,
   type RenderSink,
 } from "./renderer.ts";
-
-/**
- * Encodes many texts at once, special-token text as ordinary text (`encode_ordinary`). The CPU
- * backend loops over a `Tokenizer`; a GPU backend can take the whole list in one dispatch.
- */
-export interface TextEncodingBackend {
-  /** Returns the tokens of each text, in order. */
-  encodeOrdinaryBatch(texts: string[]): Uint32Array[];
-  /**
-   * Optional packed form (preferred when present): all tokens in one array, text `i` at
-   * `tokens.subarray(offsets[i], offsets[i + 1])` — one buffer to read back from a GPU.
-   */
-  encodeOrdinaryPacked?(texts: string[]): PackedTokens;
-}
-
-/** Tokens of many texts in one array: text `i` is `tokens[offsets[i] .. offsets[i + 1])`. */
-export interface PackedTokens {
-  /** All tokens, text after text. */
-  tokens: Uint32Array;
-  /** `texts.length + 1` offsets into `tokens`. */
-  offsets: Uint32Array;
-}
-
-/**
- * The CPU backend: the tokenizer on each text; the packed form appends every text's tokens to
- * one buffer (no array per text).
- *
- * @example
- * ```ts
- * import { deepStrictEqual } from "node:assert/strict";
- * import { cpuBackend } from "./plan.ts";
- * import { loadTokenizer } from "../tokenizer/mod.ts";
- * const backend = cpuBackend(await loadTokenizer());
- * deepStrictEqual(backend.encodeOrdinaryPacked!(["hello", " world"]).offsets, new Uint32Array([0, 1, 2]));
- * ```
- */
-export function cpuBackend(tokenizer: Tokenizer): TextEncodingBackend {
-  return {
-    encodeOrdinaryBatch(texts: string[]): Uint32Array[] {
-      const out = new Array<Uint32Array>(texts.length);
-      for (let i = 0; i < texts.length; i++) out[i] = tokenizer.encodeOrdinary(texts[i]);
-      return out;
-    },
-    encodeOrdinaryPacked(texts: string[]): PackedTokens {
-      let chars = 0;
-      for (let i = 0; i < texts.length; i++) chars += texts[i].length;
-      const buf = new TokenBuffer(Math.max(256, chars >> 1));
-      const offsets = new Uint32Array(texts.length + 1);
-      for (let i = 0; i < texts.length; i++) {
-        tokenizer.encodeOrdinaryInto(texts[i], buf);
-        offsets[i + 1] = buf.length;
-      }
-      return { tokens: buf.view(), offsets };
-    },
-  };
-}
 
 /**
  * A bounded cache of the tokens of text that repeats (header pieces, system and developer
@@ -305,15 +255,17 @@ export interface BatchRenderOptions {
 /**
  * A batch render in two steps, so a backend can encode all texts at once (synchronously or not):
  * `texts` lists the unique texts still to encode (cached ones are resolved already); `finish`
- * takes their tokens, in the same order, and stitches every conversation.
+ * takes their packed tokens, in the same order, and stitches every conversation.
  */
 export interface BatchPlan {
-  /** Texts to encode with `encode_ordinary`, deduplicated across the batch. */
-  readonly texts: string[];
-  /** Stitches the conversations from the tokens of `texts`. */
-  finish(encoded: readonly Uint32Array[]): BatchItem[];
-  /** Stitches the conversations from the packed tokens of `texts`. */
-  finishPacked(packed: PackedTokens): BatchItem[];
+  /** Texts to encode with `encode_ordinary` (`ORDINARY` options), deduplicated across the batch. */
+  readonly texts: readonly string[];
+  /**
+   * Stitches the conversations from the encoded `texts` (text `i` is `batch.get(i)`).
+   *
+   * @throws {RangeError} when the batch does not hold one encoding per text, or a text failed.
+   */
+  finish(batch: EncodedBatch): BatchItem[];
 }
 
 interface PlannedConversation {
@@ -388,24 +340,19 @@ export function planBatch(
   }
   return {
     texts: pending,
-    finish(encoded: readonly Uint32Array[]): BatchItem[] {
-      if (encoded.length !== pending.length) {
-        throw new RangeError(
-          `Cannot finish batch: the backend returned ${encoded.length} encodings for ${pending.length} texts`,
-        );
-      }
-      for (let i = 0; i < pendingIdx.length; i++) {
-        const k = pendingIdx[i];
-        resolved[k] = encoded[i];
-        if (sink.shared[k]) cache.set(sink.texts[k], encoded[i]);
-      }
-      return stitch(sink.items, resolved as Uint32Array[], planned);
-    },
-    finishPacked({ tokens, offsets }: PackedTokens): BatchItem[] {
+    finish({ tokens, offsets, errors }: EncodedBatch): BatchItem[] {
       if (offsets.length !== pending.length + 1 || offsets[pending.length] > tokens.length) {
         throw new RangeError(
-          `Cannot finish batch: the backend returned ${offsets.length} offsets for ${pending.length} texts`,
+          `Cannot finish batch: the backend returned ${
+            offsets.length - 1
+          } encodings for ${pending.length} texts`,
         );
+      }
+      if (errors.size > 0) {
+        const [i, e] = errors.entries().next().value!;
+        throw new RangeError(`Cannot finish batch: text ${i} failed to encode: ${e.message}`, {
+          cause: e,
+        });
       }
       for (let i = 0; i < pendingIdx.length; i++) {
         const k = pendingIdx[i];

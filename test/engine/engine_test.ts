@@ -1,6 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createEngine, GpuUnavailableError } from "../../src/engine/mod.ts";
+import {
+  CpuBackend,
+  createEngine,
+  GpuUnavailableError,
+  openBackend,
+  ORDINARY,
+} from "../../src/engine/mod.ts";
 import { buildMessageTable, tableMessages } from "../../src/engine/message_table.ts";
 import { parseBatchCpu } from "../../src/engine/cpu_backend.ts";
 import { buildSpecialTables } from "../../src/gpu/tables.ts";
@@ -18,8 +24,9 @@ test("createEngine({ backend: 'cpu' }) encodes, parses and reports the CPU backe
   assert.deepEqual([...b.get(0)], [24912, 2375]);
   assert.deepEqual([...b.get(1)], [200007]);
   assert.deepEqual(engine.info().backends, ["cpu"]);
-  assert.deepEqual((await engine.encodeOrdinaryBatch(["<|end|>"]))[0].length, 5);
+  assert.deepEqual((await engine.encodeBatch(["<|end|>"], ORDINARY)).get(0).length, 5);
   assert.equal(engine.lastStats().backend, "cpu");
+  assert.equal(engine.describe(), "cpu");
   engine.destroy();
 });
 
@@ -31,11 +38,51 @@ test("createEngine({ backend: 'gpu' }) throws GpuUnavailableError when there is 
   });
 });
 
-test("createEngine({ backend: 'auto' }) falls back to the CPU without an adapter and says why", async () => {
-  const engine = await createEngine({ backend: "auto", gpu: noAdapter });
+test("openBackend('auto') falls back to the CPU without an adapter and says why", async () => {
+  const engine = await openBackend("auto", { gpu: noAdapter, minGpuBatchBytes: 4 });
+  const b = await engine.encodeBatch(["hello world"]);
+  assert.deepEqual([...b.get(0)], [24912, 2375]);
   assert.deepEqual(engine.info().backends, ["cpu"]);
   assert.match(engine.info().reason ?? "", /no WebGPU adapter/);
+  assert.equal(engine.describe(), "cpu");
   engine.destroy();
+});
+
+test("openBackend('auto') does not start the GPU runtime while every batch stays on the CPU", async () => {
+  let asked = 0;
+  const counting = {
+    requestAdapter: () => {
+      asked++;
+      return Promise.resolve(null);
+    },
+  } as unknown as GPU;
+  const engine = await openBackend("auto", { gpu: counting, minGpuBatchBytes: 1000 });
+  // Small batches come back synchronously from the CPU backend: no Promise, no GPU.
+  const small = engine.encodeBatch(["hi"], ORDINARY);
+  assert.ok(!(small instanceof Promise));
+  assert.ok(!(engine.parseBatch([[200006, 1428, 200008, 3686, 200007]]) instanceof Promise));
+  assert.equal(asked, 0);
+  assert.match(engine.info().reason ?? "", /no batch big enough/);
+  assert.deepEqual(engine.info().batches, { cpu: 2, gpu: 0 });
+  // The first batch big enough opens it (here: no adapter, so the CPU goes on).
+  await engine.encodeBatch(["x".repeat(1000)], ORDINARY);
+  await engine.encodeBatch(["x".repeat(1000)], ORDINARY);
+  assert.equal(asked, 1);
+  assert.deepEqual(engine.info().batches, { cpu: 4, gpu: 0 });
+  engine.destroy();
+});
+
+test("the CPU backend and a CPU engine return results synchronously (no Promise)", async () => {
+  const cpu = await CpuBackend.create();
+  assert.ok(!(cpu.encodeBatch(["a"]) instanceof Promise));
+  assert.ok(!(cpu.parseBatch([[200006]]) instanceof Promise));
+  const engine = await openBackend("cpu");
+  assert.ok(!(engine.encodeBatch(["a"]) instanceof Promise));
+  engine.destroy();
+});
+
+test("openBackend rejects an unknown kind with a TypeError", async () => {
+  await assert.rejects(openBackend("tpu" as never), TypeError);
 });
 
 test("encodeBatch reports a disallowed special token per text and goes on", async () => {

@@ -153,8 +153,10 @@ test("createEngine({ backend: 'auto' }) refuses a software adapter before creati
     },
   } as unknown as GPU;
   const { createEngine } = await import("../../src/engine/mod.ts");
-  const engine = await createEngine({ backend: "auto", gpu: counting });
+  const engine = await createEngine({ backend: "auto", gpu: counting, minGpuBatchBytes: 1 });
   try {
+    await engine.encodeBatch(["hello"]); // auto opens the GPU on the first batch big enough
+
     const adapter = await real.requestAdapter();
     const info = (adapter as { info?: GPUAdapterInfo } | null)?.info;
     const software = summarizeAdapter({

@@ -11,7 +11,8 @@ import {
   ToolNamespaceConfig,
 } from "../../src/chat/content.ts";
 import { HarmonyRenderError } from "../../src/render/renderer.ts";
-import { SegmentCache, type TextEncodingBackend } from "../../src/render/plan.ts";
+import { SegmentCache } from "../../src/render/plan.ts";
+import { encodeBatchCpu, EncodedBatch, ORDINARY } from "../../src/tokenizer/encoded_batch.ts";
 
 const enc = await loadHarmonyEncoding("HarmonyGptOss");
 const S = (s: string) => [...enc.encode(s, { allowedSpecial: "all" })];
@@ -288,35 +289,39 @@ describe("batches", () => {
     });
   }
 
-  test("the backend gets each text once per batch; repeated texts come from the cache", () => {
+  test("the encoder gets each text once per batch; repeated texts come from the cache", () => {
     enc.clearCache();
     const seen: string[][] = [];
-    const backend: TextEncodingBackend = {
-      encodeOrdinaryBatch(texts) {
-        seen.push([...texts]);
-        return texts.map((t) => enc.encodeOrdinary(t));
-      },
+    const render = (convos: Message[][]) => {
+      const plan = enc.planBatch(convos, { mode: "conversation" });
+      seen.push([...plan.texts]);
+      return plan.finish(encodeBatchCpu(enc.tokenizer, plan.texts, ORDINARY));
     };
-    enc.renderBatch([[user("Hello")], [user("Hello")]], { mode: "conversation", backend });
+    render([[user("Hello")], [user("Hello")]]);
     assert.deepEqual(seen[0].sort(), ["Hello", "user"]);
-    enc.renderBatch([[user("Bye")]], { mode: "conversation", backend });
+    render([[user("Bye")]]);
     assert.deepEqual(seen[1], ["Bye"]);
   });
 
   test("planBatch + finish works with any (e.g. asynchronous) encoder; a wrong count is a RangeError", async () => {
     const plan = enc.planBatch([new Conversation([user("async")])], { mode: "conversation" });
-    const encoded = await Promise.resolve(plan.texts.map((t) => enc.encodeOrdinary(t)));
+    const encoded = await Promise.resolve(encodeBatchCpu(enc.tokenizer, plan.texts, ORDINARY));
     const [item] = plan.finish(encoded);
     assert.equal(enc.decodeUtf8(item.tokens!), "<|start|>user<|message|>async<|end|>");
     const plan2 = enc.planBatch([[user("zzz unique")]], { mode: "conversation" });
-    assert.throws(() => plan2.finish([]), RangeError);
     assert.throws(
-      () => plan2.finishPacked({ tokens: new Uint32Array(0), offsets: new Uint32Array(1) }),
+      () => plan2.finish(new EncodedBatch(new Uint32Array(0), new Uint32Array(1), new Map())),
       RangeError,
     );
+    const failed = new EncodedBatch(
+      new Uint32Array(0),
+      new Uint32Array(plan2.texts.length + 1),
+      new Map([[0, new SyntaxError("bad")]]),
+    );
+    assert.throws(() => plan2.finish(failed), /text 0 failed to encode: bad/);
   });
 
-  test("finishPacked stitches from one packed array (the CPU backend's packed form)", () => {
+  test("finish stitches from one packed array built by hand (as a GPU reads it back)", () => {
     enc.clearCache();
     const convos = [[user("a b c")], [
       user("a b c"),
@@ -328,7 +333,7 @@ describe("batches", () => {
     for (let i = 0; i < lists.length; i++) offsets[i + 1] = offsets[i] + lists[i].length;
     const tokens = new Uint32Array(offsets[lists.length]);
     lists.forEach((l, i) => tokens.set(l, offsets[i]));
-    const items = plan.finishPacked({ tokens, offsets });
+    const items = plan.finish(new EncodedBatch(tokens, offsets, new Map()));
     for (let i = 0; i < convos.length; i++) {
       assert.deepEqual(
         items[i].tokens,

@@ -7,7 +7,7 @@
 
 import type { Command } from "../commands.ts";
 import { UsageError } from "../args.ts";
-import { createEngine, type Engine } from "../../engine/mod.ts";
+import { type Engine, openBackend, ORDINARY } from "../../engine/mod.ts";
 import { conversationFromJson } from "../../chat/json.ts";
 import type { Conversation } from "../../chat/message.ts";
 import { recordToHarmonyJson } from "../../dataset/mapping.ts";
@@ -29,7 +29,7 @@ async function measure(
   engine: Engine,
   task: string,
   adapter: string,
-  run: () => Promise<unknown>,
+  run: () => unknown,
   outputTokens?: number,
 ): Promise<Row> {
   await run(); // warm-up: pipelines, tables, caches
@@ -111,7 +111,7 @@ export const command: Command = {
     for (const backend of which === "both" ? ["cpu", "gpu"] as const : [which as "cpu" | "gpu"]) {
       let engine: Engine;
       try {
-        engine = await createEngine({ backend });
+        engine = await openBackend(backend);
       } catch (e) {
         await host.stderr.write(
           `harmony bench: ${backend}: ${e instanceof Error ? e.message : String(e)}\n`,
@@ -125,7 +125,7 @@ export const command: Command = {
             engine,
             "encode",
             adapter,
-            () => engine.encodeBatch(texts, { disallowedSpecial: [] }),
+            () => engine.encodeBatch(texts, ORDINARY),
           ),
         );
         rows.push(

@@ -5,16 +5,11 @@
  */
 
 import type { Command } from "../commands.ts";
-import { BACKEND_OPTION, parseJsonObject, readAll, runJsonl, runJsonlBatched } from "../jsonl.ts";
-import { loadTokenizer } from "../../tokenizer/mod.ts";
-import type { EncodeOptions, Tokenizer } from "../../tokenizer/mod.ts";
+import { BACKEND_OPTION, openBackendOption } from "../backend.ts";
+import { parseJsonObject, readAll, runJsonlBatched } from "../jsonl.ts";
+import { ORDINARY } from "../../tokenizer/encoded_batch.ts";
+import type { EncodeOptions } from "../../tokenizer/mod.ts";
 import type { Host } from "../host.ts";
-
-function encoder(tok: Tokenizer, allowed: string): (text: string) => Uint32Array {
-  return allowed === "all"
-    ? (text) => tok.encode(text, { allowedSpecial: "all" })
-    : (text) => tok.encodeOrdinary(text);
-}
 
 /** Reads the text of one `{"text": "..."}` line. @throws {TypeError} when it has none. */
 function readText(line: string): string {
@@ -51,41 +46,22 @@ export const command: Command = {
     ],
   },
   async run(args, host) {
-    const backend = String(args.options.backend ?? "cpu");
-    if (backend !== "cpu") {
-      return await runWithEngine(host, backend as "auto" | "gpu", {
-        jsonl: Boolean(args.options.jsonl),
-        options: String(args.options["allowed-special"]) === "all"
-          ? { allowedSpecial: "all" }
-          : { disallowedSpecial: [] },
-      });
-    }
-    const tok = await loadTokenizer();
-    const encode = encoder(tok, String(args.options["allowed-special"]));
-    if (!args.options.jsonl) {
-      const text = new TextDecoder().decode(await readAll(host));
-      await host.stdout.write(`[${encode(text).join(",")}]\n`);
-      return 0;
-    }
-    const { failed } = await runJsonl(
-      host,
-      (line) => `{"tokens":[${encode(readText(line)).join(",")}]}`,
-    );
-    return failed > 0 ? 1 : 0;
+    return await runWithEngine(host, args.options.backend, {
+      jsonl: Boolean(args.options.jsonl),
+      options: String(args.options["allowed-special"]) === "all"
+        ? { allowedSpecial: "all" }
+        : ORDINARY,
+    });
   },
 };
 
-/** `encode --backend auto|gpu`: the same output, texts encoded in batches by the engine. */
+/** `encode`: texts encoded in batches by the engine `--backend` opens (same output on each). */
 async function runWithEngine(
   host: Host,
-  backend: "auto" | "gpu",
+  backend: unknown,
   how: { jsonl: boolean; options: EncodeOptions },
 ): Promise<number> {
-  const { createEngine } = await import("../../engine/mod.ts");
-  const engine = await createEngine({
-    backend,
-    onWarning: (m) => void host.stderr.write(m + "\n"),
-  });
+  const engine = await openBackendOption(host, backend);
   try {
     if (!how.jsonl) {
       const text = new TextDecoder().decode(await readAll(host));

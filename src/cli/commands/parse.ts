@@ -5,16 +5,13 @@
  */
 
 import type { Command } from "../commands.ts";
-import { BACKEND_OPTION, runJsonl, runJsonlBatched } from "../jsonl.ts";
+import { BACKEND_OPTION, openBackendOption } from "../backend.ts";
+import { runJsonl, runJsonlBatched } from "../jsonl.ts";
 import { loadTokenizer } from "../../tokenizer/mod.ts";
 import type { Tokenizer } from "../../tokenizer/mod.ts";
 import type { Role } from "../../chat/role.ts";
 import { type MessageJson, messageToJson } from "../../chat/json.ts";
-import {
-  parseMessagesFromCompletionTokens,
-  StreamableParser,
-  type StreamState,
-} from "../../parse/mod.ts";
+import { StreamableParser, type StreamState } from "../../parse/mod.ts";
 
 /** One state of `--trace` output: the parser's observable state after one token. */
 export interface TraceState {
@@ -153,15 +150,10 @@ export const command: Command = {
     const strict = args.options.strict !== false;
     const trace = args.options.trace === true;
     const text = args.options.text === true;
-    const backend = String(args.options.backend ?? "cpu");
-    if (backend !== "cpu" && !trace) {
+    if (!trace) {
       // The engine parses each batch of completions at once (GPU special-token scan and message
       // tables; irregular completions fall back to the streaming parser), same messages.
-      const { createEngine } = await import("../../engine/mod.ts");
-      const engine = await createEngine({
-        backend: backend as "auto" | "gpu",
-        onWarning: (m) => void host.stderr.write(m + "\n"),
-      });
+      const engine = await openBackendOption(host, args.options.backend);
       try {
         const { failed } = await runJsonlBatched(
           host,
@@ -176,13 +168,11 @@ export const command: Command = {
         engine.destroy();
       }
     }
-    const encoding = { tokenizer };
-    const { failed } = await runJsonl(host, (line) => {
-      const tokens = readRecord(line, text, tokenizer);
-      if (trace) return traceParse(tokenizer, tokens, role, strict);
-      const messages = parseMessagesFromCompletionTokens(encoding, tokens, role, { strict });
-      return { messages: messages.map(messageToJson) };
-    });
+    // --trace: the streaming parser, line by line.
+    const { failed } = await runJsonl(
+      host,
+      (line) => traceParse(tokenizer, readRecord(line, text, tokenizer), role, strict),
+    );
     return failed > 0 ? 1 : 0;
   },
 };

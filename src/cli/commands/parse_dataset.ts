@@ -17,32 +17,10 @@ import { totalInputBytes } from "../../dataset/readers.ts";
 import { loadTokenizer } from "../../tokenizer/mod.ts";
 import { parseDataset, shardOutputPath } from "../../evals/parse_dataset.ts";
 import { formatStats, type ParseDatasetStats } from "../../evals/stats.ts";
-import type { Engine } from "../../engine/mod.ts";
+import { BACKEND_OPTION, openBackendOption } from "../backend.ts";
 
 function str(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;
-}
-
-/**
- * The engine for `--backend`: none for `cpu` (records are parsed one by one as they are read),
- * nor for `auto` when no hardware GPU is found (the engine would only batch the same CPU work);
- * a GPU engine for `gpu` (any adapter, software ones included) and for `auto` with a hardware
- * GPU.
- *
- * @throws {GpuUnavailableError} for `gpu` when no WebGPU adapter or device exists.
- */
-async function openEngine(
-  backend: string,
-): Promise<{ engine?: Engine; backend: string }> {
-  if (backend === "cpu") return { backend: "cpu" };
-  const { createEngine } = await import("../../engine/mod.ts");
-  const engine = await createEngine({ backend: backend === "gpu" ? "gpu" : "auto" });
-  const info = engine.info();
-  if (!info.backends.includes("gpu")) {
-    engine.destroy();
-    return { backend: "cpu" };
-  }
-  return { engine, backend: `gpu (${info.adapter ?? "unknown adapter"})` };
 }
 
 /**
@@ -78,7 +56,7 @@ export async function runParseDataset(
   const roleOpt = str(o.role) ?? "assistant";
   const role: Role | null = roleOpt === "none" ? null : roleOpt as Role;
   const tokenizer = await loadTokenizer();
-  const { engine, backend } = await openEngine(str(o.backend) ?? "auto");
+  const engine = await openBackendOption(host, o.backend, "parse-dataset");
   const progress = new Progress(host.stderr, { totalBytes: await totalInputBytes(inputs) });
   const stats = await parseDataset({
     inputs,
@@ -89,9 +67,9 @@ export async function runParseDataset(
     shard,
     engine,
     onProgress: (p) => progress.update(p),
-  }).finally(() => engine?.destroy());
+  }).finally(() => engine.destroy());
   progress.end();
-  stats.backend = backend;
+  stats.backend = engine.describe();
   if (statsFile !== undefined) {
     mkdirSync(dirname(statsFile), { recursive: true });
     writeFileSync(statsFile, JSON.stringify(stats, null, 2) + "\n");
@@ -137,13 +115,7 @@ export const command: Command = {
         valueName: "NAME",
         description: "Field holding the completion (token ids or text)",
       },
-      {
-        name: "backend",
-        type: "string",
-        choices: ["auto", "cpu", "gpu"],
-        default: "auto",
-        description: "Batch backend (auto: a hardware GPU if any, else the CPU)",
-      },
+      BACKEND_OPTION,
       {
         name: "shard",
         type: "string",

@@ -5,10 +5,10 @@
  */
 
 import type { Command } from "../commands.ts";
-import { BACKEND_OPTION, runJsonl, runJsonlBatched } from "../jsonl.ts";
+import { BACKEND_OPTION, openBackendOption } from "../backend.ts";
+import { runJsonlBatched } from "../jsonl.ts";
 import { conversationFromJson, parseJsonPreservingOrder } from "../../chat/json.ts";
 import { parseRole, type Role } from "../../chat/role.ts";
-import { loadHarmonyEncoding } from "../../encoding/mod.ts";
 import type { RenderMode } from "../../render/renderer.ts";
 import { UsageError } from "../args.ts";
 
@@ -61,34 +61,16 @@ export const command: Command = {
     }
     const config = { autoDropAnalysis: args.options["auto-drop-analysis"] !== "false" };
     const read = (line: string) => conversationFromJson(parseJsonPreservingOrder(line));
-    const backend = String(args.options.backend ?? "cpu");
-    if (backend !== "cpu") {
-      // The engine renders each batch's conversations with all their text encoded at once.
-      const { createEngine } = await import("../../engine/mod.ts");
-      const engine = await createEngine({
-        backend: backend as "auto" | "gpu",
-        onWarning: (m) => void host.stderr.write(m + "\n"),
+    // The engine renders each batch's conversations with all their text encoded at once.
+    const engine = await openBackendOption(host, args.options.backend);
+    try {
+      const { failed } = await runJsonlBatched(host, read, async (convos) => {
+        const items = await engine.renderBatch(convos, { mode, nextRole, config });
+        return items.map((it) => it.error ?? `{"tokens":[${it.tokens.join(",")}]}`);
       });
-      try {
-        const { failed } = await runJsonlBatched(host, read, async (convos) => {
-          const items = await engine.renderBatch(convos, { mode, nextRole, config });
-          return items.map((it) => it.error ?? `{"tokens":[${it.tokens.join(",")}]}`);
-        });
-        return failed > 0 ? 1 : 0;
-      } finally {
-        engine.destroy();
-      }
+      return failed > 0 ? 1 : 0;
+    } finally {
+      engine.destroy();
     }
-    const enc = await loadHarmonyEncoding("HarmonyGptOss");
-    const { failed } = await runJsonl(host, (line) => {
-      const convo = read(line);
-      const tokens = mode === "completion"
-        ? enc.renderConversationForCompletion(convo, nextRole, config)
-        : mode === "training"
-        ? enc.renderConversationForTraining(convo, config)
-        : enc.renderConversation(convo, config);
-      return `{"tokens":[${tokens.join(",")}]}`;
-    });
-    return failed > 0 ? 1 : 0;
   },
 };

@@ -18,12 +18,8 @@ import { resolveShard, type Shard, shardPrefix } from "../../dataset/shard.ts";
 import { TRAIN_ON, type TrainOn } from "../../dataset/loss_mask.ts";
 import { formatCount, formatDuration, Progress } from "../../dataset/progress.ts";
 import { totalInputBytes } from "../../dataset/readers.ts";
-import {
-  type Backend,
-  BACKENDS,
-  loadTrainingRenderer,
-  resolveBackend,
-} from "../../dataset/training_renderer.ts";
+import { loadTrainingRenderer } from "../../dataset/training_renderer.ts";
+import { BACKEND_OPTION, openBackendOption } from "../backend.ts";
 
 function str(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;
@@ -98,14 +94,11 @@ export async function runRenderDataset(
     addSystem: o.system !== false,
   };
   const keepAnalysis = o["keep-analysis"] === true;
-  const backend = await resolveBackend(
-    (str(o.backend) ?? "auto") as Backend,
-    (m) => void host.stderr.write(`render-dataset: ${m}\n`),
-  );
+  const engine = await openBackendOption(host, o.backend, "render-dataset");
   let summary: RenderDatasetSummary;
   const progress = new Progress(host.stderr, { totalBytes: await totalInputBytes(inputs) });
   try {
-    const renderBatch = await loadTrainingRenderer({ keepAnalysis, encoder: backend.encoder });
+    const renderBatch = await loadTrainingRenderer({ keepAnalysis, encoder: engine });
     const every = str(o["checkpoint-every"]);
     summary = await renderDataset({
       inputs,
@@ -117,18 +110,19 @@ export async function runRenderDataset(
       shard,
       resume: o.resume === true,
       settings: { keepAnalysis },
-      // GPU batches must be large to pay for the upload; CPU batches only amortize calls.
-      batchSize: backend.encoder ? 1024 : 64,
+      // GPU batches must be large to pay for the upload (and for `auto` to open the GPU at
+      // all); CPU batches only amortize calls.
+      batchSize: engine.kind === "cpu" ? 64 : 1024,
       checkpointEvery: every !== undefined ? positiveInt(every, "--checkpoint-every") : undefined,
       toConversation: conversationFromJson,
       renderBatch,
       onProgress: (p) => progress.update({ ...p, records: p.read }),
     });
   } finally {
-    backend.close();
+    engine.destroy();
   }
   progress.end();
-  return { summary, seconds: progress.elapsed, shard, backend: backend.description };
+  return { summary, seconds: progress.elapsed, shard, backend: engine.describe() };
 }
 
 function positiveInt(text: string, flag: string): number {
@@ -171,13 +165,7 @@ export const command: Command = {
         default: "auto",
         description: "Record format (auto: detected per record)",
       },
-      {
-        name: "backend",
-        type: "string",
-        choices: BACKENDS,
-        default: "auto",
-        description: "Text encoding backend",
-      },
+      BACKEND_OPTION,
       {
         name: "train-on",
         type: "string",
