@@ -19,7 +19,7 @@
  */
 
 import { z } from "zod";
-import { Author, type Role } from "./role.ts";
+import { Author, isRole, type Role, ROLE_NAMES } from "./role.ts";
 import {
   ChannelConfig,
   type Content,
@@ -165,7 +165,7 @@ const contentSchema = z.discriminatedUnion("type", [textSchema, systemSchema, de
 });
 
 const messageSchema = z.object({
-  role: z.enum(["user", "assistant", "system", "developer", "tool"]),
+  role: z.enum(ROLE_NAMES),
   name: optString,
   recipient: optString,
   // serde's `de_string_or_content_vec`: a string is one text content.
@@ -304,8 +304,6 @@ function toMessage(p: ParsedMessage): Message {
   return m;
 }
 
-const ROLES: ReadonlySet<string> = new Set(["user", "assistant", "system", "developer", "tool"]);
-
 function field(o: object, key: string): unknown {
   return o instanceof Map ? o.get(key) : (o as Record<string, unknown>)[key];
 }
@@ -326,7 +324,7 @@ function fastTextMessage(v: unknown): Message | undefined {
   const recipient = field(v, "recipient");
   const channel = field(v, "channel");
   const contentType = field(v, "content_type");
-  if (typeof role !== "string" || !ROLES.has(role)) return undefined;
+  if (typeof role !== "string" || !isRole(role)) return undefined;
   if (!optStr(name) || !optStr(recipient) || !optStr(channel) || !optStr(contentType)) {
     return undefined;
   }

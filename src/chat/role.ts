@@ -16,7 +16,25 @@ export const Role = {
 /** One of the five harmony roles: `"user" | "assistant" | "system" | "developer" | "tool"`. */
 export type Role = typeof Role[keyof typeof Role];
 
-const ROLES: ReadonlySet<string> = new Set(Object.values(Role));
+/**
+ * The five role names as a tuple (for option choices and schema enums).
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { ROLE_NAMES } from "./role.ts";
+ * strictEqual(ROLE_NAMES.length, 5);
+ * ```
+ */
+export const ROLE_NAMES = [
+  Role.User,
+  Role.Assistant,
+  Role.System,
+  Role.Developer,
+  Role.Tool,
+] as const;
+
+const ROLES: ReadonlySet<string> = new Set(ROLE_NAMES);
 
 /**
  * Tells whether a string is one of the five harmony roles.

@@ -6,7 +6,9 @@
  * @module
  */
 
-import { isRole, type Role } from "../chat/role.ts";
+import { TextContent } from "../chat/content.ts";
+import { Message } from "../chat/message.ts";
+import { Author, isRole, type Role } from "../chat/role.ts";
 import { HarmonyParseError } from "./errors.ts";
 
 const CHANNEL_MARKER = "<|channel|>";
@@ -26,6 +28,36 @@ export interface ParsedHeader {
   contentType: string | undefined;
   /** Words left over (joined by one space), or undefined when none. */
   remaining: string | undefined;
+}
+
+/** The fields of a parsed header a message takes (see {@link ParsedHeader}). */
+export type MessageHeader =
+  & Pick<ParsedHeader, "role">
+  & Partial<
+    Pick<ParsedHeader, "name" | "recipient" | "channel" | "contentType">
+  >;
+
+/**
+ * Builds the message a parsed header and its content text make (the reference's
+ * `StreamableParser` message construction: author from role and name, then recipient, channel,
+ * content type). The one place a header becomes a `Message`: the streaming parser and the
+ * engine's message table both call it.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { messageFromHeader } from "./_header.ts";
+ * const m = messageFromHeader({ role: "assistant", channel: "final" }, "Hi");
+ * strictEqual(m.channel, "final");
+ * strictEqual(m.author.role, "assistant");
+ * ```
+ */
+export function messageFromHeader(header: MessageHeader, text: string): Message {
+  const m = new Message(new Author(header.role, header.name), [new TextContent(text)]);
+  m.recipient = header.recipient;
+  m.channel = header.channel;
+  m.contentType = header.contentType;
+  return m;
 }
 
 /** Rust's `char::is_whitespace` (Unicode White_Space) for one UTF-16 code unit. */

@@ -25,3 +25,9 @@ export {
   StreamState,
 } from "./streamable_parser.ts";
 export { parseMessagesFromCompletionTokens } from "./completion.ts";
+export {
+  messageFromHeader,
+  type MessageHeader,
+  type ParsedHeader,
+  parseHeaderText,
+} from "./_header.ts";

@@ -19,13 +19,17 @@
  * @module
  */
 
-import { Author, type Role } from "../chat/role.ts";
-import { TextContent } from "../chat/content.ts";
-import { Message } from "../chat/message.ts";
+import type { Role } from "../chat/role.ts";
+import type { Message } from "../chat/message.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
 import { TokenBuffer } from "../tokenizer/token_buffer.ts";
 import { HarmonyParseError } from "./errors.ts";
-import { leftoversError, type ParsedHeader, parseHeaderText } from "./_header.ts";
+import {
+  leftoversError,
+  messageFromHeader,
+  type ParsedHeader,
+  parseHeaderText,
+} from "./_header.ts";
 import { utf8Sequence } from "./_utf8.ts";
 import { type ByteTable, byteTable, tokenText } from "./_byte_table.ts";
 
@@ -334,7 +338,7 @@ export class StreamableParser {
       ? LOSSY.decode(b.subarray(0, this.#p)) + REPLACEMENT +
         LOSSY.decode(b.subarray(this.#p, this.#len))
       : LOSSY.decode(b.subarray(0, this.#len));
-    this.#messages.push(this.#makeMessage(this.#parsed!, text));
+    this.#messages.push(messageFromHeader(this.#parsed!, text));
     this.#state = EXPECT_START;
     this.#resetContent();
   }
@@ -346,14 +350,6 @@ export class StreamableParser {
     this.#deltaText = undefined;
     this.#cache = "";
     this.#cacheEnd = 0;
-  }
-
-  #makeMessage(h: ParsedHeader, text: string): Message {
-    const m = new Message(new Author(h.role, h.name), [new TextContent(text)]);
-    m.recipient = h.recipient;
-    m.channel = h.channel;
-    m.contentType = h.contentType;
-    return m;
   }
 
   /** Decodes the header tokens; the reference's `decode_utf8` (unknown id or bad UTF-8 fail). */
@@ -424,7 +420,7 @@ export class StreamableParser {
     if (role !== undefined && this.#header.length > 0) {
       const text = this.#headerText(index, "could not decode header");
       const h = parseHeaderText(text, role, false, index);
-      this.#messages.push(this.#makeMessage(h, h.remaining ?? ""));
+      this.#messages.push(messageFromHeader(h, h.remaining ?? ""));
     }
     this.#state = EXPECT_START;
     this.#nextRole = undefined;

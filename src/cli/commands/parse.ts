@@ -9,7 +9,7 @@ import { BACKEND_OPTION, openBackendOption } from "../backend.ts";
 import { runJsonl, runJsonlBatched } from "../jsonl.ts";
 import { loadTokenizer } from "../../tokenizer/mod.ts";
 import type { Tokenizer } from "../../tokenizer/mod.ts";
-import type { Role } from "../../chat/role.ts";
+import { type Role, ROLE_NAMES } from "../../chat/role.ts";
 import { type MessageJson, messageToJson } from "../../chat/json.ts";
 import { StreamableParser, type StreamState } from "../../parse/mod.ts";
 
@@ -112,7 +112,7 @@ export const command: Command = {
       {
         name: "role",
         type: "string",
-        choices: ["none", "user", "assistant", "system", "developer", "tool"],
+        choices: ["none", ...ROLE_NAMES],
         default: "none",
         valueName: "ROLE",
         description: "Role the tokens start inside; none: they start with <|start|>",
