@@ -2,26 +2,14 @@
 // place in the output, given the exclusive prefix sum of the per-piece counts, so the tokens of
 // consecutive pieces (hence of each segment) are contiguous. One thread per piece.
 
-struct Params {
-  n_pieces: u32,
-  ends_base: u32,
-}
-
 @group(0) @binding(0) var<storage, read> input: array<u32>;
 @group(0) @binding(1) var<storage, read> prefix: array<u32>;
 @group(0) @binding(2) var<storage, read> slots: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out: array<u32>;
-@group(0) @binding(4) var<uniform> p: Params;
-
-override WG: u32 = 64u;
 
 @compute @workgroup_size(WG)
-fn main(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_id) lid: vec3u,
-) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid.x;
+fn main(inv: Thread) {
+  let i = thread_index(inv);
   if (i >= p.n_pieces) {
     return;
   }

@@ -15,43 +15,24 @@
 // their tokens as presets, so one long piece cannot serialize a batch.
 // MAX_PIECE_BYTES is prepended by the host (kernel `defines`).
 
-struct Params {
-  n_pieces: u32,
-  ends_base: u32,
-  meta_base: u32,
-  side_off_base: u32,
-  side_tok_base: u32,
-  tt_mask: u32,
-  tt_base: u32,
-  off_base: u32,
-  bytes_base: u32,
-  br_base: u32,
-  pt_base: u32,
-  pt_mask: u32,
-}
-
 @group(0) @binding(0) var<storage, read> input: array<u32>;
 @group(0) @binding(1) var<storage, read> vocab: array<u32>;
 @group(0) @binding(2) var<storage, read_write> slots: array<u32>;
 @group(0) @binding(3) var<storage, read_write> counts: array<u32>;
-@group(0) @binding(4) var<uniform> p: Params;
-
-override WG: u32 = 64u;
-const NONE: u32 = 0xffffffffu;
 
 fn text_byte(i: u32) -> u32 {
-  return (input[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu;
+  return unpack_byte(input[i >> 2u], i);
 }
 
 fn vocab_byte(i: u32) -> u32 {
-  return (vocab[p.bytes_base + (i >> 2u)] >> ((i & 3u) * 8u)) & 0xffu;
+  return unpack_byte(vocab[p.bytes_base + (i >> 2u)], i);
 }
 
 // Rank of the token text[s, e) or NONE (FNV-1a hash, linear probing).
 fn whole_rank(s: u32, e: u32) -> u32 {
-  var h = 0x811c9dc5u;
+  var h = FNV_BASIS;
   for (var i = s; i < e; i++) {
-    h = (h ^ text_byte(i)) * 0x01000193u;
+    h = fnv1a(h, text_byte(i));
   }
   let len = e - s;
   var slot = h & p.tt_mask;
@@ -105,12 +86,8 @@ fn pair_rank(l: u32, r: u32) -> u32 {
 }
 
 @compute @workgroup_size(WG)
-fn main(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_id) lid: vec3u,
-) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid.x;
+fn main(inv: Thread) {
+  let i = thread_index(inv);
   if (i > p.n_pieces) {
     return;
   }

@@ -7,15 +7,6 @@
 // specials (read): hash table (hash, index + 1) at 0; literal byte offsets at off_base; literal
 //                  bytes (words) at bytes_base.
 
-struct Params {
-  n_bytes: u32,
-  st_mask: u32,
-  off_base: u32,
-  bytes_base: u32,
-  max_len: u32,
-  capacity: u32,
-}
-
 struct Matches {
   count: atomic<u32>,
   items: array<u32>,
@@ -24,25 +15,18 @@ struct Matches {
 @group(0) @binding(0) var<storage, read> text: array<u32>;
 @group(0) @binding(1) var<storage, read> specials: array<u32>;
 @group(0) @binding(2) var<storage, read_write> matches: Matches;
-@group(0) @binding(3) var<uniform> p: Params;
-
-override WG: u32 = 64u;
 
 fn text_byte(i: u32) -> u32 {
-  return (text[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu;
+  return unpack_byte(text[i >> 2u], i);
 }
 
 fn special_byte(i: u32) -> u32 {
-  return (specials[p.bytes_base + (i >> 2u)] >> ((i & 3u) * 8u)) & 0xffu;
+  return unpack_byte(specials[p.bytes_base + (i >> 2u)], i);
 }
 
 @compute @workgroup_size(WG)
-fn main(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_id) lid: vec3u,
-) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid.x;
+fn main(inv: Thread) {
+  let i = thread_index(inv);
   if (i + 1u >= p.n_bytes) {
     return;
   }
@@ -59,9 +43,9 @@ fn main(
   if (end == 0u) {
     return;
   }
-  var h = 0x811c9dc5u;
+  var h = FNV_BASIS;
   for (var k = i; k < end; k++) {
-    h = (h ^ text_byte(k)) * 0x01000193u;
+    h = fnv1a(h, text_byte(k));
   }
   let len = end - i;
   var slot = h & p.st_mask;

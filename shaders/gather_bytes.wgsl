@@ -3,43 +3,25 @@
 // lengths, prefix[n] = total) finds the token holding the word's first byte, then the four bytes
 // are read walking forward. No atomics, no write conflicts.
 
-struct Params {
-  n: u32,
-  vocab_size: u32,
-  off_base: u32,
-  bytes_base: u32,
-  first_special: u32,
-  n_spec: u32,
-  spec_off_base: u32,
-  spec_bytes_base: u32,
-}
-
 @group(0) @binding(0) var<storage, read> tokens: array<u32>;
 @group(0) @binding(1) var<storage, read> vocab: array<u32>;
 @group(0) @binding(2) var<storage, read> specials: array<u32>;
 @group(0) @binding(3) var<storage, read> prefix: array<u32>;
 @group(0) @binding(4) var<storage, read_write> out: array<u32>;
-@group(0) @binding(5) var<uniform> p: Params;
-
-override WG: u32 = 64u;
 
 // Byte k of token t (t is a valid id: ordinary or special).
 fn token_byte(t: u32, k: u32) -> u32 {
   if (t < p.vocab_size) {
     let at = vocab[p.off_base + t] + k;
-    return (vocab[p.bytes_base + (at >> 2u)] >> ((at & 3u) * 8u)) & 0xffu;
+    return unpack_byte(vocab[p.bytes_base + (at >> 2u)], at);
   }
   let at = specials[p.spec_off_base + (t - p.first_special)] + k;
-  return (specials[p.spec_bytes_base + (at >> 2u)] >> ((at & 3u) * 8u)) & 0xffu;
+  return unpack_byte(specials[p.spec_bytes_base + (at >> 2u)], at);
 }
 
 @compute @workgroup_size(WG)
-fn main(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_id) lid: vec3u,
-) {
-  let w = (wid.y * nwg.x + wid.x) * WG + lid.x;
+fn main(inv: Thread) {
+  let w = thread_index(inv);
   let total = prefix[p.n];
   let first = w * 4u;
   if (first >= total) {

@@ -6,16 +6,6 @@
 // vocab    (read): ordinary token byte offsets at off_base (ids below vocab_size).
 // specials (read): special literal byte offsets at spec_off_base (ids first_special + k, k < n_spec).
 
-struct Params {
-  n: u32,
-  vocab_size: u32,
-  off_base: u32,
-  first_special: u32,
-  n_spec: u32,
-  spec_off_base: u32,
-  capacity: u32,
-}
-
 struct Marks {
   count: atomic<u32>,
   items: array<u32>,
@@ -26,17 +16,10 @@ struct Marks {
 @group(0) @binding(2) var<storage, read> specials: array<u32>;
 @group(0) @binding(3) var<storage, read_write> lens: array<u32>;
 @group(0) @binding(4) var<storage, read_write> marks: Marks;
-@group(0) @binding(5) var<uniform> p: Params;
-
-override WG: u32 = 64u;
 
 @compute @workgroup_size(WG)
-fn main(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_id) lid: vec3u,
-) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid.x;
+fn main(inv: Thread) {
+  let i = thread_index(inv);
   if (i > p.n) {
     return;
   }

@@ -17,22 +17,15 @@
 
 import type { Role } from "../chat/role.ts";
 import { GpuContext } from "../gpu/context.ts";
-import {
-  encodePiecesCpu,
-  GpuPieceEncoder,
-  type PieceBatch,
-  pieceBatchBindingBytes,
-} from "../gpu/encoder.ts";
+import { encodeWithPlan } from "../gpu/encode_plan.ts";
+import { encodePiecesCpu, GpuPieceEncoder } from "../gpu/encoder.ts";
 import { GpuBatchError } from "../gpu/errors.ts";
 import { MAX_GPU_PIECE_BYTES } from "../gpu/kernels.ts";
 import { findSpecialsCpu, GpuSpecialScanner } from "../gpu/special_scan.ts";
-import { buildSpecialTables, NONE, type SpecialTables } from "../gpu/tables.ts";
+import { buildSpecialTables } from "../gpu/tables.ts";
 import { GpuTokenScanner, scanTokensCpu, type TokenScan } from "../gpu/token_scan.ts";
-import { encodePiece } from "../tokenizer/bpe.ts";
 import { loadTokenizer } from "../tokenizer/mod.ts";
-import { splitPieces } from "../tokenizer/pieces.ts";
 import { harmonySpecialTokens } from "../tokenizer/special_tokens.ts";
-import { TokenBuffer } from "../tokenizer/token_buffer.ts";
 import type { EncodeOptions, Tokenizer } from "../tokenizer/types.ts";
 import { loadVocabulary, type Vocabulary } from "../tokenizer/vocabulary.ts";
 import {
@@ -51,39 +44,6 @@ export { MAX_GPU_PIECE_BYTES };
 export interface GpuBackendOptions {
   /** Receives warnings (a GPU failure finished on the CPU). Default: `console.warn`. */
   onWarning?: (message: string) => void;
-}
-
-/** Allowed and disallowed special literals resolved from {@link EncodeOptions}. */
-function specialRules(specials: SpecialTables, options?: EncodeOptions) {
-  const all = options?.allowedSpecial === "all";
-  const allowed = new Uint8Array(specials.count);
-  const disallowed = new Uint8Array(specials.count);
-  const index = new Map(specials.literals.map((l, k) => [l, k]));
-  if (all) allowed.fill(1);
-  else {for (const l of options?.allowedSpecial ?? []) {
-      const k = index.get(l);
-      if (k !== undefined) allowed[k] = 1;
-    }}
-  const dis = options?.disallowedSpecial ?? "all";
-  if (dis === "all") {
-    for (let k = 0; k < specials.count; k++) {
-      disallowed[k] = allowed[k] ? 0 : 1;
-    }
-  } else {for (const l of dis) {
-      const k = index.get(l);
-      if (k !== undefined) disallowed[k] = 1;
-    }}
-  let any = false;
-  for (let k = 0; k < specials.count && !any; k++) any = allowed[k] === 1 || disallowed[k] === 1;
-  return { allowed, disallowed, any };
-}
-
-/** A chunk of pieces within the limits: pieces `[p0, p1)` over bytes `[b0, b1)`. */
-interface Chunk {
-  p0: number;
-  p1: number;
-  b0: number;
-  b1: number;
 }
 
 /**
@@ -194,245 +154,35 @@ export class GpuBackend implements Backend {
     return this.ctx.limits.maxStorageBufferBindingSize;
   }
 
-  /** See {@link Backend.encodeBatch}. */
+  /** See {@link Backend.encodeBatch}. The host planning lives in `src/gpu/encode_plan.ts`. */
   async encodeBatch(texts: readonly string[], options?: EncodeOptions): Promise<EncodedBatch> {
-    const ctx = this.ctx, stats0 = { ...ctx.stats };
+    const stats0 = { ...this.ctx.stats };
     this.#stats = this.#newStats(texts.length);
-    const nt = texts.length;
-    // 1. Pack the texts as UTF-8.
-    let cap = 0;
-    for (let i = 0; i < nt; i++) cap += texts[i].length * 3;
-    const packed = new Uint8Array(Math.max(16, cap));
-    const segStart = new Uint32Array(nt + 1);
-    const te = new TextEncoder();
-    let at = 0;
-    for (let i = 0; i < nt; i++) {
-      segStart[i] = at;
-      at += te.encodeInto(texts[i], packed.subarray(at)).written;
-    }
-    segStart[nt] = at;
-    const text = packed.subarray(0, at);
-    // 2. Special-token literals (GPU), resolved per text on the host.
-    const st = this.#specials.tables;
-    const rules = specialRules(st, options);
-    const matches = rules.any ? await this.#findSpecials(text) : new Uint32Array(0);
-    const errors = new Map<number, Error>();
-    // 3. Pieces (CPU pre-tokenizer), long pieces and specials as presets.
-    const ends = new TokenBuffer(Math.max(16, at >> 2));
-    const presets = new TokenBuffer(Math.max(16, at >> 2));
-    const presetOffsets = new TokenBuffer(64);
-    const presetTokens = new TokenBuffer(64);
-    presetOffsets.push(0);
-    const segPiece = new Uint32Array(nt + 1);
-    let mj = 0;
-    const addRange = (s: number, e: number) => {
-      if (e <= s) return;
-      const first = ends.length;
-      splitPieces(text, s, e, ends);
-      let prev = s;
-      for (let p = first; p < ends.length; p++) {
-        const pe = ends.data[p];
-        if (pe - prev > MAX_GPU_PIECE_BYTES) {
-          presets.push(presetOffsets.length - 1);
-          encodePiece(this.vocab, text, prev, pe, presetTokens);
-          presetOffsets.push(presetTokens.length);
-          this.#stats.cpuPieces++;
-        } else presets.push(NONE);
-        prev = pe;
-      }
-    };
-    for (let i = 0; i < nt; i++) {
-      segPiece[i] = ends.length;
-      const s = segStart[i], e = segStart[i + 1];
-      while (mj < matches.length && matches[mj] < s) mj += 2;
-      const m0 = mj;
-      while (mj < matches.length && matches[mj] < e) mj += 2;
-      // Disallowed literal anywhere in the text: the text fails (tiktoken's check comes first).
-      let failed = false;
-      for (let k = m0; k < mj; k += 2) {
-        const idx = matches[k + 1];
-        if (matches[k] + st.literalBytes[idx].length > e) continue;
-        if (rules.disallowed[idx]) {
-          const offset = new TextDecoder().decode(text.subarray(s, matches[k])).length;
-          errors.set(
-            i,
-            new SyntaxError(
-              `Cannot encode text: disallowed special token ${
-                st.literals[idx]
-              } at offset ${offset}`,
-            ),
-          );
-          failed = true;
-          break;
-        }
-      }
-      if (failed) {
-        // Pieces are contiguous: the failed text's bytes become one piece with no tokens.
-        if (e > s) {
-          ends.push(e);
-          presets.push(presetOffsets.length - 1);
-          presetOffsets.push(presetTokens.length);
-        }
-        continue;
-      }
-      let from = s;
-      for (let k = m0; k < mj; k += 2) {
-        const pos = matches[k], idx = matches[k + 1], len = st.literalBytes[idx].length;
-        if (!rules.allowed[idx] || pos < from || pos + len > e) continue;
-        addRange(from, pos);
-        ends.push(pos + len);
-        presets.push(presetOffsets.length - 1);
-        presetTokens.push(st.firstId + idx);
-        presetOffsets.push(presetTokens.length);
-        from = pos + len;
-      }
-      addRange(from, e);
-    }
-    segPiece[nt] = ends.length;
-    // 4. Chunks within the limits, encoded on the GPU (or the CPU after a GPU failure).
-    const chunks = this.#planChunks(ends.view(), presets.view(), presetOffsets.view());
-    const tokenParts: Uint32Array[] = [];
-    const pieceTokenAt = new Uint32Array(nt + 1);
-    let base = 0, seg = 0;
-    for (const c of chunks) {
-      const batch = this.#chunkBatch(
-        c,
-        text,
-        ends.view(),
-        presets.view(),
-        presetOffsets.view(),
-        presetTokens.view(),
-        segPiece,
-      );
-      const r = await this.#withFallback(
-        "encode_pieces",
-        () => this.#encoder.run(batch.batch),
-        () => encodePiecesCpu(this.vocab, batch.batch),
-      );
-      for (let j = 0; j < batch.segs.length; j++) {
-        pieceTokenAt[batch.segs[j]] = base + r.markOffsets[j];
-      }
-      seg += batch.segs.length;
-      base += r.markOffsets[r.markOffsets.length - 1];
-      tokenParts.push(r.tokens.subarray(0, r.markOffsets[r.markOffsets.length - 1]));
-    }
-    // Texts whose pieces start after the last chunk (no pieces at all) end at the total.
-    for (let i = 0; i <= nt; i++) if (segPiece[i] >= ends.length) pieceTokenAt[i] = base;
-    const tokens = new Uint32Array(base);
-    let o = 0;
-    for (const part of tokenParts) {
-      tokens.set(part, o);
-      o += part.length;
-    }
-    this.#stats.chunks = chunks.length;
-    this.#stats.tokens = base;
-    this.#collect(stats0);
-    return new EncodedBatch(tokens, pieceTokenAt, errors);
-  }
-
-  /** Finds special literals, in chunks (overlapping by a literal's length) within the limits. */
-  async #findSpecials(text: Uint8Array): Promise<Uint32Array> {
-    const st = this.#specials.tables;
-    const step = Math.max(st.maxLength * 2, Math.floor((this.#limit - 64) / 4) - st.maxLength);
-    const parts: number[] = [];
-    for (let a = 0; a < text.length; a += step) {
-      const b = Math.min(text.length, a + step);
-      const view = text.subarray(a, Math.min(text.length, b + st.maxLength - 1));
-      const found = await this.#withFallback(
-        "find_special",
-        () => this.#specials.run(view),
-        () => findSpecialsCpu(st, view),
-      );
-      for (let k = 0; k < found.length; k += 2) {
-        if (a + found[k] < b) parts.push(a + found[k], found[k + 1]);
-      }
-    }
-    return Uint32Array.from(parts);
-  }
-
-  /** Splits the pieces into chunks whose bindings fit the storage-binding limit. */
-  #planChunks(ends: Uint32Array, presets: Uint32Array, presetOffsets: Uint32Array): Chunk[] {
-    const limit = this.#limit;
-    const chunks: Chunk[] = [];
-    const n = ends.length;
-    let p0 = 0, b0 = 0;
-    while (p0 < n) {
-      let p = p0, nPresets = 0, nPresetTokens = 0, prevEnd = b0;
-      // Grow while the next piece still fits (a chunk always takes at least one piece).
-      while (p < n) {
-        const k = presets[p];
-        const addP = k !== NONE ? 1 : 0;
-        const addT = k !== NONE ? presetOffsets[k + 1] - presetOffsets[k] : 0;
-        const need = pieceBatchBindingBytes(
-          ends[p] - b0,
-          p + 1 - p0,
-          nPresets + addP,
-          nPresetTokens + addT,
-          p + 2 - p0,
-        );
-        if (need > limit && p > p0) break;
-        nPresets += addP;
-        nPresetTokens += addT;
-        prevEnd = ends[p];
-        p++;
-      }
-      chunks.push({ p0, p1: p, b0, b1: prevEnd });
-      p0 = p;
-      b0 = prevEnd;
-    }
-    return chunks;
-  }
-
-  /** The {@link PieceBatch} of one chunk, with the texts whose first piece is in it as marks. */
-  #chunkBatch(
-    c: Chunk,
-    text: Uint8Array,
-    ends: Uint32Array,
-    presets: Uint32Array,
-    presetOffsets: Uint32Array,
-    presetTokens: Uint32Array,
-    segPiece: Uint32Array,
-  ): { batch: PieceBatch; segs: number[] } {
-    const n = c.p1 - c.p0;
-    const localEnds = new Uint32Array(n);
-    const localPresets = new Uint32Array(n);
-    const offs: number[] = [0];
-    const toks: number[] = [];
-    for (let p = 0; p < n; p++) {
-      localEnds[p] = ends[c.p0 + p] - c.b0;
-      const k = presets[c.p0 + p];
-      if (k === NONE) localPresets[p] = NONE;
-      else {
-        localPresets[p] = offs.length - 1;
-        for (let j = presetOffsets[k]; j < presetOffsets[k + 1]; j++) toks.push(presetTokens[j]);
-        offs.push(toks.length);
-      }
-    }
-    // Texts starting in this chunk (first piece index in [p0, p1)), plus the chunk end.
-    // segPiece is non-decreasing: binary-search the first text starting at or after p0.
-    const segs: number[] = [], marks: number[] = [];
-    let lo = 0, hi = segPiece.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (segPiece[mid] < c.p0) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = lo; i < segPiece.length && segPiece[i] < c.p1; i++) {
-      segs.push(i);
-      marks.push(segPiece[i] - c.p0);
-    }
-    marks.push(n);
-    return {
-      batch: {
-        text: text.subarray(c.b0, c.b1),
-        ends: localEnds,
-        presets: localPresets,
-        presetOffsets: Uint32Array.from(offs),
-        presetTokens: Uint32Array.from(toks),
-        marks: Uint32Array.from(marks),
+    const specials = this.#specials.tables;
+    const r = await encodeWithPlan(
+      texts,
+      options,
+      { vocab: this.vocab, specials, limit: this.#limit },
+      {
+        findSpecials: (view) =>
+          this.#withFallback(
+            "find_special",
+            () => this.#specials.run(view),
+            () => findSpecialsCpu(specials, view),
+          ),
+        encodePieces: (batch) =>
+          this.#withFallback(
+            "encode_pieces",
+            () => this.#encoder.run(batch),
+            () => encodePiecesCpu(this.vocab, batch),
+          ),
       },
-      segs,
-    };
+    );
+    this.#stats.chunks = r.chunks;
+    this.#stats.tokens = r.tokens.length;
+    this.#stats.cpuPieces += r.cpuPieces;
+    this.#collect(stats0);
+    return new EncodedBatch(r.tokens, r.offsets, r.errors);
   }
 
   /** Adds the context's counters since `before` to the batch statistics. */

@@ -9,15 +9,17 @@
  * `[<|start|>] header <|message|> content (<|end|> | <|return|> | <|call|> | end of stream)`, the
  * first message may skip `<|start|>` when a role is given, headers hold only ordinary tokens,
  * `<|channel|>` and `<|constrain|>`, contents hold only ordinary tokens, and nothing follows the
- * last stop token. Header and content bytes must also be valid UTF-8 and headers ASCII (checked
- * when messages are built).
+ * last stop token. Header and content bytes must also be valid UTF-8 and headers must parse by
+ * the parser's own grammar (`src/parse/_header.ts`, checked when messages are built).
  *
  * @module
  */
 
-import { Author, isRole, type Role } from "../chat/role.ts";
+import { Author, type Role } from "../chat/role.ts";
 import { TextContent } from "../chat/content.ts";
 import { Message } from "../chat/message.ts";
+import { type ParsedHeader, parseHeaderText } from "../parse/_header.ts";
+import { HarmonyParseError } from "../parse/errors.ts";
 import { SpecialToken } from "../tokenizer/special_tokens.ts";
 import type { TokenScan } from "../gpu/token_scan.ts";
 
@@ -127,59 +129,20 @@ export function buildMessageTable(
   };
 }
 
-const CHANNEL = "<|channel|>", CONSTRAIN = "<|constrain|>";
-
-/** Header fields, or undefined when the header is not a regular one. */
-function parseHeader(
-  text: string,
-  role: Role | undefined,
-): { author: Author; recipient?: string; channel?: string; contentType?: string } | undefined {
-  // Regular headers are printable ASCII plus space/tab/newline/carriage return, where Rust's
-  // `trim`, `is_whitespace` and `split_ascii_whitespace` agree with the code below.
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c > 126 || (c < 32 && c !== 9 && c !== 10 && c !== 13)) return undefined;
+/**
+ * The header of a regular message by the parser's grammar (`src/parse/_header.ts`), or
+ * undefined when the parser would reject it (no role, unknown role, empty channel, strict-mode
+ * leftovers): such completions go through the streaming parser, which reports the error.
+ */
+function regularHeader(text: string, role: Role | undefined): ParsedHeader | undefined {
+  let h: ParsedHeader;
+  try {
+    h = parseHeaderText(text, role, true, 0);
+  } catch (e) {
+    if (e instanceof HarmonyParseError) return undefined;
+    throw e;
   }
-  let h = text, channel: string | undefined;
-  const idx = h.indexOf(CHANNEL);
-  if (idx >= 0) {
-    const after = h.slice(idx + CHANNEL.length);
-    let end = 0;
-    while (end < after.length && !/[\s<]/.test(after[end])) end++;
-    if (end === 0) return undefined;
-    channel = after.slice(0, end);
-    h = h.slice(0, idx) + after.slice(end);
-  }
-  h = h.trim();
-  if (h.includes(CONSTRAIN)) h = h.replaceAll(CONSTRAIN, ` ${CONSTRAIN}`).trim();
-  const parts = h.split(/[ \t\n\r]+/).filter((p) => p.length > 0);
-  let r: Role, roleStr: string | undefined;
-  if (role) r = role;
-  else {
-    if (parts.length === 0) return undefined;
-    roleStr = parts[0];
-    if (isRole(roleStr)) r = roleStr;
-    else if (parts.length > 1 || parts[0].startsWith("to=")) {
-      parts.shift();
-      r = "tool";
-    } else return undefined;
-  }
-  if (parts.length > 0 && parts[0] === r) parts.shift();
-  let recipient: string | undefined, contentType: string | undefined;
-  if (parts.length > 0) {
-    const num = parts.length;
-    const last = parts.pop()!;
-    if (last.startsWith("to=")) recipient = last.slice(3);
-    else if (num === 1) recipient = last;
-    else {
-      contentType = last;
-      const raw = parts.pop();
-      if (raw !== undefined) recipient = raw.startsWith("to=") ? raw.slice(3) : raw;
-    }
-    if (parts.length > 0) return undefined;
-  }
-  const author = new Author(r, r === "tool" ? roleStr : undefined);
-  return { author, recipient, channel, contentType };
+  return h.remaining === undefined ? h : undefined;
 }
 
 const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -216,12 +179,13 @@ export function tableMessages(
     } catch {
       return undefined; // invalid UTF-8: the parser's replacement rules apply
     }
-    const header = parseHeader(
+    const header = regularHeader(
       headerText,
       m === table.messageOffsets[c] ? role ?? undefined : undefined,
     );
     if (!header) return undefined;
-    const msg = new Message(header.author, [new TextContent(content)]);
+    // One Message-from-header helper in src/parse would serve here and the streaming parser.
+    const msg = new Message(new Author(header.role, header.name), [new TextContent(content)]);
     msg.recipient = header.recipient;
     msg.channel = header.channel;
     msg.contentType = header.contentType;

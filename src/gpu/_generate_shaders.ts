@@ -1,6 +1,8 @@
 /**
- * Generator of `_shaders.ts`: embeds every `shaders/*.wgsl` file as a string, so the GPU code
- * needs no file access at run time (bundlers, browsers, compiled binaries).
+ * Generator of `_shaders.ts`: embeds every kernel in `shaders/*.wgsl` as a string, so the GPU
+ * code needs no file access at run time (bundlers, browsers, compiled binaries). Each kernel is
+ * embedded with `shaders/_prelude.wgsl` (thread index, byte unpacking, FNV-1a, `NONE`) in front;
+ * files starting with `_` are snippets, not kernels.
  *
  * Regenerate after editing a shader:
  *   deno run -A src/gpu/_generate_shaders.ts    (or: bun src/gpu/_generate_shaders.ts)
@@ -32,12 +34,23 @@ export function renderShaderModule(shaders: ReadonlyArray<readonly [string, stri
   return lines.join("\n");
 }
 
-/** Reads `shaders/*.wgsl` (sorted) as `[name, wgsl]` pairs. */
+/** The prelude every kernel is embedded with. */
+export const PRELUDE_FILE = "_prelude.wgsl";
+
+/**
+ * Reads the kernels of `shaders/` (sorted) as `[name, wgsl]` pairs, each with the prelude in
+ * front: the text `_shaders.ts` must embed.
+ */
 export async function readShaderFiles(): Promise<Array<[string, string]>> {
   const dir = new URL("../../shaders/", import.meta.url);
-  const names = (await readdir(dir)).filter((n) => n.endsWith(".wgsl")).sort();
+  const prelude = await readFile(new URL(PRELUDE_FILE, dir), "utf8");
+  const names = (await readdir(dir))
+    .filter((n) => n.endsWith(".wgsl") && !n.startsWith("_"))
+    .sort();
   const out: Array<[string, string]> = [];
-  for (const n of names) out.push([n.slice(0, -5), await readFile(new URL(n, dir), "utf8")]);
+  for (const n of names) {
+    out.push([n.slice(0, -5), prelude + (await readFile(new URL(n, dir), "utf8"))]);
+  }
   return out;
 }
 

@@ -9,7 +9,13 @@
 import { BufferUsage, MapMode } from "./_flags.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import { GpuBatchError, GpuUnavailableError, SoftwareAdapterError } from "./errors.ts";
-import { type CompiledKernel, dispatchSize, type Kernel, PipelineCache } from "./pipeline_cache.ts";
+import {
+  type CompiledKernel,
+  dispatchSize,
+  type Kernel,
+  packUniforms,
+  PipelineCache,
+} from "./pipeline_cache.ts";
 
 /** What is known about the adapter (from `GPUAdapter.info`). */
 export interface GpuAdapterSummary {
@@ -249,26 +255,38 @@ export class GpuContext {
       BufferUsage.STORAGE | BufferUsage.COPY_DST | extraUsage,
       label,
     );
-    if (data.byteLength > 0) {
-      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      const aligned = data.byteLength % 4 === 0 ? bytes : (() => {
-        const p = new Uint8Array(size);
-        p.set(bytes);
-        return p;
-      })();
-      this.device.queue.writeBuffer(b, 0, aligned, 0, aligned.byteLength);
-      this.stats.bytesUploaded += aligned.byteLength;
+    if (data.byteLength % 4 === 0) this.write(b, data);
+    else {
+      const padded = new Uint8Array(size);
+      padded.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      this.write(b, padded);
     }
     return b;
   }
 
-  /** A pooled uniform buffer holding `values` (u32). */
-  uniform(values: ArrayLike<number>, label: string): GPUBuffer {
-    const data = new Uint32Array(Math.max(4, Math.ceil(values.length / 4) * 4));
-    for (let i = 0; i < values.length; i++) data[i] = values[i];
-    const b = this.pool.acquire(data.byteLength, BufferUsage.UNIFORM | BufferUsage.COPY_DST, label);
-    this.device.queue.writeBuffer(b, 0, data);
+  /**
+   * Writes `data` (a multiple of 4 bytes) to the start of `buffer`, counting the bytes uploaded.
+   * Any view works, over an `ArrayBuffer` or a `SharedArrayBuffer`: it is passed as its buffer
+   * and byte range, which `writeBuffer` accepts for both (and strict TypeScript too).
+   */
+  write(buffer: GPUBuffer, data: ArrayBufferView): void {
+    if (data.byteLength === 0) return;
+    this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     this.stats.bytesUploaded += data.byteLength;
+  }
+
+  /**
+   * A pooled uniform buffer holding `kernel`'s uniform block (fields by name, written in the
+   * order the kernel declares them; see `packUniforms`).
+   */
+  params<U extends string>(
+    kernel: Kernel<U>,
+    values: Readonly<Record<U, number>>,
+    label: string,
+  ): GPUBuffer {
+    const data = packUniforms(kernel, values);
+    const b = this.pool.acquire(data.byteLength, BufferUsage.UNIFORM | BufferUsage.COPY_DST, label);
+    this.write(b, data);
     return b;
   }
 

@@ -162,8 +162,7 @@ export class GpuPieceEncoder {
         size: w.byteLength,
         usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
       });
-      this.ctx.device.queue.writeBuffer(b, 0, w);
-      this.ctx.stats.bytesUploaded += w.byteLength;
+      this.ctx.write(b, w);
       this.#vocabBuffer = b;
     }
     return this.#vocabBuffer;
@@ -196,22 +195,30 @@ export class GpuPieceEncoder {
     const marksOut = ctx.scratch(4 * Math.max(1, m), "mark offsets");
     release.push(inBuf, slots, counts, out, marksOut);
     try {
-      const p1 = ctx.uniform([
-        n,
-        endsBase,
-        metaBase,
-        sideOffBase,
-        sideTokBase,
-        t.ttMask,
-        t.ttBase,
-        t.offBase,
-        t.bytesBase,
-        t.brBase,
-        t.ptBase,
-        t.ptMask,
-      ], "encode params");
-      const p2 = ctx.uniform([n, endsBase], "compact params");
-      const p3 = ctx.uniform([m, marksBase], "mark params");
+      const p1 = ctx.params(KERNELS.encodePieces, {
+        n_pieces: n,
+        ends_base: endsBase,
+        meta_base: metaBase,
+        side_off_base: sideOffBase,
+        side_tok_base: sideTokBase,
+        tt_mask: t.ttMask,
+        tt_base: t.ttBase,
+        off_base: t.offBase,
+        bytes_base: t.bytesBase,
+        br_base: t.brBase,
+        pt_base: t.ptBase,
+        pt_mask: t.ptMask,
+      }, "encode params");
+      const p2 = ctx.params(
+        KERNELS.compactTokens,
+        { n_pieces: n, ends_base: endsBase },
+        "compact params",
+      );
+      const p3 = ctx.params(
+        KERNELS.markOffsets,
+        { n_marks: m, marks_base: marksBase },
+        "mark params",
+      );
       release.push(p1, p2, p3);
       const timing = ctx.submit("encode pieces", (pass) => {
         ctx.dispatch(pass, KERNELS.encodePieces, [inBuf, vocab, slots, counts, p1], n + 1);

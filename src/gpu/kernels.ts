@@ -16,29 +16,85 @@ export const ITEM_WG = 64;
 /** Threads per workgroup (= elements per block) of the prefix sum. */
 export const SCAN_WG = 256;
 
-function kernel(
+function kernel<const U extends string>(
   name: string,
   bindings: Kernel["bindings"],
   workgroupSize: number,
+  uniforms: readonly U[],
   defines?: Record<string, number>,
-): Kernel {
+): Kernel<U> {
   const code = SHADERS[name];
   if (code === undefined) throw new RangeError(`Cannot find shader "${name}": not in shaders/`);
-  return { name, code, bindings, workgroupSize, defines };
+  return { name, code, bindings, workgroupSize, uniforms, defines };
 }
 
-/** Kernel descriptors by name. */
+const SCAN = ["n"] as const;
+
+/**
+ * Kernel descriptors by name. The uniform field names are the one declaration of each kernel's
+ * `struct Params` (see `kernelSource`) and of the host's writer (`GpuContext.params`).
+ */
 export const KERNELS = {
-  encodePieces: kernel("encode_pieces", ["read", "read", "rw", "rw", "uniform"], ITEM_WG, {
-    MAX_PIECE_BYTES: MAX_GPU_PIECE_BYTES,
-  }),
-  scanBlocks: kernel("scan_blocks", ["rw", "rw", "uniform"], SCAN_WG, { BLOCK: SCAN_WG }),
-  scanAdd: kernel("scan_add", ["rw", "read", "uniform"], SCAN_WG, { BLOCK: SCAN_WG }),
-  compactTokens: kernel("compact_tokens", ["read", "read", "read", "rw", "uniform"], ITEM_WG),
-  markOffsets: kernel("mark_offsets", ["read", "read", "rw", "uniform"], ITEM_WG),
-  findSpecial: kernel("find_special", ["read", "read", "rw", "uniform"], ITEM_WG),
-  tokenLengths: kernel("token_lengths", ["read", "read", "read", "rw", "rw", "uniform"], ITEM_WG),
-  gatherBytes: kernel("gather_bytes", ["read", "read", "read", "read", "rw", "uniform"], ITEM_WG),
+  encodePieces: kernel(
+    "encode_pieces",
+    ["read", "read", "rw", "rw", "uniform"],
+    ITEM_WG,
+    [
+      "n_pieces",
+      "ends_base",
+      "meta_base",
+      "side_off_base",
+      "side_tok_base",
+      "tt_mask",
+      "tt_base",
+      "off_base",
+      "bytes_base",
+      "br_base",
+      "pt_base",
+      "pt_mask",
+    ],
+    { MAX_PIECE_BYTES: MAX_GPU_PIECE_BYTES },
+  ),
+  scanBlocks: kernel("scan_blocks", ["rw", "rw", "uniform"], SCAN_WG, SCAN, { BLOCK: SCAN_WG }),
+  scanAdd: kernel("scan_add", ["rw", "read", "uniform"], SCAN_WG, SCAN, { BLOCK: SCAN_WG }),
+  compactTokens: kernel(
+    "compact_tokens",
+    ["read", "read", "read", "rw", "uniform"],
+    ITEM_WG,
+    ["n_pieces", "ends_base"],
+  ),
+  markOffsets: kernel(
+    "mark_offsets",
+    ["read", "read", "rw", "uniform"],
+    ITEM_WG,
+    ["n_marks", "marks_base"],
+  ),
+  findSpecial: kernel(
+    "find_special",
+    ["read", "read", "rw", "uniform"],
+    ITEM_WG,
+    ["n_bytes", "st_mask", "off_base", "bytes_base", "max_len", "capacity"],
+  ),
+  tokenLengths: kernel(
+    "token_lengths",
+    ["read", "read", "read", "rw", "rw", "uniform"],
+    ITEM_WG,
+    ["n", "vocab_size", "off_base", "first_special", "n_spec", "spec_off_base", "capacity"],
+  ),
+  gatherBytes: kernel(
+    "gather_bytes",
+    ["read", "read", "read", "read", "rw", "uniform"],
+    ITEM_WG,
+    [
+      "n",
+      "vocab_size",
+      "off_base",
+      "bytes_base",
+      "first_special",
+      "spec_off_base",
+      "spec_bytes_base",
+    ],
+  ),
 } as const;
 
 /**
@@ -65,7 +121,7 @@ export function recordScan(
   if (n <= 0) return;
   const blocks = Math.ceil(n / SCAN_WG);
   const sums = ctx.scratch(blocks * 4, "scan block sums");
-  const params = ctx.uniform([n], "scan params");
+  const params = ctx.params(KERNELS.scanBlocks, { n }, "scan params");
   release.push(sums, params);
   ctx.dispatch(pass, KERNELS.scanBlocks, [data, sums, params], blocks * SCAN_WG);
   if (blocks > 1) {

@@ -15,8 +15,7 @@ import type { GpuContext } from "./context.ts";
 import { GpuBatchError } from "./errors.ts";
 import { KERNELS } from "./kernels.ts";
 import type { SpecialTables } from "./tables.ts";
-
-const FNV_BASIS = 0x811c9dc5, FNV_PRIME = 0x01000193;
+import { hashBytes } from "../tokenizer/vocabulary.ts";
 
 /** The special index of the literal `text[s, e)`, or -1 (the lookup `find_special.wgsl` does). *
  * @example
@@ -29,9 +28,7 @@ const FNV_BASIS = 0x811c9dc5, FNV_PRIME = 0x01000193;
  * ```
  */
 export function specialIndexOf(t: SpecialTables, text: Uint8Array, s: number, e: number): number {
-  let h = FNV_BASIS;
-  for (let i = s; i < e; i++) h = Math.imul(h ^ text[i], FNV_PRIME);
-  h >>>= 0;
+  const h = hashBytes(text, s, e);
   const w = t.words, mask = t.stMask, len = e - s;
   let slot = h & mask;
   for (let probe = 0; probe <= mask; probe++) {
@@ -142,8 +139,7 @@ export class GpuSpecialScanner {
         size: w.byteLength,
         usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
       });
-      this.ctx.device.queue.writeBuffer(b, 0, w);
-      this.ctx.stats.bytesUploaded += w.byteLength;
+      this.ctx.write(b, w);
       this.#buffer = b;
     }
     return this.#buffer;
@@ -158,12 +154,16 @@ export class GpuSpecialScanner {
     try {
       const input = ctx.upload(text, "special scan text");
       const matches = ctx.scratch(4 * (1 + 2 * capacity), "special matches");
-      const params = ctx.uniform(
-        [text.length, t.stMask, t.offBase, t.bytesBase, t.maxLength, capacity],
-        "special scan params",
-      );
+      const params = ctx.params(KERNELS.findSpecial, {
+        n_bytes: text.length,
+        st_mask: t.stMask,
+        off_base: t.offBase,
+        bytes_base: t.bytesBase,
+        max_len: t.maxLength,
+        capacity,
+      }, "special scan params");
       release.push(input, matches, params);
-      ctx.device.queue.writeBuffer(matches, 0, new Uint32Array(1));
+      ctx.write(matches, new Uint32Array(1));
       const specials = this.buffer();
       const timing = ctx.submit("find special tokens", (pass) => {
         ctx.dispatch(pass, KERNELS.findSpecial, [input, specials, matches, params], text.length);

@@ -107,12 +107,17 @@ export class GpuTokenScanner {
       const input = ctx.upload(tokens, "token streams");
       const lens = ctx.scratch(4 * (n + 1), "token byte offsets");
       const marks = ctx.scratch(4 * (n + 1), "special positions");
-      const p1 = ctx.uniform(
-        [n, vt.size, vt.offBase, st.firstId, st.count, st.offBase, n],
-        "token lengths params",
-      );
+      const p1 = ctx.params(KERNELS.tokenLengths, {
+        n,
+        vocab_size: vt.size,
+        off_base: vt.offBase,
+        first_special: st.firstId,
+        n_spec: st.count,
+        spec_off_base: st.offBase,
+        capacity: n,
+      }, "token lengths params");
       release.push(input, lens, marks, p1);
-      ctx.device.queue.writeBuffer(marks, 0, new Uint32Array(1));
+      ctx.write(marks, new Uint32Array(1));
       const t1 = ctx.submit("token lengths", (pass) => {
         ctx.dispatch(pass, KERNELS.tokenLengths, [input, vocab, specials, lens, marks, p1], n + 1);
         recordScan(ctx, pass, lens, n + 1, release);
@@ -131,10 +136,15 @@ export class GpuTokenScanner {
       let bytes = new Uint8Array(0);
       if (total > 0) {
         const out = ctx.scratch(total, "token bytes");
-        const p2 = ctx.uniform(
-          [n, vt.size, vt.offBase, vt.bytesBase, st.firstId, st.count, st.offBase, st.bytesBase],
-          "gather params",
-        );
+        const p2 = ctx.params(KERNELS.gatherBytes, {
+          n,
+          vocab_size: vt.size,
+          off_base: vt.offBase,
+          bytes_base: vt.bytesBase,
+          first_special: st.firstId,
+          spec_off_base: st.offBase,
+          spec_bytes_base: st.bytesBase,
+        }, "gather params");
         release.push(out, p2);
         const t2 = ctx.submit("gather bytes", (pass) => {
           ctx.dispatch(

@@ -20,6 +20,7 @@ import {
 } from "./bpe.ts";
 import { MAX_CACHED_PIECE, PieceCache } from "./_piece_cache.ts";
 import { nextPieceEnd, prepareScanner } from "./pieces.ts";
+import { scanSpecialLiterals, specialRule } from "./special_rule.ts";
 import { FIRST_SPECIAL_ID, harmonySpecialTokens, VOCAB_SIZE } from "./special_tokens.ts";
 import { TokenBuffer } from "./token_buffer.ts";
 import type { EncodeOptions, Tokenizer, TokenSink } from "./types.ts";
@@ -33,9 +34,6 @@ class Counter implements TokenSink {
     this.n++;
   }
 }
-
-/** Longest special-token literal we look for (`<|reserved_201088|>` is 19 characters). */
-const MAX_SPECIAL_LENGTH = 64;
 
 /**
  * The o200k_harmony tokenizer on the CPU. Not reentrant: one instance's methods must not be called
@@ -282,34 +280,10 @@ export class HarmonyTokenizer implements Tokenizer {
    */
   encodeInto(text: string, out: TokenSink, options?: EncodeOptions): number {
     const specials = this.specialTokens;
-    const allowedOpt = options?.allowedSpecial;
-    const allowed: ReadonlySet<string> | "all" = allowedOpt === "all"
-      ? "all"
-      : new Set(allowedOpt ?? []);
-    const disOpt = options?.disallowedSpecial ?? "all";
-    const disallowed: ReadonlySet<string> | "all" = disOpt === "all" ? "all" : new Set(disOpt);
-    const isAllowed = (t: string) => allowed === "all" || allowed.has(t);
-    const isDisallowed = (t: string) => disallowed === "all" ? !isAllowed(t) : disallowed.has(t);
-
-    // Special-token literals in order (all of them look like `<|name|>`, names without `|>`).
+    // Special-token literals in order, by tiktoken's rule (special_rule.ts).
     const found: number[] = [];
-    if (text.length >= 5) {
-      // `j` (the first "|>" at or after i + 2) is kept while it stays ahead: linear time.
-      let j = -1;
-      for (let i = text.indexOf("<|"); i >= 0; i = text.indexOf("<|", i + 1)) {
-        if (j < i + 2) j = text.indexOf("|>", i + 2);
-        if (j < 0) break;
-        if (j + 2 - i > MAX_SPECIAL_LENGTH) continue;
-        const literal = text.slice(i, j + 2);
-        if (!specials.has(literal)) continue;
-        if (isDisallowed(literal)) {
-          throw new SyntaxError(
-            `Cannot encode text: disallowed special token ${literal} at offset ${i}`,
-          );
-        }
-        if (isAllowed(literal)) found.push(i, j + 2);
-      }
-    }
+    const error = scanSpecialLiterals(text, specials, specialRule(options), found);
+    if (error) throw error;
     if (found.length === 0) return this.encodeOrdinaryInto(text, out);
     let n = 0, at = 0;
     for (let k = 0; k < found.length; k += 2) {

@@ -17,6 +17,11 @@ import { loadTokenizer } from "../../src/tokenizer/mod.ts";
 import { gpuSkip, requireGpu } from "./gpu_env.ts";
 import { harmonySamples, textSamples } from "../engine/samples.ts";
 
+/** Fails a test when the GPU work fell back to the CPU (a kernel that does not compile or run). */
+function noFallback(message: string): never {
+  throw new Error(`The GPU fell back to the CPU: ${message}`);
+}
+
 test("the embedded shaders equal shaders/*.wgsl (regenerate with src/gpu/_generate_shaders.ts)", async () => {
   const files = await readShaderFiles();
   assert.deepEqual(Object.keys(SHADERS).sort(), files.map(([n]) => n));
@@ -71,7 +76,10 @@ test("scanTokensCpu() gives byte offsets, bytes and special positions", async ()
 });
 
 test("GPU special scan and token scan equal the CPU ones", { skip: gpuSkip }, async () => {
-  const backend = await createGpuBackend(requireGpu(), { maxStorageBufferBindingSize: 32 * 1024 });
+  const backend = await createGpuBackend(requireGpu(), {
+    maxStorageBufferBindingSize: 32 * 1024,
+    onWarning: noFallback,
+  });
   try {
     const tok = await loadTokenizer();
     const texts = [...harmonySamples(), ...textSamples(1, 300)];
@@ -94,7 +102,10 @@ test(
   "a batch above the binding limit is split into chunks with the same tokens",
   { skip: gpuSkip },
   async () => {
-    const backend = await createGpuBackend(requireGpu(), { maxStorageBufferBindingSize: 4096 });
+    const backend = await createGpuBackend(requireGpu(), {
+      maxStorageBufferBindingSize: 4096,
+      onWarning: noFallback,
+    });
     try {
       const texts = textSamples(1, 600);
       const want = await (await CpuBackend.create()).encodeBatch(texts, { disallowedSpecial: [] });

@@ -1,0 +1,132 @@
+// The GPU host plan (src/gpu/encode_plan.ts) executed through the CPU references of its kernels:
+// runs on every machine, with binding limits small enough to force chunking, and must give what
+// the CPU tokenizer gives, token for token and error for error.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  cpuExecutor,
+  encodeWithPlan,
+  type PlanEnvironment,
+  planSpecialWindows,
+} from "../../src/gpu/encode_plan.ts";
+import { buildSpecialTables } from "../../src/gpu/tables.ts";
+import { loadTokenizer } from "../../src/tokenizer/mod.ts";
+import { harmonySpecialTokens } from "../../src/tokenizer/special_tokens.ts";
+import type { EncodeOptions } from "../../src/tokenizer/types.ts";
+import { loadVocabulary } from "../../src/tokenizer/vocabulary.ts";
+import { mulberry32 } from "../_support/random.ts";
+import {
+  ADVERSARIAL,
+  conversationSamples,
+  harmonySamples,
+  textSamples,
+  toolSamples,
+} from "../engine/samples.ts";
+
+const tok = await loadTokenizer();
+const vocab = await loadVocabulary();
+const specials = buildSpecialTables(harmonySpecialTokens());
+const exec = cpuExecutor(vocab, specials);
+
+const OPTIONS: ReadonlyArray<EncodeOptions | undefined> = [
+  undefined,
+  { disallowedSpecial: [] },
+  { allowedSpecial: "all" },
+  { allowedSpecial: ["<|start|>", "<|end|>"], disallowedSpecial: ["<|call|>"] },
+];
+
+/** Encodes by the plan and asserts each text equals `tok.encode` (tokens, or error class+text). */
+async function assertPlanEncodes(
+  texts: readonly string[],
+  options: EncodeOptions | undefined,
+  env: Partial<PlanEnvironment> = {},
+) {
+  const r = await encodeWithPlan(texts, options, { vocab, specials, limit: 1 << 20, ...env }, exec);
+  assert.equal(r.offsets.length, texts.length + 1);
+  for (let i = 0; i < texts.length; i++) {
+    const got = r.tokens.subarray(r.offsets[i], r.offsets[i + 1]);
+    let want: Uint32Array | Error;
+    try {
+      want = tok.encode(texts[i], options);
+    } catch (e) {
+      want = e as Error;
+    }
+    const what = `text ${i} (${JSON.stringify(texts[i].slice(0, 32))}) ${JSON.stringify(options)}`;
+    if (want instanceof Error) {
+      const e = r.errors.get(i);
+      assert.ok(e, `${what} should fail: ${want.message}`);
+      assert.equal(e.constructor, want.constructor);
+      assert.equal(e.message, want.message);
+      assert.equal(got.length, 0);
+    } else {
+      assert.equal(r.errors.get(i), undefined, what);
+      if (got.length !== want.length || !got.every((t, k) => t === want[k])) {
+        assert.deepEqual([...got], [...want], what);
+      }
+    }
+  }
+  return r;
+}
+
+const corpus = [
+  ...ADVERSARIAL,
+  ...textSamples(),
+  ...conversationSamples(),
+  ...toolSamples(),
+  ...harmonySamples(20),
+];
+
+for (const limit of [1 << 20, 16 * 1024, 256]) {
+  test(`the encode plan equals the tokenizer with ${limit}-byte bindings (every option set)`, async () => {
+    for (const options of OPTIONS) {
+      const r = await assertPlanEncodes(corpus, options, { limit });
+      if (limit === 256) {
+        assert.ok(r.chunks > 100, `${r.chunks} chunks`);
+        if (r.specialWindows > 0) assert.ok(r.specialWindows > 100, `${r.specialWindows} windows`);
+      }
+    }
+  });
+}
+
+test("the encode plan with a 4-byte per-thread limit encodes long pieces on the CPU, same tokens", async () => {
+  const r = await assertPlanEncodes(corpus, { allowedSpecial: "all" }, { maxPieceBytes: 4 });
+  assert.ok(r.cpuPieces > 100);
+});
+
+test("the encode plan finds literals across special-scan windows and chunk ends", async () => {
+  // Windows of 38 bytes overlapping by 18: literals at every offset modulo the window.
+  const texts: string[] = [];
+  for (let k = 0; k < 60; k++) {
+    texts.push("x".repeat(k) + "<|start|>user<|message|>" + "y".repeat(k));
+  }
+  texts.push(Array.from({ length: 200 }, (_, k) => "a".repeat(k % 40) + "<|end|>").join(""));
+  await assertPlanEncodes(texts, { allowedSpecial: "all" }, { limit: 256 });
+  await assertPlanEncodes(texts, undefined, { limit: 256 });
+  assert.equal(planSpecialWindows(0, 19, 256).length, 0);
+});
+
+test("a disallowed literal after U+FEFF or astral code points reports the UTF-16 offset, as encode() does", async () => {
+  const texts = ["\ufeff<|end|>", "\ufeff\ufeffab<|start|>", "😀é<|call|>", "\ud800<|end|>"];
+  const r = await assertPlanEncodes(texts, undefined);
+  assert.equal(
+    r.errors.get(0)?.message,
+    "Cannot encode text: disallowed special token <|end|> at offset 1",
+  );
+  assert.match(r.errors.get(2)!.message, /at offset 3$/);
+});
+
+test("the encode plan equals the tokenizer on random Unicode (seeded)", async () => {
+  const rand = mulberry32(0x5eed);
+  const alphabet = [..."aZ09 \t\n\r'sS.,!-_<|>"].concat(
+    ["\u0301", "\u200d", "\u0085", "\ufeff", "é", "ß", "中", "😀", "\u{1F3FD}", "\u0e49"],
+  );
+  const texts: string[] = [];
+  for (let t = 0; t < 200; t++) {
+    let s = "";
+    const n = Math.floor(rand() * 120);
+    for (let k = 0; k < n; k++) s += alphabet[Math.floor(rand() * alphabet.length)];
+    texts.push(s);
+  }
+  await assertPlanEncodes(texts, { disallowedSpecial: [] }, { limit: 512 });
+});
