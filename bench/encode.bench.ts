@@ -1,14 +1,26 @@
-// Encoding throughput of the o200k_harmony CPU tokenizer next to its peers, in one process and on
-// the same texts: js-tiktoken (pure JS), tiktoken (the Rust crate built to WASM) and
-// gpt-tokenizer (pure JS, with a 100 000-entry merge cache). Texts come from the shared corpus
-// (`../shared/corpus`) or, without it, from the excerpts in test/fixtures/text. Every peer's
-// output is checked against ours before timing. Prints mitata's report, then MB/s (UTF-8 bytes)
-// and our speed as a multiple of each peer's, plus vocabulary load time and memory and the pair
-// table's size and build time. "piece cache cleared" empties the piece cache before every call
-// (text not seen before; the pair memo and pair table stay, as in a long-running process).
+// Encoding throughput of the o200k_harmony CPU tokenizer next to its peers, in one run and on the
+// same texts, per text kind (English prose, CJK, other scripts, code, emoji/chat):
+//
+// - cold: a fresh tokenizer instance (empty piece cache, pair memo and scratch) makes ONE pass over
+//   every text of the kind, text it has never seen (the files of `../shared/corpus/text`, 7.5 MB,
+//   or without it the excerpts in test/fixtures/text); median of COLD_REPS passes (default 5),
+//   each on a new instance. This is what a dataset job sees.
+// - warm: mitata on a ~64 KB excerpt of the kind, encoded again and again (caches hot).
+//
+// Peers: js-tiktoken (pure JS), tiktoken (the Rust crate built to WASM), gpt-tokenizer (pure JS,
+// with a merge cache) in this process, and tiktoken's Rust core through N-API
+// (`@anysphere/tiktoken-node`), which loads only under Node, so bench/_native_peer.mjs runs it in
+// a `node` child process on the same texts. Every peer's output is checked against ours (ids for
+// the in-process peers, token counts for the native one). Hugging Face `tokenizers` is not here:
+// it needs an o200k tokenizer.json (merges derived from the ranks), not built yet.
+// Prints mitata's report, then MB/s (UTF-8 bytes) and our speed as a multiple of each peer's,
+// vocabulary load time and memory, and the pair table's size and build time.
 //
 //   npx bun bench/encode.bench.ts      npx deno run -A bench/encode.bench.ts
-import { existsSync, readFileSync } from "node:fs";
+//   COLD_REPS=9 WARM_PEERS=0 ...       (more cold passes; skip the slow warm peers)
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { bench, do_not_optimize, group, run, summary } from "mitata";
@@ -16,7 +28,7 @@ import { bench, do_not_optimize, group, run, summary } from "mitata";
 // Cold start: vocabulary load time and memory (measured first, before any peer is loaded).
 const memBefore = process.memoryUsage();
 const t0 = performance.now();
-const { loadTokenizer } = await import("../src/tokenizer/mod.ts");
+const { loadTokenizer, HarmonyTokenizer } = await import("../src/tokenizer/mod.ts");
 const tok = await loadTokenizer();
 const loadMs = performance.now() - t0;
 const t1 = performance.now();
@@ -34,18 +46,10 @@ const gpt = await import("gpt-tokenizer/encoding/o200k_base");
 const SHARED = fileURLToPath(new URL("../../shared/corpus/", import.meta.url));
 const FIXTURES = fileURLToPath(new URL("../test/fixtures/text/", import.meta.url));
 const shared = existsSync(SHARED + "README.md");
-
-/** About `bytes` UTF-8 bytes of whole lines from the start of a corpus text file. */
-function excerpt(file: string, bytes: number): string {
-  const text = readFileSync((shared ? SHARED + "text/" : FIXTURES) + file, "utf8");
-  let out = "", size = 0;
-  for (const line of text.split("\n")) {
-    if (size >= bytes) break;
-    out += line + "\n";
-    size += new TextEncoder().encode(line).length + 1;
-  }
-  return out;
-}
+const TEXT_DIR = shared ? SHARED + "text/" : FIXTURES;
+const COLD_REPS = Number(process.env.COLD_REPS ?? 5);
+const WARM_PEERS = process.env.WARM_PEERS !== "0";
+const utf8Length = (t: string) => new TextEncoder().encode(t).length;
 
 /** Message contents of corpus conversations, joined by blank lines, up to about `bytes`. */
 function chat(bytes: number): string {
@@ -63,64 +67,142 @@ function chat(bytes: number): string {
       for (const m of JSON.parse(line).messages as { content: unknown }[]) {
         if (typeof m.content !== "string") continue;
         parts.push(m.content);
-        size += new TextEncoder().encode(m.content).length + 2;
+        size += utf8Length(m.content) + 2;
       }
     }
   }
   return parts.join("\n\n");
 }
 
-const MULTI = [
-  "ru_tata_mgsm.txt",
-  "ar_tata.txt",
-  "zh_prose_rust_book.txt",
-  "ja_prose_rust_book.txt",
-  "ko_prose_rust_book.txt",
-  "he_readmes_javascript_algorithms.txt",
-  "vi_readmes_javascript_algorithms.txt",
-  "bn_mgsm.txt",
-  "th_mgsm.txt",
-  "uk_readmes_javascript_algorithms.txt",
-  "yo_tata.txt",
-];
+/** About `bytes` UTF-8 bytes of whole lines from the start of `text`. */
+function excerpt(text: string, bytes: number): string {
+  let out = "", size = 0;
+  for (const line of text.split("\n")) {
+    if (size >= bytes) break;
+    out += line + "\n";
+    size += utf8Length(line) + 1;
+  }
+  return out;
+}
 
-const kinds: Array<[string, string]> = [
-  ["English prose", excerpt("en_prose_rust_book.txt", 64_000)],
-  ["multilingual", MULTI.map((f) => excerpt(f, 3_000)).join("\n")],
-  [
-    "code",
-    excerpt("code_typescript.txt", 24_000) + excerpt("code_python.txt", 20_000) +
-    excerpt("code_go.txt", 20_000),
-  ],
-  ["chat", chat(64_000)],
-];
+const KINDS = ["English prose", "CJK", "other scripts", "code", "emoji/chat"] as const;
+type Kind = typeof KINDS[number];
+function kindOf(file: string): Kind {
+  if (file.startsWith("en_")) return "English prose";
+  if (/^(zh|ja|ko)_/.test(file)) return "CJK";
+  if (file.startsWith("code_")) return "code";
+  if (file.startsWith("emoji_")) return "emoji/chat";
+  return "other scripts";
+}
+
+// Cold texts: every text file once (plus chat message contents for emoji/chat).
+const cold = new Map<Kind, string[]>(KINDS.map((k) => [k, []]));
+for (const f of readdirSync(TEXT_DIR).filter((f) => f.endsWith(".txt")).sort()) {
+  cold.get(kindOf(f))!.push(readFileSync(TEXT_DIR + f, "utf8"));
+}
+cold.get("emoji/chat")!.push(chat(600_000));
+// Warm texts: about 64 KB of each kind, taken evenly from its files.
+const warm = new Map<Kind, string>(KINDS.map((k) => {
+  const texts = cold.get(k)!;
+  return [k, texts.map((t) => excerpt(t, 64_000 / texts.length)).join("\n")];
+}));
+const bytesOf = (texts: string[]) => texts.reduce((n, t) => n + utf8Length(t), 0);
+const coldBytes = new Map(KINDS.map((k) => [k, bytesOf(cold.get(k)!)]));
+const warmBytes = new Map(KINDS.map((k) => [k, utf8Length(warm.get(k)!)]));
+const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
+
+// The native peer (Node child process), run before our timings so the two do not overlap.
+interface NativeResult {
+  cold: number;
+  warm: number;
+  coldTokens: number;
+  warmTokens: number;
+}
+let native: Record<string, NativeResult> | undefined;
+let nativeNote = "";
+{
+  const dir = mkdtempSync(tmpdir() + "/encode-bench-");
+  try {
+    const job = {
+      warmMs: 1500,
+      kinds: KINDS.map((k) => ({ kind: k, cold: cold.get(k), warm: warm.get(k), reps: COLD_REPS })),
+    };
+    writeFileSync(dir + "/job.json", JSON.stringify(job));
+    const script = fileURLToPath(new URL("./_native_peer.mjs", import.meta.url));
+    const r = spawnSync("node", [script, dir + "/job.json"], {
+      encoding: "utf8",
+      maxBuffer: 1 << 24,
+    });
+    if (r.status === 0) native = JSON.parse(r.stdout.trim().split("\n").pop()!);
+    else nativeNote = `tiktoken-node skipped: ${(r.stderr || String(r.error)).slice(0, 200)}`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// Cold: one pass per fresh instance.
+const coldMbps = new Map<string, number>();
+const ourCold = new Map<Kind, number[]>();
+const ourColdTokens = new Map<Kind, number>();
+for (const k of KINDS) {
+  const texts = cold.get(k)!;
+  const ms: number[] = [];
+  for (let r = 0; r < COLD_REPS; r++) {
+    const fresh = new HarmonyTokenizer(tok.vocabulary);
+    let n = 0;
+    const s = performance.now();
+    for (const t of texts) n += fresh.encodeOrdinary(t).length;
+    ms.push(performance.now() - s);
+    ourColdTokens.set(k, n);
+  }
+  ourCold.set(k, ms);
+  coldMbps.set(`harmony-engine · ${k}`, coldBytes.get(k)! / median(ms) / 1e3);
+  // tiktoken (WASM) keeps no cache: one timed pass is its cold figure.
+  const s = performance.now();
+  for (const t of texts) do_not_optimize(wasm.encode_ordinary(t));
+  coldMbps.set(`tiktoken (WASM) · ${k}`, coldBytes.get(k)! / (performance.now() - s) / 1e3);
+  if (native) {
+    coldMbps.set(`tiktoken-node · ${k}`, native[k].cold);
+    if (native[k].coldTokens !== ourColdTokens.get(k)) {
+      console.error(
+        `note: tiktoken-node gives ${native[k].coldTokens} tokens on ${k}, we give ${
+          ourColdTokens.get(k)
+        }`,
+      );
+    }
+  }
+}
 
 const encoders: Array<[string, (text: string) => ArrayLike<number>]> = [
   ["harmony-engine", (t) => tok.encodeOrdinary(t)],
-  ["js-tiktoken", (t) => jsTiktoken.encode(t, [], [])],
   ["tiktoken (WASM)", (t) => wasm.encode_ordinary(t)],
-  ["gpt-tokenizer", (t) => gpt.encode(t, { disallowedSpecial: new Set() })],
+  ...(WARM_PEERS
+    ? [
+      ["js-tiktoken", (t: string) => jsTiktoken.encode(t, [], [])],
+      ["gpt-tokenizer", (t: string) => gpt.encode(t, { disallowedSpecial: new Set() })],
+    ] as Array<[string, (text: string) => ArrayLike<number>]>
+    : []),
 ];
 
 // Same ids from everyone (otherwise the comparison is meaningless).
-for (const [kind, text] of kinds) {
+for (const k of KINDS) {
+  const text = warm.get(k)!;
   const ours = Array.from(tok.encodeOrdinary(text));
   for (const [name, f] of encoders.slice(1)) {
     const theirs = Array.from(f(text));
     const same = theirs.length === ours.length && theirs.every((t, i) => t === ours[i]);
-    if (!same) console.error(`note: ${name} gives different ids than ours on ${kind}`);
+    if (!same) console.error(`note: ${name} gives different ids than ours on ${k}`);
+  }
+  if (native && native[k].warmTokens !== ours.length) {
+    console.error(`note: tiktoken-node gives a different token count than ours on ${k}`);
   }
 }
 
-const bytesOf = new Map(kinds.map(([k, t]) => [k, new TextEncoder().encode(t).length]));
-for (const [kind, text] of kinds) {
-  group(`${kind} (${(bytesOf.get(kind)! / 1000).toFixed(1)} KB)`, () => {
+for (const k of KINDS) {
+  const text = warm.get(k)!;
+  group(`${k} (${(warmBytes.get(k)! / 1000).toFixed(1)} KB)`, () => {
     summary(() => {
-      for (const [name, f] of encoders) bench(`${name} · ${kind}`, () => do_not_optimize(f(text)));
-      bench(`harmony-engine, piece cache cleared · ${kind}`, () => {
-        tok.clearCache();
-        do_not_optimize(tok.encodeOrdinary(text));
-      });
+      for (const [name, f] of encoders) bench(`${name} · ${k}`, () => do_not_optimize(f(text)));
     });
   });
 }
@@ -128,38 +210,57 @@ for (const [kind, text] of kinds) {
 const result = await run();
 wasm.free();
 
-// MB/s per encoder and kind, and our multiple of each peer.
-const mbps = new Map<string, number>();
+const warmMbps = new Map<string, number>();
 for (const trial of result.benchmarks) {
   for (const r of trial.runs) {
     if (!r.stats) continue;
-    const kind = r.name.split(" · ")[1];
-    mbps.set(r.name, bytesOf.get(kind)! / r.stats.avg * 1e3);
+    const kind = r.name.split(" · ")[1] as Kind;
+    warmMbps.set(r.name, warmBytes.get(kind)! / r.stats.avg * 1e3);
   }
 }
-const names = [...encoders.map(([n]) => n), "harmony-engine, piece cache cleared"];
+if (native) { for (const k of KINDS) warmMbps.set(`tiktoken-node · ${k}`, native[k].warm); }
+
 const runtime = "Bun" in globalThis ? "Bun" : "Deno" in globalThis ? "Deno" : "?";
-console.log(`\nThroughput in MB/s (UTF-8 input), ${runtime}; ratio = harmony-engine / peer`);
-console.log(
-  ["text", ...names, ...names.slice(1).map((n) => `x ${n}`)].join(" | "),
-);
-for (const [kind] of kinds) {
-  const ours = mbps.get(`harmony-engine · ${kind}`)!;
-  const row = names.map((n) => mbps.get(`${n} · ${kind}`)!.toFixed(2));
-  const ratios = names.slice(1).map((n) => (ours / mbps.get(`${n} · ${kind}`)!).toFixed(2));
-  console.log([kind, ...row, ...ratios].join(" | "));
+function table(title: string, mbps: Map<string, number>, names: string[]): void {
+  const present = names.filter((n) => mbps.has(`${n} · ${KINDS[0]}`));
+  console.log(`\n${title}, ${runtime}, MB/s of UTF-8 input; ratio = harmony-engine / peer`);
+  console.log(["text", ...present, ...present.slice(1).map((n) => `x ${n}`)].join(" | "));
+  for (const k of KINDS) {
+    const ours = mbps.get(`harmony-engine · ${k}`)!;
+    const row = present.map((n) => mbps.get(`${n} · ${k}`)!.toFixed(1));
+    const ratios = present.slice(1).map((n) => (ours / mbps.get(`${n} · ${k}`)!).toFixed(2));
+    console.log([k, ...row, ...ratios].join(" | "));
+  }
 }
+const peers = [
+  "harmony-engine",
+  "tiktoken-node",
+  "tiktoken (WASM)",
+  "js-tiktoken",
+  "gpt-tokenizer",
+];
+table(`Cold (fresh instance, one pass, median of ${COLD_REPS})`, coldMbps, peers);
+console.log(
+  "cold passes (ms): " +
+    KINDS.map((k) =>
+      `${k} ${(coldBytes.get(k)! / 1e6).toFixed(2)} MB: ${
+        ourCold.get(k)!.map((x) => x.toFixed(0)).join(" ")
+      }`
+    ).join("; "),
+);
+table("Warm (same ~64 KB text again and again)", warmMbps, peers);
+if (nativeNote) console.log(nativeNote);
+
 const mb = (n: number) => (n / 1048576).toFixed(1);
 // The exact pair table is built lazily (after many pair-memo misses), so it is not in the load time.
 const { PairTable } = await import("../src/tokenizer/_pair_table.ts");
-const { pairTableBytes } = await import("../src/tokenizer/bpe.ts");
-const builtInRun = pairTableBytes() > 0;
 const tb = performance.now();
-const table = PairTable.build(tok.vocabulary);
+const pairs = PairTable.build(tok.vocabulary);
 const buildMs = performance.now() - tb;
 console.log(
-  `Pair table (lazy; ${builtInRun ? "was" : "was not"} built during this run): ${table.pairs} ` +
-    `pairs, ${mb(table.byteLength)} MB, built in ${buildMs.toFixed(0)} ms`,
+  `Pair table (lazy): ${pairs.pairs} pairs, ${mb(pairs.byteLength)} MB, built in ${
+    buildMs.toFixed(0)
+  } ms`,
 );
 console.log(
   `\nVocabulary load: ${loadMs.toFixed(0)} ms (first encode after it ${

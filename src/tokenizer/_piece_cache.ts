@@ -21,7 +21,8 @@ export class PieceCache {
   /**
    * Slot i (one cache line): `[8i]` hash, `[8i+1]` key length + 1, `[8i+2]` key offset in the key
    * arena, `[8i+3]` token offset in the token arena, `[8i+4]` token count, `[8i+5]` the generation
-   * that wrote it: a slot of an older generation is empty, so `clear` is O(1).
+   * that wrote it: a slot of an older generation is empty, so `clear` is O(1); `[8i+6]`, `[8i+7]`
+   * the first two tokens, so a hit of one or two tokens (most pieces) reads no token arena.
    */
   readonly #slots = new Int32Array(SLOTS * 8);
   readonly #keys = new Uint8Array(KEY_ARENA);
@@ -50,9 +51,13 @@ export class PieceCache {
       }
       at = (at + 8) & (SLOTS * 8 - 1);
     }
-    const tokens = this.#tokens;
-    const t = slots[at + 3], n = slots[at + 4];
-    for (let i = 0; i < n; i++) out.push(tokens[t + i]);
+    const n = slots[at + 4];
+    out.push(slots[at + 6]);
+    if (n === 1) return 1;
+    out.push(slots[at + 7]);
+    if (n === 2) return 2;
+    const tokens = this.#tokens, t = slots[at + 3];
+    for (let i = 2; i < n; i++) out.push(tokens[t + i]);
     return n;
   }
 
@@ -78,6 +83,8 @@ export class PieceCache {
     const toks = this.#tokens, tt = this.#tokTop;
     slots[at + 3] = tt;
     slots[at + 4] = n;
+    slots[at + 6] = tokens[0];
+    slots[at + 7] = n > 1 ? tokens[1] : 0;
     for (let i = 0; i < n; i++) toks[tt + i] = tokens[i];
     this.#tokTop = tt + n;
   }

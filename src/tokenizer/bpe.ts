@@ -14,7 +14,10 @@
  *   the vocabulary's byte-string lookup, or (after many misses, built once) the exact pair table
  *   of `_pair_table.ts`. All three give the same answer.
  *
- * No allocation per merge: scratch typed arrays shared by all calls, grown by doubling.
+ * State: a `BytePairEncoder` owns its memo and scratch arrays (a tokenizer instance owns one),
+ * allocated on its first merge and grown by doubling: no allocation per merge, nothing at import.
+ * Tables derived from a vocabulary alone (single-byte and two-byte ranks, the exact pair table) are
+ * built on first use and shared by every encoder of that vocabulary.
  *
  * @module
  */
@@ -43,22 +46,27 @@ const UNSHIFT = 1 / SHIFT;
 
 /**
  * Memo of pair merges, keyed by the two parts' ranks (integer keys instead of hashing bytes):
- * direct-mapped, 2^17 entries of 8 bytes (1 MiB), an entry overwritten on collision; reset when
- * another vocabulary is used. Holds "not a token" results too. Ranks must be below 2^18 (true of
- * o200k_base; larger vocabularies bypass the memo).
- */
-const PAIR_BITS = 17;
-/**
- * Entry i: `memo[2i]` = `a | (b << 18)` (a and the low 14 bits of b), `memo[2i+1]` =
+ * direct-mapped, 2^17 entries of 8 bytes (1 MiB), an entry overwritten on collision. Holds "not a
+ * token" results too. Ranks must be below 2^18 (true of o200k_base; larger vocabularies bypass the
+ * memo). Entry i: `memo[2i]` = `a | (b << 18)` (a and the low 14 bits of b), `memo[2i+1]` =
  * `(b >>> 14) | ((result + 1) << 4)`; an empty entry is all ones (its low word cannot match: that
  * would need a = 2^18 - 1).
  */
-const memo = new Int32Array(2 << PAIR_BITS).fill(-1);
-let pairVocab: Vocabulary | undefined;
-/** Whether the memo is usable for the current vocabulary (all ranks below 2^18). */
-let memoOn = true;
+const PAIR_BITS = 17;
 
-/** Slot (even index into `memo`) of the pair (a, b). */
+/**
+ * Bytes of the pair memo a `BytePairEncoder` allocates on its first merge (1 MiB).
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { PAIR_MEMO_BYTES } from "./bpe.ts";
+ * strictEqual(PAIR_MEMO_BYTES, 1048576);
+ * ```
+ */
+export const PAIR_MEMO_BYTES: number = 8 << PAIR_BITS;
+
+/** Slot (even index into the memo) of the pair (a, b). */
 function memoSlot(a: number, b: number): number {
   return ((Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77)) >>> (32 - PAIR_BITS)) << 1;
 }
@@ -71,160 +79,377 @@ function memoSlot(a: number, b: number): number {
  * misses made a 2.3 MB first encode slower), very long ones build it once.
  */
 const PAIR_TABLE_AFTER_MISSES = 1 << 21;
-let pairTable: PairTable | undefined;
-let misses = 0;
-
-/** Memo miss: looks the concatenation `utf8[s, e)` up and remembers the result at `at`. */
-function memoFill(
-  vocab: Vocabulary,
-  utf8: Uint8Array,
-  s: number,
-  e: number,
-  a: number,
-  b: number,
-  at: number,
-): number {
-  let r: number;
-  if (pairTable !== undefined) {
-    r = pairTable.get(a, b);
-  } else {
-    r = vocab.rankOf(utf8, s, e);
-    if (++misses >= PAIR_TABLE_AFTER_MISSES && memoOn) pairTable = PairTable.build(vocab);
-  }
-  memo[at] = a | (b << 18);
-  memo[at + 1] = (b >>> 14) | ((r + 1) << 4);
-  return r;
-}
 
 /**
- * Builds the exact pair table for `vocab` now (it is otherwise built after many memo misses) and
- * returns its size in bytes (0 when the vocabulary is too large for it). Output does not change.
- *
- * @example
- * ```ts
- * import { strictEqual } from "node:assert/strict";
- * import { usePairTable } from "./bpe.ts";
- * import { loadVocabulary } from "./vocabulary.ts";
- * strictEqual(usePairTable(await loadVocabulary()), 8388608);
- * ```
+ * Tables derived from a vocabulary alone, built on first use and shared by all its encoders:
+ * the rank of each single byte and of every two-byte string (`(first << 8) | second`; NONE when
+ * not a token: the first round of pair lookups of every piece, 256 KiB), and the exact pair table
+ * once some encoder has had enough memo misses.
  */
-export function usePairTable(vocab: Vocabulary): number {
-  useVocabulary(vocab);
-  if (memoOn) pairTable ??= PairTable.build(vocab);
-  return pairTable?.byteLength ?? 0;
+interface VocabTables {
+  readonly bytes: Int32Array;
+  readonly bytePairs: Int32Array;
+  /** Whether the memo and pair table can hold this vocabulary's ranks (all below 2^18). */
+  readonly memoOn: boolean;
+  pairTable: PairTable | undefined;
 }
 
-/**
- * Bytes held by the exact pair table (0 until it is built).
- *
- * @example
- * ```ts
- * import { strictEqual } from "node:assert/strict";
- * import { pairTableBytes } from "./bpe.ts";
- * strictEqual(pairTableBytes() >= 0, true);
- * ```
- */
-export function pairTableBytes(): number {
-  return pairTable?.byteLength ?? 0;
-}
+let tablesByVocab: WeakMap<Vocabulary, VocabTables> | undefined;
 
-/** Rank of the merge of parts `[s, m)` (rank a) and `[m, e)` (rank b), or -1. */
-function mergedRank(
-  vocab: Vocabulary,
-  utf8: Uint8Array,
-  s: number,
-  e: number,
-  a: number,
-  b: number,
-): number {
-  if (!memoOn) return vocab.rankOf(utf8, s, e);
-  const at = memoSlot(a, b);
-  const hi = memo[at + 1];
-  if (memo[at] === (a | (b << 18)) && (hi & 15) === b >>> 14) return (hi >> 4) - 1;
-  return memoFill(vocab, utf8, s, e, a, b, at);
-}
-
-/**
- * Bytes held by the pair memo (1 MiB).
- *
- * @example
- * ```ts
- * import { strictEqual } from "node:assert/strict";
- * import { PAIR_MEMO_BYTES } from "./bpe.ts";
- * strictEqual(PAIR_MEMO_BYTES, 1048576);
- * ```
- */
-export const PAIR_MEMO_BYTES: number = memo.byteLength;
-
-/**
- * Rank of every two-byte string (`(first << 8) | second`; NONE when not a token): the first round
- * of pair lookups of every piece, from a dense 256 KiB table instead of the memo.
- */
-const bytePairs = new Int32Array(65536);
-/** Rank of each single byte (-1 when a byte is not a token), for the current vocabulary. */
-const bytes = new Int32Array(256);
-const bytePairKey = new Uint8Array(2);
-
-/**
- * Forgets the pair memo (needed only when the ranks of a vocabulary object change).
- *
- * @example
- * ```ts
- * import { ok } from "node:assert/strict";
- * import { clearPairMemo, pairTableBytes } from "./bpe.ts";
- * clearPairMemo();
- * ok(pairTableBytes() >= 0);
- * ```
- */
-export function clearPairMemo(): void {
-  memo.fill(-1);
-  pairVocab = undefined;
-  pairTable = undefined;
-  misses = 0;
-}
-
-/** Resets the memo and rebuilds the byte-pair table when `vocab` is not the one they hold. */
-function useVocabulary(vocab: Vocabulary): void {
-  if (vocab === pairVocab) return;
-  memo.fill(-1);
-  memoOn = vocab.size < PAIR_TABLE_MAX_SIZE; // strict: an empty entry must match no pair
+function tablesOf(vocab: Vocabulary): VocabTables {
+  tablesByVocab ??= new WeakMap();
+  let t = tablesByVocab.get(vocab);
+  if (t !== undefined) return t;
+  const key = new Uint8Array(2);
+  const bytes = new Int32Array(256);
   for (let x = 0; x < 256; x++) {
-    bytePairKey[0] = x;
-    bytes[x] = vocab.rankOf(bytePairKey, 0, 1);
+    key[0] = x;
+    bytes[x] = vocab.rankOf(key, 0, 1);
   }
-  pairTable = undefined;
-  misses = 0;
+  const bytePairs = new Int32Array(65536);
   for (let x = 0; x < 256; x++) {
-    bytePairKey[0] = x;
+    key[0] = x;
     for (let y = 0; y < 256; y++) {
-      bytePairKey[1] = y;
-      const r = vocab.rankOf(bytePairKey, 0, 2);
+      key[1] = y;
+      const r = vocab.rankOf(key, 0, 2);
       bytePairs[(x << 8) | y] = r < 0 ? NONE : r;
     }
   }
-  pairVocab = vocab;
+  // strict: an empty memo entry must match no pair
+  t = { bytes, bytePairs, memoOn: vocab.size < PAIR_TABLE_MAX_SIZE, pairTable: undefined };
+  tablesByVocab.set(vocab, t);
+  return t;
 }
 
-let bound = new Int32Array(0); // short: part boundaries; long: next part's start
-let partRank = new Int32Array(0);
-let pairRank = new Int32Array(0);
-let prev = new Int32Array(0);
-let heap = new Float64Array(0);
+/**
+ * Byte-pair encoding of pieces over one vocabulary, with its own pair memo and scratch arrays
+ * (allocated on the first merge, about 1.1 MiB plus scratch sized to the longest piece seen). Not
+ * reentrant: `out.push` must not call back into the same encoder.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ * import { BytePairEncoder } from "./bpe.ts";
+ * import { loadVocabulary } from "./vocabulary.ts";
+ * import { TokenBuffer } from "./token_buffer.ts";
+ * const bpe = new BytePairEncoder(await loadVocabulary());
+ * const utf8 = new TextEncoder().encode(" tokenization");
+ * const out = new TokenBuffer();
+ * strictEqual(bpe.encodePiece(utf8, 0, utf8.length, out), 2);
+ * deepStrictEqual(out.toArray(), new Uint32Array([6602, 2860]));
+ * ```
+ */
+export class BytePairEncoder {
+  /** The vocabulary whose ranks this encoder merges by. */
+  readonly vocab: Vocabulary;
+  #tables: VocabTables | undefined;
+  #memo: Int32Array = new Int32Array(0);
+  #misses = 0;
+  #bound = new Int32Array(0); // short: part boundaries; long: next part's start
+  #partRank = new Int32Array(0);
+  #pairRank = new Int32Array(0);
+  #prev = new Int32Array(0);
+  #heap = new Float64Array(0);
 
-function ensure(n: number): void {
-  if (bound.length > n + 1) return;
-  let size = Math.max(256, bound.length);
-  while (size <= n + 1) size *= 2;
-  bound = new Int32Array(size);
-  partRank = new Int32Array(size);
-  pairRank = new Int32Array(size);
-  prev = new Int32Array(size);
+  /** An encoder over `vocab`; allocates nothing until its first merge. */
+  constructor(vocab: Vocabulary) {
+    this.vocab = vocab;
+  }
+
+  /** The shared tables and this encoder's memo, made ready on first use. */
+  #ready(): VocabTables {
+    const t = this.#tables ??= tablesOf(this.vocab);
+    if (this.#memo.length === 0 && t.memoOn) {
+      this.#memo = new Int32Array(2 << PAIR_BITS).fill(-1);
+    }
+    return t;
+  }
+
+  #ensure(n: number): void {
+    if (this.#bound.length > n + 1) return;
+    let size = Math.max(256, this.#bound.length);
+    while (size <= n + 1) size *= 2;
+    this.#bound = new Int32Array(size);
+    this.#partRank = new Int32Array(size);
+    this.#pairRank = new Int32Array(size);
+    this.#prev = new Int32Array(size);
+  }
+
+  /** Memo miss: looks the concatenation `utf8[s, e)` up and remembers the result at `at`. */
+  #memoFill(utf8: Uint8Array, s: number, e: number, a: number, b: number, at: number): number {
+    const t = this.#tables!;
+    let r: number;
+    if (t.pairTable !== undefined) {
+      r = t.pairTable.get(a, b);
+    } else {
+      r = this.vocab.rankOf(utf8, s, e);
+      if (++this.#misses >= PAIR_TABLE_AFTER_MISSES) t.pairTable = PairTable.build(this.vocab);
+    }
+    const memo = this.#memo;
+    memo[at] = a | (b << 18);
+    memo[at + 1] = (b >>> 14) | ((r + 1) << 4);
+    return r;
+  }
+
+  /** Rank of the merge of parts `[s, m)` (rank a) and `[m, e)` (rank b), or -1. */
+  #mergedRank(utf8: Uint8Array, s: number, e: number, a: number, b: number): number {
+    if (!this.#tables!.memoOn) return this.vocab.rankOf(utf8, s, e);
+    const memo = this.#memo;
+    const at = memoSlot(a, b);
+    const hi = memo[at + 1];
+    if (memo[at] === (a | (b << 18)) && (hi & 15) === b >>> 14) return (hi >> 4) - 1;
+    return this.#memoFill(utf8, s, e, a, b, at);
+  }
+
+  /**
+   * Builds the exact pair table of this encoder's vocabulary now (it is otherwise built after many
+   * memo misses; shared by all encoders of the vocabulary) and returns its size in bytes (0 when
+   * the vocabulary is too large for it). Output does not change.
+   */
+  usePairTable(): number {
+    const t = this.#ready();
+    if (t.memoOn) t.pairTable ??= PairTable.build(this.vocab);
+    return t.pairTable?.byteLength ?? 0;
+  }
+
+  /** Bytes held by the vocabulary's exact pair table (0 until it is built). */
+  get pairTableBytes(): number {
+    return this.#tables?.pairTable?.byteLength ?? 0;
+  }
+
+  /** Bytes this encoder holds in typed arrays (memo and scratch; 0 before the first merge). */
+  get byteLength(): number {
+    return this.#memo.byteLength + 4 * this.#bound.byteLength + this.#heap.byteLength;
+  }
+
+  /** Forgets the pair memo (and the miss count that decides when the pair table is built). */
+  clearMemo(): void {
+    if (this.#memo.length > 0) this.#memo.fill(-1);
+    this.#misses = 0;
+  }
+
+  /**
+   * Appends the tiktoken byte-pair encoding of the piece `utf8[start, end)` to `out` and returns
+   * the number of tokens appended. Every byte must be a token of the vocabulary (true of
+   * o200k_base).
+   */
+  encodePiece(utf8: Uint8Array, start: number, end: number, out: TokenSink): number {
+    const n = end - start;
+    if (n <= 0) return 0;
+    const whole = this.vocab.rankOf(utf8, start, end);
+    if (whole >= 0) {
+      out.push(whole);
+      return 1;
+    }
+    return n <= HEAP_THRESHOLD
+      ? this.mergeShort(utf8, start, end, out)
+      : this.mergeLong(utf8, start, end, out);
+  }
+
+  /**
+   * The reference's loop: each merge scans the live pairs for the lowest rank (leftmost on ties)
+   * and removes the absorbed part by shifting the arrays, as the reference does. O(n²) for n
+   * bytes. Appends the tokens to `out`; returns how many.
+   */
+  mergeShort(utf8: Uint8Array, start: number, end: number, out: TokenSink): number {
+    const n = end - start;
+    this.#ensure(n);
+    const { bytes, bytePairs, memoOn } = this.#ready();
+    const vocab = this.vocab, memo = this.#memo;
+    // Parts in arrays kept compact (a merge shifts the tail left by one): part i is
+    // `utf8[pos[i], pos[i + 1])` with token `rk[i]`, and `pr[i]` is the rank of part i merged with
+    // part i + 1. The minimum scan then reads consecutive memory without a chain of dependent loads.
+    const pos = this.#bound, pr = this.#pairRank, rk = this.#partRank;
+    for (let i = 0; i < n; i++) {
+      pos[i] = start + i;
+      rk[i] = bytes[utf8[start + i]];
+    }
+    pos[n] = end;
+    for (let i = 0; i < n - 1; i++) pr[i] = bytePairs[(utf8[start + i] << 8) | utf8[start + i + 1]];
+    pr[n - 1] = NONE;
+    let m = n;
+    while (m > 1) {
+      // Lowest rank, leftmost on ties (pr[m - 1] is always NONE).
+      let best = pr[0], k = 0;
+      for (let i = 1; i < m - 1; i++) {
+        const r = pr[i];
+        if (r < best) {
+          best = r;
+          k = i;
+        }
+      }
+      if (best === NONE) break;
+      // Part k absorbs part k + 1.
+      rk[k] = best;
+      m--;
+      for (let i = k + 1; i < m; i++) {
+        rk[i] = rk[i + 1];
+        pr[i] = pr[i + 1];
+        pos[i] = pos[i + 1];
+      }
+      pos[m] = end;
+      // The memo probe inlined (see `#mergedRank`); misses go through `#memoFill`.
+      if (k + 1 < m) {
+        const b = rk[k + 1];
+        let r: number;
+        if (memoOn) {
+          const at = memoSlot(best, b), hi = memo[at + 1];
+          r = memo[at] === (best | (b << 18)) && (hi & 15) === b >>> 14
+            ? (hi >> 4) - 1
+            : this.#memoFill(utf8, pos[k], pos[k + 2], best, b, at);
+        } else r = vocab.rankOf(utf8, pos[k], pos[k + 2]);
+        pr[k] = r < 0 ? NONE : r;
+      } else {
+        pr[k] = NONE;
+      }
+      if (k > 0) {
+        const a = rk[k - 1];
+        let r: number;
+        if (memoOn) {
+          const at = memoSlot(a, best), hi = memo[at + 1];
+          r = memo[at] === (a | (best << 18)) && (hi & 15) === best >>> 14
+            ? (hi >> 4) - 1
+            : this.#memoFill(utf8, pos[k - 1], pos[k + 1], a, best, at);
+        } else r = vocab.rankOf(utf8, pos[k - 1], pos[k + 1]);
+        pr[k - 1] = r < 0 ? NONE : r;
+      }
+    }
+    for (let i = 0; i < m; i++) out.push(rk[i]);
+    return m;
+  }
+
+  #heapPush(size: number, key: number): number {
+    if (size === this.#heap.length) {
+      const next = new Float64Array(Math.max(1024, this.#heap.length * 2));
+      next.set(this.#heap);
+      this.#heap = next;
+    }
+    const h = this.#heap;
+    let i = size;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (h[parent] <= key) break;
+      h[i] = h[parent];
+      i = parent;
+    }
+    h[i] = key;
+    return size + 1;
+  }
+
+  /**
+   * Heap version for long pieces (same result as `mergeShort`, O(n log n)). Appends the tokens to
+   * `out`; returns how many.
+   *
+   * Details: Parts are identified by their first byte (relative index);
+   * `bound[i]` is the start of the next part (n at the end), `prev[i]` the previous part's start,
+   * `partRank[i]` the part's token, `pairRank[i]` the rank of the part merged with its successor
+   * (NONE if not a token, -1 once the part was absorbed). A heap entry (r, i) is stale unless
+   * `pairRank[i] === r`: ranks are unique and a part's extent only grows, so an equal rank means
+   * the same pair.
+   */
+  mergeLong(utf8: Uint8Array, start: number, end: number, out: TokenSink): number {
+    const n = end - start;
+    this.#ensure(n);
+    const { bytes, bytePairs } = this.#ready();
+    const next = this.#bound, pv = this.#prev, pr = this.#pairRank, rk = this.#partRank;
+    let size = 0;
+    for (let i = 0; i < n; i++) {
+      next[i] = i + 1;
+      pv[i] = i - 1;
+      rk[i] = bytes[utf8[start + i]];
+    }
+    if (this.#heap.length < n) this.#heap = new Float64Array(Math.max(1024, 2 * n));
+    const h0 = this.#heap;
+    for (let i = 0; i < n - 1; i++) {
+      const r = bytePairs[(utf8[start + i] << 8) | utf8[start + i + 1]];
+      pr[i] = r;
+      if (r !== NONE) h0[size++] = r * SHIFT + i;
+    }
+    pr[n - 1] = NONE;
+    // Floyd's bottom-up heap construction: O(n) instead of n pushes.
+    for (let j = (size >> 1) - 1; j >= 0; j--) siftDown(h0, j, size);
+    while (size > 0) {
+      const heap = this.#heap;
+      const key = heap[0];
+      size = heapPop(heap, size);
+      const r = (key * UNSHIFT) | 0;
+      const i = key - r * SHIFT;
+      if (pr[i] !== r) continue;
+      const j = next[i];
+      const k = next[j];
+      // Merge parts i and j into [i, k).
+      rk[i] = r;
+      pr[j] = -1;
+      next[i] = k;
+      if (k < n) {
+        pv[k] = i;
+        const r2 = this.#mergedRank(utf8, start + i, start + next[k], r, rk[k]);
+        pr[i] = r2 < 0 ? NONE : r2;
+        if (r2 >= 0) size = this.#heapPush(size, r2 * SHIFT + i);
+      } else {
+        pr[i] = NONE;
+      }
+      if (i > 0) {
+        const h = pv[i];
+        const r3 = this.#mergedRank(utf8, start + h, start + k, rk[h], r);
+        pr[h] = r3 < 0 ? NONE : r3;
+        if (r3 >= 0) size = this.#heapPush(size, r3 * SHIFT + h);
+      }
+    }
+    let count = 0;
+    for (let i = 0; i < n; i = next[i]) {
+      out.push(rk[i]);
+      count++;
+    }
+    return count;
+  }
+}
+
+/** Moves `h[i]` down to its place in the heap `h[0, size)`. */
+function siftDown(h: Float64Array, i: number, size: number): void {
+  const key = h[i];
+  for (;;) {
+    let c = 2 * i + 1;
+    if (c >= size) break;
+    if (c + 1 < size && h[c + 1] < h[c]) c++;
+    if (h[c] >= key) break;
+    h[i] = h[c];
+    i = c;
+  }
+  h[i] = key;
+}
+
+/** Removes the minimum (h[0]) of the heap `h[0, size)`; returns the new size. */
+function heapPop(h: Float64Array, size: number): number {
+  const last = h[--size];
+  let i = 0;
+  for (;;) {
+    let c = 2 * i + 1;
+    if (c >= size) break;
+    if (c + 1 < size && h[c + 1] < h[c]) c++;
+    if (h[c] >= last) break;
+    h[i] = h[c];
+    i = c;
+  }
+  h[i] = last;
+  return size;
+}
+
+let defaultEncoders: WeakMap<Vocabulary, BytePairEncoder> | undefined;
+
+/** The encoder the free functions below use for `vocab` (one per vocabulary, made on first use). */
+function encoderOf(vocab: Vocabulary): BytePairEncoder {
+  defaultEncoders ??= new WeakMap();
+  let e = defaultEncoders.get(vocab);
+  if (e === undefined) defaultEncoders.set(vocab, e = new BytePairEncoder(vocab));
+  return e;
 }
 
 /**
  * Appends the tiktoken byte-pair encoding of the piece `utf8[start, end)` to `out` and returns the
- * number of tokens appended. Every byte must be a token of `vocab` (true of o200k_base). `out.push`
- * must not call back into this function.
+ * number of tokens appended, with an encoder shared per vocabulary (made on first use; use a
+ * `BytePairEncoder` of your own to keep the state elsewhere). Every byte must be a token of
+ * `vocab` (true of o200k_base). `out.push` must not call back into this function.
  *
  * @example
  * ```ts
@@ -246,22 +471,11 @@ export function encodePiece(
   end: number,
   out: TokenSink,
 ): number {
-  const n = end - start;
-  if (n <= 0) return 0;
-  const whole = vocab.rankOf(utf8, start, end);
-  if (whole >= 0) {
-    out.push(whole);
-    return 1;
-  }
-  return n <= HEAP_THRESHOLD
-    ? mergeShort(vocab, utf8, start, end, out)
-    : mergeLong(vocab, utf8, start, end, out);
+  return encoderOf(vocab).encodePiece(utf8, start, end, out);
 }
 
 /**
- * The reference's loop: each merge scans the live pairs for the lowest rank (leftmost on ties)
- * and removes the absorbed part by shifting the arrays, as the reference does. O(n²) for n bytes. Appends the
- * tokens to `out`; returns how many.
+ * `BytePairEncoder.mergeShort` with the shared encoder of `vocab` (see `encodePiece`).
  *
  * @example
  * ```ts
@@ -280,141 +494,21 @@ export function mergeShort(
   end: number,
   out: TokenSink,
 ): number {
-  const n = end - start;
-  ensure(n);
-  useVocabulary(vocab);
-  // Parts in arrays kept compact (a merge shifts the tail left by one): part i is
-  // `utf8[pos[i], pos[i + 1])` with token `rk[i]`, and `pr[i]` is the rank of part i merged with
-  // part i + 1. The minimum scan then reads consecutive memory without a chain of dependent loads.
-  const pos = bound, pr = pairRank, rk = partRank;
-  for (let i = 0; i < n; i++) {
-    pos[i] = start + i;
-    rk[i] = bytes[utf8[start + i]];
-  }
-  pos[n] = end;
-  for (let i = 0; i < n - 1; i++) pr[i] = bytePairs[(utf8[start + i] << 8) | utf8[start + i + 1]];
-  pr[n - 1] = NONE;
-  let m = n;
-  while (m > 1) {
-    // Lowest rank, leftmost on ties (pr[m - 1] is always NONE).
-    let best = pr[0], k = 0;
-    for (let i = 1; i < m - 1; i++) {
-      const r = pr[i];
-      if (r < best) {
-        best = r;
-        k = i;
-      }
-    }
-    if (best === NONE) break;
-    // Part k absorbs part k + 1.
-    rk[k] = best;
-    m--;
-    for (let i = k + 1; i < m; i++) {
-      rk[i] = rk[i + 1];
-      pr[i] = pr[i + 1];
-      pos[i] = pos[i + 1];
-    }
-    pos[m] = end;
-    // The memo probe inlined (see `mergedRank`); misses go through `memoFill`.
-    if (k + 1 < m) {
-      const b = rk[k + 1];
-      let r: number;
-      if (memoOn) {
-        const at = memoSlot(best, b), hi = memo[at + 1];
-        r = memo[at] === (best | (b << 18)) && (hi & 15) === b >>> 14
-          ? (hi >> 4) - 1
-          : memoFill(vocab, utf8, pos[k], pos[k + 2], best, b, at);
-      } else r = vocab.rankOf(utf8, pos[k], pos[k + 2]);
-      pr[k] = r < 0 ? NONE : r;
-    } else {
-      pr[k] = NONE;
-    }
-    if (k > 0) {
-      const a = rk[k - 1];
-      let r: number;
-      if (memoOn) {
-        const at = memoSlot(a, best), hi = memo[at + 1];
-        r = memo[at] === (a | (best << 18)) && (hi & 15) === best >>> 14
-          ? (hi >> 4) - 1
-          : memoFill(vocab, utf8, pos[k - 1], pos[k + 1], a, best, at);
-      } else r = vocab.rankOf(utf8, pos[k - 1], pos[k + 1]);
-      pr[k - 1] = r < 0 ? NONE : r;
-    }
-  }
-  for (let i = 0; i < m; i++) out.push(rk[i]);
-  return m;
-}
-
-function heapPush(size: number, key: number): number {
-  if (size === heap.length) {
-    const next = new Float64Array(Math.max(1024, heap.length * 2));
-    next.set(heap);
-    heap = next;
-  }
-  const h = heap;
-  let i = size;
-  while (i > 0) {
-    const parent = (i - 1) >> 1;
-    if (h[parent] <= key) break;
-    h[i] = h[parent];
-    i = parent;
-  }
-  h[i] = key;
-  return size + 1;
-}
-
-/** Moves `heap[i]` down to its place in the heap `heap[0, size)`. */
-function siftDown(i: number, size: number): void {
-  const h = heap;
-  const key = h[i];
-  for (;;) {
-    let c = 2 * i + 1;
-    if (c >= size) break;
-    if (c + 1 < size && h[c + 1] < h[c]) c++;
-    if (h[c] >= key) break;
-    h[i] = h[c];
-    i = c;
-  }
-  h[i] = key;
-}
-
-/** Removes the minimum (h[0]); returns the new size. */
-function heapPop(size: number): number {
-  const h = heap;
-  const last = h[--size];
-  let i = 0;
-  for (;;) {
-    let c = 2 * i + 1;
-    if (c >= size) break;
-    if (c + 1 < size && h[c + 1] < h[c]) c++;
-    if (h[c] >= last) break;
-    h[i] = h[c];
-    i = c;
-  }
-  h[i] = last;
-  return size;
+  return encoderOf(vocab).mergeShort(utf8, start, end, out);
 }
 
 /**
- * Heap version for long pieces (same result as `mergeShort`, O(n log n)). Appends the tokens to
- * `out`; returns how many.
+ * `BytePairEncoder.mergeLong` with the shared encoder of `vocab` (see `encodePiece`).
  *
  * @example
  * ```ts
- * import { strictEqual } from "node:assert/strict";
+ * import { ok } from "node:assert/strict";
  * import { mergeLong } from "./bpe.ts";
  * import { loadVocabulary } from "./vocabulary.ts";
  * import { TokenBuffer } from "./token_buffer.ts";
  * const utf8 = new Uint8Array(100_000).fill(0x61);
- * strictEqual(mergeLong(await loadVocabulary(), utf8, 0, utf8.length, new TokenBuffer()) > 0, true);
+ * ok(mergeLong(await loadVocabulary(), utf8, 0, utf8.length, new TokenBuffer()) > 0);
  * ```
- *
- * Details: Parts are identified by their first byte (relative index);
- * `bound[i]` is the start of the next part (n at the end), `prev[i]` the previous part's start,
- * `partRank[i]` the part's token, `pairRank[i]` the rank of the part merged with its successor
- * (NONE if not a token, -1 once the part was absorbed). A heap entry (r, i) is stale unless
- * `pairRank[i] === r`: ranks are unique and a part's extent only grows, so an equal rank means
- * the same pair.
  */
 export function mergeLong(
   vocab: Vocabulary,
@@ -423,57 +517,5 @@ export function mergeLong(
   end: number,
   out: TokenSink,
 ): number {
-  const n = end - start;
-  ensure(n);
-  useVocabulary(vocab);
-  const next = bound, pv = prev, pr = pairRank, rk = partRank;
-  let size = 0;
-  for (let i = 0; i < n; i++) {
-    next[i] = i + 1;
-    pv[i] = i - 1;
-    rk[i] = bytes[utf8[start + i]];
-  }
-  if (heap.length < n) heap = new Float64Array(Math.max(1024, 2 * n));
-  const h0 = heap;
-  for (let i = 0; i < n - 1; i++) {
-    const r = bytePairs[(utf8[start + i] << 8) | utf8[start + i + 1]];
-    pr[i] = r;
-    if (r !== NONE) h0[size++] = r * SHIFT + i;
-  }
-  pr[n - 1] = NONE;
-  // Floyd's bottom-up heap construction: O(n) instead of n pushes.
-  for (let j = (size >> 1) - 1; j >= 0; j--) siftDown(j, size);
-  while (size > 0) {
-    const key = heap[0];
-    size = heapPop(size);
-    const r = (key * UNSHIFT) | 0;
-    const i = key - r * SHIFT;
-    if (pr[i] !== r) continue;
-    const j = next[i];
-    const k = next[j];
-    // Merge parts i and j into [i, k).
-    rk[i] = r;
-    pr[j] = -1;
-    next[i] = k;
-    if (k < n) {
-      pv[k] = i;
-      const r2 = mergedRank(vocab, utf8, start + i, start + next[k], r, rk[k]);
-      pr[i] = r2 < 0 ? NONE : r2;
-      if (r2 >= 0) size = heapPush(size, r2 * SHIFT + i);
-    } else {
-      pr[i] = NONE;
-    }
-    if (i > 0) {
-      const h = pv[i];
-      const r3 = mergedRank(vocab, utf8, start + h, start + k, rk[h], r);
-      pr[h] = r3 < 0 ? NONE : r3;
-      if (r3 >= 0) size = heapPush(size, r3 * SHIFT + h);
-    }
-  }
-  let count = 0;
-  for (let i = 0; i < n; i = next[i]) {
-    out.push(rk[i]);
-    count++;
-  }
-  return count;
+  return encoderOf(vocab).mergeLong(utf8, start, end, out);
 }

@@ -10,14 +10,7 @@
  * @module
  */
 
-import {
-  encodePiece,
-  HEAP_THRESHOLD,
-  mergeLong,
-  mergeShort,
-  PAIR_MEMO_BYTES,
-  pairTableBytes,
-} from "./bpe.ts";
+import { BytePairEncoder, HEAP_THRESHOLD } from "./bpe.ts";
 import { MAX_CACHED_PIECE, PieceCache } from "./_piece_cache.ts";
 import { nextPieceEnd, prepareScanner } from "./pieces.ts";
 import { scanSpecialLiterals, specialRule } from "./special_rule.ts";
@@ -64,6 +57,8 @@ export class HarmonyTokenizer implements Tokenizer {
   readonly #counter = new Counter();
   readonly #merged = new TokenBuffer(256);
   readonly #cache = new PieceCache();
+  /** Byte-pair merging with this instance's pair memo and scratch (allocated on first merge). */
+  readonly #bpe: BytePairEncoder;
 
   /** Wraps a loaded vocabulary (see `loadTokenizer` for the shared instance). */
   constructor(vocabulary: Vocabulary) {
@@ -72,6 +67,7 @@ export class HarmonyTokenizer implements Tokenizer {
     this.#vocab = vocabulary instanceof ByteVocabulary
       ? vocabulary
       : new ByteVocabulary(vocabulary.bytes, vocabulary.offsets);
+    this.#bpe = new BytePairEncoder(this.#vocab);
     const specials = harmonySpecialTokens();
     this.specialTokens = new Map(specials);
     const encoded = specials.map(([t]) => this.#encoder.encode(t));
@@ -107,7 +103,7 @@ export class HarmonyTokenizer implements Tokenizer {
    */
   #encodeBytes(utf8: Uint8Array, start: number, end: number, out: TokenSink): number {
     const vocab = this.#vocab, byteRank = vocab.byteRank;
-    const cache = this.#cache, merged = this.#merged;
+    const cache = this.#cache, merged = this.#merged, bpe = this.#bpe;
     let p = start, n = 0;
     while (p < end) {
       const e = nextPieceEnd(utf8, p, end);
@@ -118,7 +114,7 @@ export class HarmonyTokenizer implements Tokenizer {
         continue;
       }
       if (e - p > MAX_CACHED_PIECE) {
-        n += encodePiece(vocab, utf8, p, e, out);
+        n += bpe.encodePiece(utf8, p, e, out);
         p = e;
         continue;
       }
@@ -134,8 +130,8 @@ export class HarmonyTokenizer implements Tokenizer {
         } else {
           merged.clear();
           c = e - p <= HEAP_THRESHOLD
-            ? mergeShort(vocab, utf8, p, e, merged)
-            : mergeLong(vocab, utf8, p, e, merged);
+            ? bpe.mergeShort(utf8, p, e, merged)
+            : bpe.mergeLong(utf8, p, e, merged);
         }
         const m = merged.data;
         cache.put(utf8, p, e, h, m, c);
@@ -149,8 +145,8 @@ export class HarmonyTokenizer implements Tokenizer {
 
   /**
    * Bytes this tokenizer holds in typed arrays: the vocabulary and its hash tables, the Unicode
-   * class table, the piece cache, the pair memo and (once built) the pair table (both shared per
-   * process), scratch buffers.
+   * class table (shared per process), the piece cache, this instance's pair memo and merge scratch
+   * (once it has merged), the pair table (once built; shared per vocabulary), scratch buffers.
    *
    * @example
    * ```ts
@@ -163,8 +159,8 @@ export class HarmonyTokenizer implements Tokenizer {
     const v = this.#vocab;
     return v.bytes.byteLength + v.offsets.byteLength + v.slots.byteLength + v.front.byteLength +
       v.filter.byteLength +
-      v.byteRank.byteLength + 0x110000 + this.#cache.byteLength + PAIR_MEMO_BYTES +
-      pairTableBytes() +
+      v.byteRank.byteLength + 0x110000 + this.#cache.byteLength + this.#bpe.byteLength +
+      this.#bpe.pairTableBytes +
       this.#utf8.byteLength + this.#buffer.data.byteLength + this.#merged.data.byteLength +
       this.#specialBytes.byteLength + this.#specialOffsets.byteLength;
   }

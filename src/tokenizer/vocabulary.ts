@@ -132,9 +132,7 @@ export class ByteVocabulary implements Vocabulary {
     const len = end - start;
     if (len === 1) return this.byteRank[utf8[start]];
     if (len > this.maxTokenLength || len <= 0) return -1;
-    let h = FNV_BASIS;
-    for (let i = start; i < end; i++) h = Math.imul(h ^ utf8[i], FNV_PRIME);
-    return this.rankOfHashed(utf8, start, end, h);
+    return this.rankOfHashed(utf8, start, end, hashBytesInt32(utf8, start, end));
   }
 
   /**
@@ -176,13 +174,16 @@ export class ByteVocabulary implements Vocabulary {
   }
 }
 
-/** Base64 alphabet value of each ASCII code (-1 = not base64). */
-const B64 = (() => {
+let b64: Int8Array | undefined;
+
+/** Base64 alphabet value of each ASCII code (-1 = not base64), built on first use. */
+function base64Values(): Int8Array {
+  if (b64) return b64;
   const t = new Int8Array(128).fill(-1);
   const a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   for (let i = 0; i < 64; i++) t[a.charCodeAt(i)] = i;
-  return t;
-})();
+  return b64 = t;
+}
 
 /**
  * Parses tiktoken's compressed rank format (js-tiktoken `bpe_ranks`: lines of
@@ -248,6 +249,7 @@ export function parseCompressedRanks(data: string): ByteVocabulary {
   const offsets = new Uint32Array(size + 1);
   for (let r = 0; r < size; r++) offsets[r + 1] = offsets[r] + lenByRank[r];
   const bytes = new Uint8Array(offsets[size]);
+  const B64 = base64Values();
   // Pass 3: decode base64 straight into place.
   for (let i = 0; i < size; i++) {
     let out = offsets[tokRank[i]];

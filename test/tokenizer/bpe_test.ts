@@ -1,6 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { encodePiece, mergeLong, mergeShort } from "../../src/tokenizer/bpe.ts";
+import {
+  BytePairEncoder,
+  encodePiece,
+  mergeLong,
+  mergeShort,
+  PAIR_MEMO_BYTES,
+} from "../../src/tokenizer/bpe.ts";
 import { mulberry32 } from "../_support/random.ts";
 import { TokenBuffer } from "../../src/tokenizer/token_buffer.ts";
 import { loadVocabulary } from "../../src/tokenizer/vocabulary.ts";
@@ -73,4 +79,16 @@ test("encodePiece() on a 1 MB run of one letter is periodic and decodes back", (
   const small = wasmOrdinary("a".repeat(20000));
   const head = out.view().subarray(0, small.length - 8);
   assertSameTokens(head, small.subarray(0, small.length - 8), "1 MB run head");
+});
+
+test("BytePairEncoder allocates its memo on the first merge, one per instance", async () => {
+  const vocab = await loadVocabulary();
+  const a = new BytePairEncoder(vocab), b = new BytePairEncoder(vocab);
+  assert.equal(a.byteLength, 0);
+  const piece = new TextEncoder().encode(" tokenization");
+  const out = new TokenBuffer();
+  assert.equal(a.encodePiece(piece, 0, piece.length, out), 2);
+  assert.ok(a.byteLength >= PAIR_MEMO_BYTES);
+  assert.equal(b.byteLength, 0);
+  assert.deepEqual(Array.from(out.view()), [6602, 2860]);
 });

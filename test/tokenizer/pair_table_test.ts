@@ -6,14 +6,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { PairTable } from "../../src/tokenizer/_pair_table.ts";
-import {
-  clearPairMemo,
-  mergeLong,
-  mergeShort,
-  pairTableBytes,
-  usePairTable,
-} from "../../src/tokenizer/bpe.ts";
-import { loadTokenizer } from "../../src/tokenizer/mod.ts";
+import { BytePairEncoder } from "../../src/tokenizer/bpe.ts";
+import { HarmonyTokenizer } from "../../src/tokenizer/mod.ts";
 import { mulberry32 } from "../_support/random.ts";
 import { TokenBuffer } from "../../src/tokenizer/token_buffer.ts";
 import { loadVocabulary } from "../../src/tokenizer/vocabulary.ts";
@@ -98,16 +92,16 @@ test("PairTable.build() refuses a vocabulary with 2^18 or more tokens", () => {
   assert.throws(() => PairTable.build(huge), /Cannot build pair table: 262145 tokens/);
 });
 
-const run = (f: typeof mergeShort, piece: Uint8Array): Uint32Array => {
+const run = (f: "mergeShort" | "mergeLong", bpe: BytePairEncoder, piece: Uint8Array) => {
   const out = new TokenBuffer();
-  f(vocab, piece, 0, piece.length, out);
+  bpe[f](piece, 0, piece.length, out);
   return out.toArray();
 };
 
 test("merging with the pair table answering every pair equals the naive merge rule", () => {
-  clearPairMemo(); // empty memo: every pair below comes from the table
-  assert.equal(usePairTable(vocab), 8 << 20);
-  assert.equal(pairTableBytes(), 8 << 20);
+  const bpe = new BytePairEncoder(vocab); // empty memo: every pair below comes from the table
+  assert.equal(bpe.usePairTable(), 8 << 20);
+  assert.equal(bpe.pairTableBytes, 8 << 20);
   const rnd = random(5);
   const alphabet = te.encode("aab  e\u00e4\u4e2d\u6587\u0e01\u0e32\u0e23'sxz09\n\u0434\u0430");
   for (let k = 0; k < 300; k++) {
@@ -115,16 +109,17 @@ test("merging with the pair table answering every pair equals the naive merge ru
     const piece = new Uint8Array(len);
     for (let i = 0; i < len; i++) piece[i] = alphabet[Math.floor(rnd() * alphabet.length)];
     const want = naiveBpe(piece);
-    assertSameTokens(run(mergeShort, piece), want, `short, case ${k}`);
-    assertSameTokens(run(mergeLong, piece), want, `long, case ${k}`);
+    bpe.clearMemo();
+    assertSameTokens(run("mergeShort", bpe, piece), want, `short, case ${k}`);
+    bpe.clearMemo();
+    assertSameTokens(run("mergeLong", bpe, piece), want, `long, case ${k}`);
   }
 });
 
-test("encodeOrdinary() with the pair table equals tiktoken on the non-Latin corpus texts", async () => {
-  const tok = await loadTokenizer();
-  clearPairMemo();
-  usePairTable(vocab);
-  tok.clearCache();
+test("encodeOrdinary() with the pair table equals tiktoken on the non-Latin corpus texts", () => {
+  // A fresh instance (empty memo and piece cache) over a vocabulary whose pair table is built.
+  new BytePairEncoder(vocab).usePairTable();
+  const tok = new HarmonyTokenizer(vocab);
   const files = textFiles().filter((f) =>
     /^(text\/)?(zh|ja|ko|th|bn|te|ka|ar|he|ru)_/.test(f.name)
   );
@@ -135,6 +130,4 @@ test("encodeOrdinary() with the pair table equals tiktoken on the non-Latin corp
       assertSameTokens(tok.encodeOrdinary(chunks[i]), wasmOrdinary(chunks[i]), `${file.name} ${i}`);
     }
   }
-  clearPairMemo(); // back to the default state: memo first, table after many misses
-  assert.equal(pairTableBytes(), 0);
 });

@@ -1,6 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadVocabulary, parseCompressedRanks } from "../../src/tokenizer/vocabulary.ts";
+import {
+  hashBytes,
+  hashBytesInt32,
+  loadVocabulary,
+  parseCompressedRanks,
+} from "../../src/tokenizer/vocabulary.ts";
 import { jsTiktoken } from "./_reference.ts";
 
 const vocab = await loadVocabulary();
@@ -60,4 +65,17 @@ test("parseCompressedRanks() throws SyntaxError on bad base64 and on duplicated 
     name: "SyntaxError",
     message: /^Cannot parse ranks: rank 0 is duplicated/,
   });
+});
+
+test("hashBytes() is 32-bit FNV-1a (the GPU tables and special scan rely on these values)", () => {
+  // Published FNV-1a 32-bit test vectors.
+  const cases: Array<[string, number]> = [["", 0x811c9dc5], ["a", 0xe40c292c], [
+    "foobar",
+    0xbf9cf968,
+  ]];
+  for (const [text, want] of cases) {
+    const b = te.encode("xx" + text + "y");
+    assert.equal(hashBytes(b, 2, 2 + b.length - 3), want, text);
+    assert.equal(hashBytesInt32(b, 2, 2 + b.length - 3), want | 0, text);
+  }
 });
