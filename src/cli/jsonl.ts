@@ -1,26 +1,30 @@
 /**
- * The shared loop of JSONL commands: one output line per input line, in order; a bad line gives
- * `{"error": "line N: …"}` and the rest go on. Blank lines are skipped (no output line).
+ * The shared loop of JSONL commands: exactly one output line per input line, in order; a bad line
+ * gives `{"error": "line N: …"}` and the rest go on. A blank (or whitespace-only) line is such an
+ * error (`line N: empty line`), so outputs never shift against their inputs; a line that is not
+ * valid UTF-8 gives `line N: invalid UTF-8 at byte B`. Lines are split as `readLines` does
+ * (src/io/lines.ts): a final newline ends the last line, a leading BOM is dropped.
  *
  * @module
  */
 
-import { readLines } from "../io/lines.ts";
+import { isBlankLine, type Line, readLines } from "../io/lines.ts";
+import { parseJson } from "../chat/json_text.ts";
 import type { Host } from "./host.ts";
 import { LineWriter } from "./output.ts";
 
 /** Result of a JSONL run. */
 export interface JsonlSummary {
-  /** Lines processed (blank lines excluded). */
+  /** Lines read (each gave one output line). */
   lines: number;
   /** Lines that gave an error. */
   failed: number;
 }
 
 /**
- * Runs `handle` on every non-blank stdin line; its return value (a JSON-serializable object, or
- * an already serialized JSON string) is written as one output line. A thrown error becomes
- * `{"error": "line N: <message>"}`.
+ * Runs `handle` on every stdin line that is valid UTF-8 and not blank; its return value (a
+ * JSON-serializable object, or an already serialized JSON string) is written as one output line.
+ * A thrown error, an invalid line and a blank line each become `{"error": "line N: <message>"}`.
  */
 export async function runJsonl(
   host: Host,
@@ -30,11 +34,10 @@ export async function runJsonl(
   let lines = 0;
   let failed = 0;
   for await (const line of readLines(host.stdin())) {
-    if (line.text.trim() === "") continue;
     lines++;
     let text: string;
     try {
-      const r = handle(line.text, line.number);
+      const r = handle(checkedText(line), line.number);
       text = typeof r === "string" ? r : JSON.stringify(r);
     } catch (e) {
       failed++;
@@ -85,10 +88,9 @@ export async function runJsonlBatched<T>(
     pending = [];
   };
   for await (const line of readLines(host.stdin())) {
-    if (line.text.trim() === "") continue;
     lines++;
     try {
-      pending.push({ number: line.number, item: prepare(line.text, line.number) });
+      pending.push({ number: line.number, item: prepare(checkedText(line), line.number) });
     } catch (e) {
       pending.push({ number: line.number, error: e ?? new Error("unknown error") });
     }
@@ -97,6 +99,13 @@ export async function runJsonlBatched<T>(
   await flush();
   await out.flush();
   return { lines, failed };
+}
+
+/** The text of a line to handle. @throws {SyntaxError} for an invalid or a blank line. */
+function checkedText(line: Line): string {
+  if (line.error !== undefined) throw new SyntaxError(line.error);
+  if (isBlankLine(line.text)) throw new SyntaxError("empty line");
+  return line.text;
 }
 
 /** The `--backend` option shared by every command that tokenizes or parses. */
@@ -109,14 +118,14 @@ export const BACKEND_OPTION = {
     "cpu: the CPU path; gpu: batches of 4096 lines on a WebGPU device; auto: the GPU only when it is a hardware one (same output on each)",
 } as const;
 
-/** Parses one JSONL line as a JSON object. @throws {SyntaxError} naming what is wrong. */
+/**
+ * Parses one JSONL line as a JSON object.
+ *
+ * @throws {SyntaxError} naming what is wrong and the byte (the same text in every runtime).
+ * @throws {TypeError} when the value is not an object.
+ */
 export function parseJsonObject(text: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new SyntaxError(`Cannot parse JSON: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  const value = parseJson(text);
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new TypeError("Cannot read record: expected a JSON object");
   }

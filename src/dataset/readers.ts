@@ -15,7 +15,7 @@ import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { parquetMetadataAsync, parquetReadObjects } from "hyparquet";
 import type { AsyncBuffer } from "hyparquet";
-import { readLines } from "../io/lines.ts";
+import { isBlankLine, readLines } from "../io/lines.ts";
 
 /** The kind of an input file, from its first bytes. */
 export type InputKind = "jsonl" | "jsonl.gz" | "parquet";
@@ -36,6 +36,12 @@ export interface InputRecord {
   text?: string;
   /** The row as an object (Parquet). */
   value?: unknown;
+  /**
+   * Why the record has neither `text` nor `value`: its line is not valid UTF-8
+   * (`invalid UTF-8 at byte N`, N counted from the line's first byte). Report it as the
+   * record's error; nothing was replaced by U+FFFD.
+   */
+  error?: string;
 }
 
 /** Where to start reading: after the record that ended a checkpoint. */
@@ -127,11 +133,11 @@ export async function* readRecords(
     const lineBase = seekable ? skipLines - 1 : 0;
     let chunks = fileChunks(path, seek, options.chunkSize ?? (1 << 20), options.onBytes);
     if (kind === "jsonl.gz") chunks = gunzip(chunks);
-    for await (const line of readLines(chunks)) {
+    for await (const line of readLines(chunks, { stripBom: seek === 0 })) {
       const number = line.number + lineBase;
       if (number <= skipLines) continue;
-      if (isBlank(line.text)) continue;
-      yield {
+      if (line.error === undefined && isBlankLine(line.text)) continue;
+      const rec: InputRecord = {
         index: index++,
         fileIndex: f,
         file: path,
@@ -139,16 +145,13 @@ export async function* readRecords(
         byteOffset: line.offset + seek,
         text: line.text,
       };
+      if (line.error !== undefined) {
+        rec.text = undefined;
+        rec.error = line.error;
+      }
+      yield rec;
     }
   }
-}
-
-function isBlank(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c !== 32 && c !== 9 && c !== 13) return false;
-  }
-  return true;
 }
 
 async function fileKind(path: string): Promise<InputKind> {

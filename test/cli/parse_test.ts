@@ -11,9 +11,10 @@ test("parse reads {tokens} and bare arrays, role none by default, one line per i
   const host = memoryHost(
     '{"tokens":[200006,1428,200008,12194,200007]}\n\n[200006,173781,200008,12194,200007]\n',
   );
-  assert.equal(await main(["parse"], host), 0);
+  assert.equal(await main(["parse"], host), 1);
   assert.deepEqual(lines(host.out()), [
     { messages: [{ role: "user", content: "Hi" }] },
+    { error: "line 2: empty line" },
     { messages: [{ role: "assistant", content: "Hi" }] },
   ]);
 });

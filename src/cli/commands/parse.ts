@@ -10,6 +10,7 @@ import { loadTokenizer } from "../../tokenizer/mod.ts";
 import type { Tokenizer } from "../../tokenizer/mod.ts";
 import type { Role } from "../../chat/role.ts";
 import { type MessageJson, messageToJson } from "../../chat/json.ts";
+import { parseJson } from "../../chat/json_text.ts";
 import {
   parseMessagesFromCompletionTokens,
   StreamableParser,
@@ -57,12 +58,7 @@ function readTokens(value: unknown): ArrayLike<number> {
 }
 
 function readRecord(line: string, text: boolean, tok: Tokenizer): ArrayLike<number> {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (e) {
-    throw new SyntaxError(`Cannot parse JSON: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  const value = parseJson(line);
   if (!text) return readTokens(value);
   const t = typeof value === "object" && value !== null && !Array.isArray(value)
     ? (value as { text?: unknown }).text
