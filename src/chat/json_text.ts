@@ -108,7 +108,12 @@ export function parseJsonPreservingOrder(text: string, what = "JSON"): JsonValue
  */
 export function setDataProperty(obj: Record<string, unknown>, key: string, value: unknown): void {
   if (key === "__proto__") {
-    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(obj, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   } else obj[key] = value;
 }
 
@@ -218,6 +223,9 @@ class JsonReader {
   constructor(readonly s: string, readonly what: string) {}
 
   fail(what: string): never {
+    if (this.i >= this.s.length && !what.startsWith("unexpected end")) {
+      what = `unexpected end of input (${what})`;
+    }
     const at = this.s.slice(this.i, this.i + 16);
     throw new JsonSyntaxError(
       `${what} at byte ${utf8Length(this.s, this.i)}${at ? ` (near ${JSON.stringify(at)})` : ""}`,

@@ -10,6 +10,7 @@
 
 import { isBlankLine, type Line, readLines } from "../io/lines.ts";
 import { parseJson } from "../chat/json_text.ts";
+import { decodeUtf8Strict } from "../io/utf8.ts";
 import type { Host } from "./host.ts";
 import { LineWriter } from "./output.ts";
 
@@ -130,6 +131,19 @@ export function parseJsonObject(text: string): Record<string, unknown> {
     throw new TypeError("Cannot read record: expected a JSON object");
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * Reads all of stdin as one text, as is: a leading byte-order mark is kept (it is part of the
+ * text, and tokenizes), and bytes that are not valid UTF-8 are an error, not U+FFFD.
+ *
+ * @returns the text, or `{ error }` naming the first invalid byte.
+ */
+export async function readAllText(host: Host): Promise<string | { error: string }> {
+  const text = decodeUtf8Strict(await readAll(host));
+  return typeof text === "string"
+    ? text
+    : { error: `Cannot read stdin: invalid UTF-8 at byte ${text}` };
 }
 
 /** Reads all of stdin as bytes. */

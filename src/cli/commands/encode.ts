@@ -5,7 +5,13 @@
  */
 
 import type { Command } from "../commands.ts";
-import { BACKEND_OPTION, parseJsonObject, readAll, runJsonl, runJsonlBatched } from "../jsonl.ts";
+import {
+  BACKEND_OPTION,
+  parseJsonObject,
+  readAllText,
+  runJsonl,
+  runJsonlBatched,
+} from "../jsonl.ts";
 import { loadTokenizer } from "../../tokenizer/mod.ts";
 import type { EncodeOptions, Tokenizer } from "../../tokenizer/mod.ts";
 import type { Host } from "../host.ts";
@@ -31,7 +37,8 @@ export const command: Command = {
     name: "encode",
     summary: "Encode text on stdin into o200k_harmony token ids (a JSON array)",
     description:
-      'Without --jsonl, all of stdin is one text. With --jsonl, each line {"text": "..."} gives one\n' +
+      "Without --jsonl, all of stdin is one text, tokenized as is (a leading BOM included; invalid\n" +
+      'UTF-8 is an error). With --jsonl, each line {"text": "..."} gives one\n' +
       'line {"tokens": [...]}; a bad line gives {"error": "line N: ..."} and the rest go on.',
     options: [
       {
@@ -63,7 +70,11 @@ export const command: Command = {
     const tok = await loadTokenizer();
     const encode = encoder(tok, String(args.options["allowed-special"]));
     if (!args.options.jsonl) {
-      const text = new TextDecoder().decode(await readAll(host));
+      const text = await readAllText(host);
+      if (typeof text !== "string") {
+        await host.stderr.write(`harmony encode: ${text.error}\n`);
+        return 1;
+      }
       await host.stdout.write(`[${encode(text).join(",")}]\n`);
       return 0;
     }
@@ -88,7 +99,11 @@ async function runWithEngine(
   });
   try {
     if (!how.jsonl) {
-      const text = new TextDecoder().decode(await readAll(host));
+      const text = await readAllText(host);
+      if (typeof text !== "string") {
+        await host.stderr.write(`harmony encode: ${text.error}\n`);
+        return 1;
+      }
       const batch = await engine.encodeBatch([text], how.options);
       await host.stdout.write(`[${batch.get(0).join(",")}]\n`);
       return 0;
