@@ -23,8 +23,19 @@ export interface JsonlSummary {
 }
 
 /**
+ * One output line given as parts, written as they are produced (for lines too big to hold, such
+ * as `parse --trace`). The parts must make one line of JSON whatever happens: the producer
+ * catches its own errors, ends the line with them, and says so through `failed`.
+ */
+export class LineParts {
+  /** Creates the line from its parts; `failed()` is read after the last part. */
+  constructor(readonly parts: Iterable<string>, readonly failed: () => boolean) {}
+}
+
+/**
  * Runs `handle` on every stdin line that is valid UTF-8 and not blank; its return value (a
- * JSON-serializable object, or an already serialized JSON string) is written as one output line.
+ * JSON-serializable object, an already serialized JSON string, or {@link LineParts}) is written as
+ * one output line.
  * A thrown error, an invalid line and a blank line each become `{"error": "line N: <message>"}`.
  */
 export async function runJsonl(
@@ -39,6 +50,12 @@ export async function runJsonl(
     let text: string;
     try {
       const r = handle(checkedText(line), line.number);
+      if (r instanceof LineParts) {
+        for (const part of r.parts) await out.part(part);
+        await out.line("");
+        if (r.failed()) failed++;
+        continue;
+      }
       text = typeof r === "string" ? r : JSON.stringify(r);
     } catch (e) {
       failed++;
