@@ -33,7 +33,7 @@ import {
   type ToolNamespaces,
 } from "./content.ts";
 import { Conversation, Message } from "./message.ts";
-import { sortKeysAsBTreeMap, stringifyJson } from "./json_text.ts";
+import { setDataProperty, sortKeysAsBTreeMap, stringifyJson } from "./json_text.ts";
 
 /** JSON of a text content. */
 export interface TextContentJson {
@@ -202,13 +202,7 @@ function plainStructure(v: unknown, depth = 0): unknown {
   for (const [k, x] of entries) {
     const y = k === "parameters" ? x : plainStructure(x, depth + 1);
     if (y !== x) changed = true;
-    // defineProperty: a "__proto__" key is data, not the prototype.
-    Object.defineProperty(out, k, {
-      value: y,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+    setDataProperty(out, k, y); // a "__proto__" key is data, not the prototype
   }
   return changed ? out : v;
 }

@@ -11,6 +11,61 @@ import { JsonFloat, type JsonValue } from "./content.ts";
 const TWO_64 = 18446744073709551616; // 2^64: serde_json keeps integers below it exact (u64)
 const MINUS_TWO_63 = -9223372036854775808; // i64::MIN
 
+/** Deepest nesting of arrays and objects any JSON reader here accepts (both runtimes alike). */
+export const MAX_JSON_DEPTH = 1000;
+
+/**
+ * A JSON text that cannot be read: malformed, or nested deeper than {@link MAX_JSON_DEPTH}. The
+ * message comes from this module, never from the engine's `JSON.parse`, so it is the same in
+ * every runtime.
+ */
+export class JsonSyntaxError extends SyntaxError {
+  /** What is wrong and where, without the "Cannot parse …:" prefix. */
+  readonly detail: string;
+  /** 0-based UTF-8 byte offset in the text where reading stopped. */
+  readonly byteOffset: number;
+  /** Creates the error; `what` names the thing that was read (default `JSON`). */
+  constructor(detail: string, byteOffset: number, what = "JSON") {
+    super(`Cannot parse ${what}: ${detail}`);
+    this.name = "JsonSyntaxError";
+    this.detail = detail;
+    this.byteOffset = byteOffset;
+  }
+}
+
+/**
+ * Parses JSON text as `JSON.parse` does (plain objects; a `"__proto__"` key is an own data
+ * property), but with errors written here: a malformed text gives the same
+ * {@link JsonSyntaxError} in every runtime (`unexpected character at byte 3 (near "x}")`), and
+ * nesting deeper than {@link MAX_JSON_DEPTH} levels is an error naming the JSON path where the
+ * limit was passed, before any recursive code sees the value.
+ *
+ * Cost: `JSON.parse` plus one scan of the brackets when the text is over 1,000 characters.
+ *
+ * @param text JSON text.
+ * @param what the thing being read, for the message ("Cannot parse <what>: …"; default `JSON`).
+ * @throws {JsonSyntaxError} on malformed or too deeply nested JSON.
+ * @example
+ * ```ts
+ * import { deepStrictEqual, throws } from "node:assert/strict";
+ * import { parseJson } from "./json_text.ts";
+ * deepStrictEqual(parseJson('{"a": [1]}'), { a: [1] });
+ * throws(() => parseJson('{"a" 1}'), {
+ *   message: "Cannot parse JSON: expected ':' at byte 5 (near \"1}\")",
+ * });
+ * ```
+ */
+export function parseJson(text: string, what = "JSON"): unknown {
+  if (text.length > MAX_JSON_DEPTH) checkNesting(text, what);
+  try {
+    return JSON.parse(text);
+  } catch {
+    // Our reader finds the place and words the error; it accepts exactly the JSON grammar.
+    parseJsonPreservingOrder(text, what);
+    throw new JsonSyntaxError("malformed JSON", 0, what); // unreachable in practice
+  }
+}
+
 /**
  * Parses JSON text; objects become `Map`s that keep their written key order (integer-like keys
  * such as `"0"` and `"10"` included, which plain JS objects would reorder). A number written
@@ -19,8 +74,10 @@ const MINUS_TWO_63 = -9223372036854775808; // i64::MIN
  * (serde_json's `IndexMap`).
  *
  * @param text JSON text.
+ * @param what the thing being read, for error messages (default `JSON`).
  * @returns The value: `Map` for objects, arrays, strings, numbers, booleans, null.
- * @throws {SyntaxError} on malformed JSON, naming the character offset.
+ * @throws {JsonSyntaxError} on malformed JSON, naming the byte offset, or nesting deeper than
+ * {@link MAX_JSON_DEPTH}, naming the path.
  *
  * @example
  * ```ts
@@ -30,25 +87,155 @@ const MINUS_TWO_63 = -9223372036854775808; // i64::MIN
  * deepStrictEqual([...v.keys()], ["b", "10", "0"]);
  * ```
  */
-export function parseJsonPreservingOrder(text: string): JsonValue {
-  const p = new JsonReader(text);
+export function parseJsonPreservingOrder(text: string, what = "JSON"): JsonValue {
+  if (text.length > MAX_JSON_DEPTH) checkNesting(text, what);
+  const p = new JsonReader(text, what);
   p.ws();
-  const v = p.value(0);
+  const v = p.value();
   p.ws();
   if (p.i < text.length) p.fail("unexpected text after the value");
   return v;
 }
 
-const MAX_DEPTH = 512;
+/**
+ * Defines `key` as an own enumerable data property of `obj`, as `JSON.parse` does: unlike
+ * `obj[key] = value`, a `"__proto__"` key stays data and never changes the object's prototype.
+ * Use it wherever a key comes from user data.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { setDataProperty } from "./json_text.ts";
+ * const o: Record<string, unknown> = {};
+ * setDataProperty(o, "__proto__", { tools: [] });
+ * deepStrictEqual(Object.keys(o), ["__proto__"]);
+ * ```
+ */
+export function setDataProperty(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") {
+    Object.defineProperty(obj, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else obj[key] = value;
+}
+
+/** UTF-8 length of `s.slice(0, end)`, for byte offsets in messages (error path only). */
+function utf8Length(s: string, end: number): number {
+  let n = 0;
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < end) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d < 0xe000) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
+}
+
+/**
+ * Throws when brackets outside strings nest deeper than {@link MAX_JSON_DEPTH}. O(n), no
+ * allocation; the path is worked out only when the limit is passed.
+ */
+function checkNesting(s: string, what: string): void {
+  let depth = 0;
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22) {
+      // Skip the string: find the closing quote that is not escaped.
+      let j = i + 1;
+      for (;;) {
+        j = s.indexOf('"', j);
+        if (j < 0) return; // unterminated: the parser reports it
+        let k = j - 1;
+        while (s.charCodeAt(k) === 0x5c) k--;
+        if ((j - 1 - k) % 2 === 0) break;
+        j++;
+      }
+      i = j;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_JSON_DEPTH) {
+        throw new JsonSyntaxError(
+          `nesting deeper than ${MAX_JSON_DEPTH.toLocaleString("en-US")} levels at ${
+            nestingPath(s, i)
+          }`,
+          utf8Length(s, i),
+          what,
+        );
+      }
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+}
+
+const PATH_PARTS = 6;
+
+/**
+ * The JSON path (`$.messages[0].content…`) of the value that opens at `end`, from a tolerant
+ * scan of `s` up to there; only its first {@link PATH_PARTS} parts, then `…`.
+ */
+function nestingPath(s: string, end: number): string {
+  // Per open level: an array index, or the last key read in an object.
+  const parts: Array<string | number> = [];
+  const isArray: boolean[] = [];
+  let key: string | undefined;
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22) {
+      let j = i + 1;
+      while (j < end && s.charCodeAt(j) !== 0x22) j += s.charCodeAt(j) === 0x5c ? 2 : 1;
+      key = s.slice(i + 1, j);
+      i = j;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (isArray.length > 0) {
+        parts[isArray.length - 1] = isArray[isArray.length - 1]
+          ? parts[isArray.length - 1]
+          : key ?? "";
+      }
+      isArray.push(c === 0x5b);
+      parts.push(c === 0x5b ? 0 : "");
+      key = undefined;
+    } else if (c === 0x5d || c === 0x7d) {
+      isArray.pop();
+      parts.pop();
+    } else if (c === 0x2c && isArray.length > 0 && isArray[isArray.length - 1]) {
+      (parts[parts.length - 1] as number)++;
+    }
+  }
+  if (isArray.length > 0 && !isArray[isArray.length - 1]) parts[parts.length - 1] = key ?? "";
+  let out = "$";
+  const shown = Math.min(parts.length, PATH_PARTS);
+  for (let k = 0; k < shown; k++) {
+    const p = parts[k];
+    out += typeof p === "number"
+      ? `[${p}]`
+      : /^[A-Za-z_$][\w$]*$/.test(p)
+      ? `.${p}`
+      : `[${JSON.stringify(p.slice(0, 32))}]`;
+  }
+  return parts.length > shown ? out + "…" : out;
+}
 
 class JsonReader {
   i = 0;
-  constructor(readonly s: string) {}
+  constructor(readonly s: string, readonly what: string) {}
 
   fail(what: string): never {
+    if (this.i >= this.s.length && !what.startsWith("unexpected end")) {
+      what = `unexpected end of input (${what})`;
+    }
     const at = this.s.slice(this.i, this.i + 16);
-    throw new SyntaxError(
-      `Cannot parse JSON: ${what} at offset ${this.i}${at ? ` (near ${JSON.stringify(at)})` : ""}`,
+    throw new JsonSyntaxError(
+      `${what} at byte ${utf8Length(this.s, this.i)}${at ? ` (near ${JSON.stringify(at)})` : ""}`,
+      utf8Length(this.s, this.i),
+      this.what,
     );
   }
 
@@ -62,11 +249,10 @@ class JsonReader {
     this.i = i;
   }
 
-  value(depth: number): JsonValue {
-    if (depth > MAX_DEPTH) this.fail("nesting too deep");
+  value(): JsonValue {
     const c = this.s.charCodeAt(this.i);
-    if (c === 0x7b) return this.object(depth);
-    if (c === 0x5b) return this.array(depth);
+    if (c === 0x7b) return this.object();
+    if (c === 0x5b) return this.array();
     if (c === 0x22) return this.string();
     if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return this.number();
     if (this.s.startsWith("true", this.i)) {
@@ -84,7 +270,7 @@ class JsonReader {
     return this.fail(this.i >= this.s.length ? "unexpected end of input" : "unexpected character");
   }
 
-  object(depth: number): Map<string, JsonValue> {
+  object(): Map<string, JsonValue> {
     const m = new Map<string, JsonValue>();
     this.i++;
     this.ws();
@@ -99,7 +285,7 @@ class JsonReader {
       if (this.s.charCodeAt(this.i) !== 0x3a) this.fail("expected ':'");
       this.i++;
       this.ws();
-      m.set(k, this.value(depth + 1));
+      m.set(k, this.value());
       this.ws();
       const c = this.s.charCodeAt(this.i);
       if (c === 0x2c) {
@@ -115,7 +301,7 @@ class JsonReader {
     }
   }
 
-  array(depth: number): JsonValue[] {
+  array(): JsonValue[] {
     const a: JsonValue[] = [];
     this.i++;
     this.ws();
@@ -124,7 +310,7 @@ class JsonReader {
       return a;
     }
     for (;;) {
-      a.push(this.value(depth + 1));
+      a.push(this.value());
       this.ws();
       const c = this.s.charCodeAt(this.i);
       if (c === 0x2c) {

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { statSync } from "node:fs";
+
 /** One option of a command. */
 export interface OptionSpec {
   /** Long name without dashes, e.g. `allowed-special`. */
@@ -193,4 +195,56 @@ export function formatHelp(spec: CommandSpec): string {
     lines.push("", "Examples:", ...spec.examples.map((e) => `  ${e}`));
   }
   return lines.join("\n") + "\n";
+}
+
+/**
+ * Checks that every input path names a readable regular file: a missing path or a directory is
+ * a usage error (exit 2), reported before any work starts.
+ *
+ * @param paths the input paths.
+ * @param suffix appended to each path before the check (e.g. `.idx` for a dataset prefix).
+ * @throws {UsageError} naming the first bad path.
+ * @example
+ * ```ts ignore
+ * import { checkInputFiles } from "./args.ts";
+ * checkInputFiles(["data/chats.jsonl"]);
+ * ```
+ */
+export function checkInputFiles(paths: readonly string[], suffix = ""): void {
+  for (const p of paths) {
+    const path = p + suffix;
+    let st;
+    try {
+      st = statSync(path);
+    } catch {
+      throw new UsageError(`Cannot read input "${shortPath(path)}": no such file`);
+    }
+    if (st.isDirectory()) {
+      throw new UsageError(`Cannot read input "${shortPath(path)}": it is a directory`);
+    }
+  }
+}
+
+/**
+ * Runs `fn`, turning any error it throws into a {@link UsageError} with the same message: for
+ * checks of option values done outside the argument parser (e.g. `--shard 3/3`).
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { asUsageError } from "./args.ts";
+ * deepStrictEqual(asUsageError(() => Number("1")), 1);
+ * ```
+ */
+export function asUsageError<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+}
+
+function shortPath(p: string): string {
+  return p.length > 48 ? "…" + p.slice(-47) : p;
 }

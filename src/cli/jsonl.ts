@@ -1,26 +1,42 @@
 /**
- * The shared loop of JSONL commands: one output line per input line, in order; a bad line gives
- * `{"error": "line N: …"}` and the rest go on. Blank lines are skipped (no output line).
+ * The shared loop of JSONL commands: exactly one output line per input line, in order; a bad line
+ * gives `{"error": "line N: …"}` and the rest go on. A blank (or whitespace-only) line is such an
+ * error (`line N: empty line`), so outputs never shift against their inputs; a line that is not
+ * valid UTF-8 gives `line N: invalid UTF-8 at byte B`. Lines are split as `readLines` does
+ * (src/io/lines.ts): a final newline ends the last line, a leading BOM is dropped.
  *
  * @module
  */
 
-import { readLines } from "../io/lines.ts";
+import { isBlankLine, type Line, readLines } from "../io/lines.ts";
+import { parseJson } from "../chat/json_text.ts";
+import { decodeUtf8Strict } from "../io/utf8.ts";
 import type { Host } from "./host.ts";
 import { LineWriter } from "./output.ts";
 
 /** Result of a JSONL run. */
 export interface JsonlSummary {
-  /** Lines processed (blank lines excluded). */
+  /** Lines read (each gave one output line). */
   lines: number;
   /** Lines that gave an error. */
   failed: number;
 }
 
 /**
- * Runs `handle` on every non-blank stdin line; its return value (a JSON-serializable object, or
- * an already serialized JSON string) is written as one output line. A thrown error becomes
- * `{"error": "line N: <message>"}`.
+ * One output line given as parts, written as they are produced (for lines too big to hold, such
+ * as `parse --trace`). The parts must make one line of JSON whatever happens: the producer
+ * catches its own errors, ends the line with them, and says so through `failed`.
+ */
+export class LineParts {
+  /** Creates the line from its parts; `failed()` is read after the last part. */
+  constructor(readonly parts: Iterable<string>, readonly failed: () => boolean) {}
+}
+
+/**
+ * Runs `handle` on every stdin line that is valid UTF-8 and not blank; its return value (a
+ * JSON-serializable object, an already serialized JSON string, or {@link LineParts}) is written as
+ * one output line.
+ * A thrown error, an invalid line and a blank line each become `{"error": "line N: <message>"}`.
  */
 export async function runJsonl(
   host: Host,
@@ -30,11 +46,16 @@ export async function runJsonl(
   let lines = 0;
   let failed = 0;
   for await (const line of readLines(host.stdin())) {
-    if (line.text.trim() === "") continue;
     lines++;
     let text: string;
     try {
-      const r = handle(line.text, line.number);
+      const r = handle(checkedText(line), line.number);
+      if (r instanceof LineParts) {
+        for (const part of r.parts) await out.part(part);
+        await out.line("");
+        if (r.failed()) failed++;
+        continue;
+      }
       text = typeof r === "string" ? r : JSON.stringify(r);
     } catch (e) {
       failed++;
@@ -85,10 +106,9 @@ export async function runJsonlBatched<T>(
     pending = [];
   };
   for await (const line of readLines(host.stdin())) {
-    if (line.text.trim() === "") continue;
     lines++;
     try {
-      pending.push({ number: line.number, item: prepare(line.text, line.number) });
+      pending.push({ number: line.number, item: prepare(checkedText(line), line.number) });
     } catch (e) {
       pending.push({ number: line.number, error: e ?? new Error("unknown error") });
     }
@@ -99,18 +119,38 @@ export async function runJsonlBatched<T>(
   return { lines, failed };
 }
 
-/** Parses one JSONL line as a JSON object. @throws {SyntaxError} naming what is wrong. */
+/** The text of a line to handle. @throws {SyntaxError} for an invalid or a blank line. */
+function checkedText(line: Line): string {
+  if (line.error !== undefined) throw new SyntaxError(line.error);
+  if (isBlankLine(line.text)) throw new SyntaxError("empty line");
+  return line.text;
+}
+
+/**
+ * Parses one JSONL line as a JSON object.
+ *
+ * @throws {SyntaxError} naming what is wrong and the byte (the same text in every runtime).
+ * @throws {TypeError} when the value is not an object.
+ */
 export function parseJsonObject(text: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new SyntaxError(`Cannot parse JSON: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  const value = parseJson(text);
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new TypeError("Cannot read record: expected a JSON object");
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * Reads all of stdin as one text, as is: a leading byte-order mark is kept (it is part of the
+ * text, and tokenizes), and bytes that are not valid UTF-8 are an error, not U+FFFD.
+ *
+ * @returns the text, or `{ error }` naming the first invalid byte.
+ */
+export async function readAllText(host: Host): Promise<string | { error: string }> {
+  const text = decodeUtf8Strict(await readAll(host));
+  return typeof text === "string"
+    ? text
+    : { error: `Cannot read stdin: invalid UTF-8 at byte ${text}` };
 }
 
 /** Reads all of stdin as bytes. */

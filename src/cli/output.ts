@@ -27,6 +27,16 @@ export class LineWriter {
     if (this.#size >= this.#limit) await this.flush();
   }
 
+  /**
+   * Adds part of a line (no `\n`), flushing when the buffer is full: a huge line (a `--trace`)
+   * is written as it is produced, in bounded memory. End the line with `line("")`.
+   */
+  async part(text: string): Promise<void> {
+    this.#parts.push(text);
+    this.#size += text.length;
+    if (this.#size >= this.#limit) await this.flush();
+  }
+
   /** Writes out everything buffered. */
   async flush(): Promise<void> {
     if (this.#parts.length === 0) return;

@@ -266,6 +266,7 @@ export async function renderDataset(options: RenderDatasetOptions): Promise<Rend
         counts.otherShards++;
       } else {
         try {
+          if (rec.error !== undefined) throw new SyntaxError(`Cannot read record: ${rec.error}`);
           const value = rec.text !== undefined ? parseRecordText(rec.text) : rec.value;
           const json = recordToHarmonyJson(value, inputFormat, defaults);
           batch.push({ rec, conversation: options.toConversation(json) });

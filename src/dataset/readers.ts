@@ -15,7 +15,7 @@ import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { parquetMetadataAsync, parquetReadObjects } from "hyparquet";
 import type { AsyncBuffer } from "hyparquet";
-import { readLines } from "../io/lines.ts";
+import { isBlankLine, readLines } from "../io/lines.ts";
 
 /** The kind of an input file, from its first bytes. */
 export type InputKind = "jsonl" | "jsonl.gz" | "parquet";
@@ -36,6 +36,12 @@ export interface InputRecord {
   text?: string;
   /** The row as an object (Parquet). */
   value?: unknown;
+  /**
+   * Why the record has neither `text` nor `value`: its line is not valid UTF-8
+   * (`invalid UTF-8 at byte N`, N counted from the line's first byte). Report it as the
+   * record's error; nothing was replaced by U+FFFD.
+   */
+  error?: string;
 }
 
 /** Where to start reading: after the record that ended a checkpoint. */
@@ -127,12 +133,20 @@ export async function* readRecords(
     const seek = seekable ? resumeHere!.offset : 0;
     const lineBase = seekable ? skipLines - 1 : 0;
     let chunks = fileChunks(path, seek, options.chunkSize ?? (1 << 20), options.onBytes);
-    if (kind === "jsonl.gz") chunks = gunzip(chunks);
-    for await (const line of readLines(chunks)) {
+    if (kind === "jsonl.gz") {
+      chunks = gunzip(chunks, (e) =>
+        new Error(
+          `Cannot read "${path}": corrupt gzip data (${
+            e instanceof Error ? e.message : String(e)
+          })`,
+          { cause: e },
+        ));
+    }
+    for await (const line of readLines(chunks, { stripBom: seek === 0 })) {
       const number = line.number + lineBase;
       if (number <= skipLines) continue;
-      if (isBlank(line.text)) continue;
-      yield {
+      if (line.error === undefined && isBlankLine(line.text)) continue;
+      const rec: InputRecord = {
         index: index++,
         fileIndex: f,
         file: path,
@@ -140,16 +154,13 @@ export async function* readRecords(
         byteOffset: line.offset + seek,
         text: line.text,
       };
+      if (line.error !== undefined) {
+        rec.text = undefined;
+        rec.error = line.error;
+      }
+      yield rec;
     }
   }
-}
-
-function isBlank(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c !== 32 && c !== 9 && c !== 13) return false;
-  }
-  return true;
 }
 
 async function fileKind(path: string): Promise<InputKind> {
@@ -159,7 +170,7 @@ async function fileKind(path: string): Promise<InputKind> {
     const { bytesRead } = await fh.read(head, 0, 4, 0);
     return detectInputKind(head.subarray(0, bytesRead));
   } catch (e) {
-    throw new Error(`Cannot read ${path}: ${e instanceof Error ? e.message : e}`, { cause: e });
+    throw new Error(`Cannot read "${path}": ${e instanceof Error ? e.message : e}`, { cause: e });
   } finally {
     await fh.close();
   }
@@ -199,6 +210,7 @@ export async function* fileChunks(
 /**
  * Decompresses gzip chunks (multi-member streams too) with `node:zlib`.
  *
+ * @param wrapError makes the error thrown for corrupt data (e.g. naming the file); default: zlib's.
  * @example
  * ```ts ignore
  * import { fileChunks, gunzip } from "./readers.ts";
@@ -207,9 +219,19 @@ export async function* fileChunks(
  */
 export async function* gunzip(
   chunks: AsyncIterable<Uint8Array>,
+  wrapError?: (e: unknown) => Error,
 ): AsyncGenerator<Uint8Array> {
   const z = Readable.from(chunks).pipe(createGunzip());
-  for await (const c of z as AsyncIterable<Uint8Array>) {
+  const it = (z as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  for (;;) {
+    let r: IteratorResult<Uint8Array>;
+    try {
+      r = await it.next();
+    } catch (e) {
+      throw wrapError ? wrapError(e) : e;
+    }
+    if (r.done) return;
+    const c = r.value;
     yield new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
   }
 }
@@ -256,16 +278,34 @@ async function* readParquetRows(
   onBytes?: (bytes: number) => void,
 ): AsyncGenerator<{ line: number; byteOffset: number; value: unknown }> {
   const file = await fileAsyncBuffer(path, onBytes);
+  const cannot = (what: string, e: unknown) =>
+    new Error(`Cannot read "${path}": ${what} (${e instanceof Error ? e.message : String(e)})`, {
+      cause: e,
+    });
   try {
-    const metadata = await parquetMetadataAsync(file);
+    let metadata;
+    try {
+      metadata = await parquetMetadataAsync(file);
+    } catch (e) {
+      throw cannot("corrupt footer", e);
+    }
     let rowStart = 0;
-    for (const group of metadata.row_groups) {
+    for (let g = 0; g < metadata.row_groups.length; g++) {
+      const group = metadata.row_groups[g];
       const n = Number(group.num_rows);
       const rowEnd = rowStart + n;
       if (rowEnd > skipRows) {
         const from = Math.max(rowStart, skipRows);
-        const rows = await parquetReadObjects({ file, metadata, rowStart: from, rowEnd });
         const groupOffset = Number(group.columns[0]?.file_offset ?? 0n);
+        let rows;
+        try {
+          rows = await parquetReadObjects({ file, metadata, rowStart: from, rowEnd });
+        } catch (e) {
+          throw cannot(
+            `corrupt row group ${g} (rows ${rowStart + 1}-${rowEnd}, at byte ${groupOffset})`,
+            e,
+          );
+        }
         for (let i = 0; i < rows.length; i++) {
           yield { line: from + i + 1, byteOffset: groupOffset, value: rows[i] };
         }

@@ -7,7 +7,12 @@
  * @module
  */
 
-import { parseJsonPreservingOrder } from "../chat/json_text.ts";
+import {
+  JsonSyntaxError,
+  parseJson,
+  parseJsonPreservingOrder,
+  setDataProperty,
+} from "../chat/json_text.ts";
 
 const DIGIT_KEY = /"\d+"\s*:/;
 
@@ -24,11 +29,13 @@ const DIGIT_KEY = /"\d+"\s*:/;
  */
 export function parseRecordText(text: string): unknown {
   try {
-    if (!DIGIT_KEY.test(text)) return JSON.parse(text);
+    if (!DIGIT_KEY.test(text)) return parseJson(text);
     return plainExceptParameters(parseJsonPreservingOrder(text));
   } catch (e) {
     throw new SyntaxError(
-      `Cannot parse record: ${e instanceof Error ? e.message : String(e)}`,
+      `Cannot parse record: ${
+        e instanceof JsonSyntaxError ? e.detail : e instanceof Error ? e.message : String(e)
+      }`,
       { cause: e },
     );
   }
@@ -39,7 +46,7 @@ function plainExceptParameters(v: unknown): unknown {
   if (v instanceof Map) {
     const out: Record<string, unknown> = {};
     for (const [k, x] of v as Map<string, unknown>) {
-      out[k] = k === "parameters" ? x : plainExceptParameters(x);
+      setDataProperty(out, k, k === "parameters" ? x : plainExceptParameters(x));
     }
     return out;
   }

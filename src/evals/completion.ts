@@ -30,6 +30,7 @@ import type { Role } from "../chat/role.ts";
 import type { Message } from "../chat/message.ts";
 import type { TextContent } from "../chat/content.ts";
 import { type MessageJson, messageToJson } from "../chat/json.ts";
+import { parseJson } from "../chat/json_text.ts";
 import {
   HarmonyParseError,
   parseMessagesFromCompletionTokens,
@@ -244,11 +245,11 @@ function salvageParse(
     try {
       for (; i < n; i++) parser.process(tokens[i]);
       parser.processEos();
-      messages.push(...parser.messages);
+      for (const m of parser.messages) messages.push(m); // no spread: it can be huge
       return { messages, error: firstError };
     } catch (e) {
       if (e instanceof RangeError) throw e;
-      messages.push(...parser.messages);
+      for (const m of parser.messages) messages.push(m);
       firstError ??= shiftError(e, offset);
       // Resume at the next <|start|> after the offending token.
       i++;
@@ -310,7 +311,7 @@ export function summarizeMessages(
 function parseArguments(contentType: string | undefined, text: string): JsonData | null {
   if (contentType === undefined || !contentType.toLowerCase().includes("json")) return null;
   try {
-    return JSON.parse(text) as JsonData;
+    return parseJson(text) as JsonData;
   } catch {
     return null; // not JSON after all: `raw` keeps the text
   }

@@ -9,6 +9,7 @@
 import type { Tokenizer } from "../tokenizer/types.ts";
 import type { CompletionResult } from "./completion.ts";
 import { objectMembers } from "./_json_members.ts";
+import { JsonSyntaxError, parseJson } from "../chat/json_text.ts";
 
 /** Fields tried, in order, when no `field` is given: token ids first, then text. */
 export const COMPLETION_FIELDS: readonly string[] = [
@@ -32,6 +33,7 @@ export const RESULT_FIELDS: readonly string[] = [
 
 /** Why a record could not be read (the statistics key). */
 export type ReadErrorReason =
+  | "invalid-utf8"
   | "bad-json"
   | "not-an-object"
   | "no-completion"
@@ -106,18 +108,23 @@ function shortJson(v: unknown): string {
  */
 export function readEvalRecord(
   tokenizer: Tokenizer,
-  record: { text?: string; value?: unknown },
+  record: { text?: string; value?: unknown; error?: string },
   options: ReadEvalRecordOptions = {},
 ): EvalRecord {
+  if (record.error !== undefined) {
+    throw new RecordReadError("invalid-utf8", `Cannot read record: ${record.error}`);
+  }
   let obj: unknown;
   const text = record.text;
   if (text !== undefined) {
     try {
-      obj = JSON.parse(text);
+      obj = parseJson(text);
     } catch (e) {
       throw new RecordReadError(
         "bad-json",
-        `Cannot parse record: ${e instanceof Error ? e.message : String(e)}`,
+        `Cannot parse record: ${
+          e instanceof JsonSyntaxError ? e.detail : e instanceof Error ? e.message : String(e)
+        }`,
         { cause: e },
       );
     }

@@ -9,6 +9,7 @@
  */
 
 import type { CompletionStatus, StopKind } from "./completion.ts";
+import { setDataProperty } from "../chat/json_text.ts";
 
 /** Where a record came from. */
 export interface RecordWhere {
@@ -77,7 +78,9 @@ function bump(map: Map<string, number>, key: string, by = 1): void {
 
 function sortedObject(map: Map<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [k, v] of [...map].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) out[k] = v;
+  for (const [k, v] of [...map].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) {
+    setDataProperty(out, k, v); // a channel named "__proto__" is counted like any other
+  }
   return out;
 }
 

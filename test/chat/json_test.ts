@@ -285,7 +285,7 @@ describe("parseJsonPreservingOrder", () => {
     test(`malformed JSON ${JSON.stringify(text)} is a SyntaxError naming the offset`, () => {
       assert.throws(() => parseJsonPreservingOrder(text), (e: unknown) => {
         assert.ok(e instanceof SyntaxError);
-        assert.match((e as Error).message, /^Cannot parse JSON: .* at offset \d+/);
+        assert.match((e as Error).message, /^Cannot parse JSON: .* at byte \d+/);
         return true;
       });
     });

@@ -13,11 +13,12 @@ test("encode --jsonl reports a bad line by number and goes on", async () => {
   const host = memoryHost('{"text":"hi"}\nnot json\n\n{"text":5}\n{"text":"<|end|>"}\n');
   assert.equal(await main(["encode", "--jsonl"], host), 1);
   const lines = host.out().trimEnd().split("\n").map((l) => JSON.parse(l));
-  assert.equal(lines.length, 4);
+  assert.equal(lines.length, 5);
   assert.deepEqual(lines[0], { tokens: [3686] });
   assert.match(lines[1].error, /^line 2: Cannot parse JSON/);
-  assert.match(lines[2].error, /^line 4: Cannot encode record: "text" must be a string/);
-  assert.deepEqual(lines[3], { tokens: [27, 91, 419, 91, 29] });
+  assert.deepEqual(lines[2], { error: "line 3: empty line" });
+  assert.match(lines[3].error, /^line 4: Cannot encode record: "text" must be a string/);
+  assert.deepEqual(lines[4], { tokens: [27, 91, 419, 91, 29] });
 });
 
 test("encode --allowed-special all turns special-token literals into ids", async () => {

@@ -11,9 +11,10 @@ test("parse reads {tokens} and bare arrays, role none by default, one line per i
   const host = memoryHost(
     '{"tokens":[200006,1428,200008,12194,200007]}\n\n[200006,173781,200008,12194,200007]\n',
   );
-  assert.equal(await main(["parse"], host), 0);
+  assert.equal(await main(["parse"], host), 1);
   assert.deepEqual(lines(host.out()), [
     { messages: [{ role: "user", content: "Hi" }] },
+    { error: "line 2: empty line" },
     { messages: [{ role: "assistant", content: "Hi" }] },
   ]);
 });
@@ -44,7 +45,7 @@ test("parse --text --role assistant --no-strict recovers a header cut by <|end|>
   }]);
 });
 
-test("parse --trace gives the parser state after every token", async () => {
+test("parse --trace gives the parser state after every token: delta and lengths", async () => {
   const host = memoryHost('{"text":"<|channel|>final<|message|>Hi<|return|>"}\n');
   assert.equal(await main(["parse", "--text", "--role", "assistant", "--trace"], host), 0);
   const [rec] = lines(host.out()) as { states: Record<string, unknown>[]; messages: unknown[] }[];
@@ -54,8 +55,9 @@ test("parse --trace gives the parser state after every token", async () => {
     current_channel: null,
     current_recipient: null,
     current_content_type: null,
-    current_content: "",
+    current_content_length: 0,
     last_content_delta: null,
+    messages_length: 0,
     state: "Header",
   });
   assert.deepEqual(rec.states[3], {
@@ -63,12 +65,31 @@ test("parse --trace gives the parser state after every token", async () => {
     current_channel: "final",
     current_recipient: null,
     current_content_type: null,
-    current_content: "Hi",
+    current_content_length: 2,
     last_content_delta: "Hi",
+    messages_length: 0,
     state: "Content",
   });
   assert.equal(rec.states[4].state, "ExpectStart");
+  assert.equal(rec.states[4].messages_length, 1);
   assert.deepEqual(rec.messages, [{ role: "assistant", content: "Hi", channel: "final" }]);
+});
+
+test("parse --trace-full adds the whole content; a parse error ends the trace line", async () => {
+  const host = memoryHost('{"text":"<|channel|>final<|message|>Hi"}\n[200006,12]\n');
+  assert.equal(await main(["parse", "--text", "--role", "assistant", "--trace-full"], host), 1);
+  const out = host.out().trimEnd().split("\n");
+  assert.equal(out.length, 2);
+  const rec = JSON.parse(out[0]) as { states: Record<string, unknown>[] };
+  assert.equal(rec.states[3].current_content, "Hi");
+  assert.deepEqual(JSON.parse(out[1]), {
+    error: 'line 2: Cannot read record: "text" must be a string',
+  });
+  const bad = memoryHost("[200006,1428,200008,12194,200007,12]\n");
+  assert.equal(await main(["parse", "--trace"], bad), 1);
+  const r = JSON.parse(bad.out()) as { states: unknown[]; error: string };
+  assert.equal(r.states.length, 5);
+  assert.match(r.error, /^line 1: .*unexpected token 12 at index 5/);
 });
 
 test("parse --role rejects an unknown role as a usage error", async () => {

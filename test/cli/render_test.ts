@@ -16,11 +16,12 @@ function lines(out: string): Array<Record<string, unknown>> {
   return out.trimEnd().split("\n").map((l) => JSON.parse(l));
 }
 
-test("render (completion by default) gives one tokens line per conversation", async () => {
+test("render (completion by default) gives one tokens line per conversation, an error per blank line", async () => {
   const host = memoryHost(`${HI}\n\n${HI}\n`);
-  assert.equal(await main(["render"], host), 0);
+  assert.equal(await main(["render"], host), 1);
   assert.deepEqual(lines(host.out()), [
     { tokens: [200006, 1428, 200008, 12194, 200007, 200006, 173781] },
+    { error: "line 2: empty line" },
     { tokens: [200006, 1428, 200008, 12194, 200007, 200006, 173781] },
   ]);
 });

@@ -5,7 +5,8 @@
  */
 
 import type { Command } from "../commands.ts";
-import { parseJsonObject, readAll, runJsonl } from "../jsonl.ts";
+import { parseJsonObject, readAllText, runJsonl } from "../jsonl.ts";
+import { parseJson } from "../../chat/json_text.ts";
 import { loadTokenizer } from "../../tokenizer/mod.ts";
 
 /**
@@ -44,16 +45,13 @@ export const command: Command = {
   async run(args, host) {
     const tok = await loadTokenizer();
     if (!args.options.jsonl) {
-      const text = new TextDecoder().decode(await readAll(host));
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (e) {
-        await host.stderr.write(`harmony decode: Cannot parse JSON: ${(e as Error).message}\n`);
+      const text = await readAllText(host);
+      if (typeof text !== "string") {
+        await host.stderr.write(`harmony decode: ${text.error}\n`);
         return 1;
       }
       try {
-        await host.stdout.write(tok.decode(readTokenArray(value)));
+        await host.stdout.write(tok.decode(readTokenArray(parseJson(text))));
       } catch (e) {
         await host.stderr.write(`harmony decode: ${(e as Error).message}\n`);
         return 1;

@@ -6,7 +6,7 @@
 
 import type { Command } from "../commands.ts";
 import { BACKEND_OPTION, openBackendOption } from "../backend.ts";
-import { parseJsonObject, readAll, runJsonlBatched } from "../jsonl.ts";
+import { parseJsonObject, readAllText, runJsonlBatched } from "../jsonl.ts";
 import { ORDINARY } from "../../tokenizer/encoded_batch.ts";
 import type { EncodeOptions } from "../../tokenizer/mod.ts";
 import type { Host } from "../host.ts";
@@ -26,7 +26,8 @@ export const command: Command = {
     name: "encode",
     summary: "Encode text on stdin into o200k_harmony token ids (a JSON array)",
     description:
-      'Without --jsonl, all of stdin is one text. With --jsonl, each line {"text": "..."} gives one\n' +
+      "Without --jsonl, all of stdin is one text, tokenized as is (a leading BOM included; invalid\n" +
+      'UTF-8 is an error). With --jsonl, each line {"text": "..."} gives one\n' +
       'line {"tokens": [...]}; a bad line gives {"error": "line N: ..."} and the rest go on.',
     options: [
       {
@@ -64,7 +65,11 @@ async function runWithEngine(
   const engine = await openBackendOption(host, backend);
   try {
     if (!how.jsonl) {
-      const text = new TextDecoder().decode(await readAll(host));
+      const text = await readAllText(host);
+      if (typeof text !== "string") {
+        await host.stderr.write(`harmony encode: ${text.error}\n`);
+        return 1;
+      }
       const batch = await engine.encodeBatch([text], how.options);
       await host.stdout.write(`[${batch.get(0).join(",")}]\n`);
       return 0;

@@ -6,7 +6,7 @@
  */
 
 import type { Command } from "../commands.ts";
-import { UsageError } from "../args.ts";
+import { checkInputFiles, UsageError } from "../args.ts";
 import { mergeDatasets, prefixesOf } from "../../dataset/merge.ts";
 import { formatCount } from "../../dataset/progress.ts";
 
@@ -29,6 +29,7 @@ export const command: Command = {
     const out = args.options.out;
     if (typeof out !== "string") throw new UsageError("Cannot merge: --out PREFIX is required");
     const prefixes = prefixesOf(args.positionals).filter((p) => p !== out);
+    checkInputFiles(prefixes, ".idx");
     const s = mergeDatasets(prefixes, out);
     await host.stderr.write(
       `merge: ${s.inputs} ${s.format} datasets → ${s.records} records, ${

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Command } from "../commands.ts";
 import type { Host } from "../host.ts";
-import { UsageError } from "../args.ts";
+import { checkInputFiles, UsageError } from "../args.ts";
 import type { Role } from "../../chat/role.ts";
 import { resolveShard } from "../../dataset/shard.ts";
 import { Progress } from "../../dataset/progress.ts";
@@ -35,11 +35,7 @@ export async function runParseDataset(
 ): Promise<{ stats: ParseDatasetStats; out: string; statsFile?: string }> {
   const outOpt = str(o.out);
   if (!outOpt) throw new UsageError("Cannot parse dataset: --out FILE is required");
-  for (const input of inputs) {
-    if (!existsSync(input)) {
-      throw new UsageError(`Cannot read input "${input.slice(-32)}": no such file`);
-    }
-  }
+  checkInputFiles(inputs);
   let shard;
   try {
     shard = resolveShard(

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Command } from "../commands.ts";
 import type { Host } from "../host.ts";
-import { UsageError } from "../args.ts";
+import { asUsageError, checkInputFiles, UsageError } from "../args.ts";
 import { conversationFromJson } from "../../chat/json.ts";
 import { renderDataset, type RenderDatasetSummary } from "../../dataset/pipeline.ts";
 import { INPUT_FORMATS, type InputFormat, type MappingDefaults } from "../../dataset/mapping.ts";
@@ -75,14 +75,9 @@ export async function runRenderDataset(
 ): Promise<{ summary: RenderDatasetSummary; seconds: number; shard: Shard; backend: string }> {
   const out = str(o.out);
   if (!out) throw new UsageError("Cannot render dataset: --out PREFIX is required");
-  for (const input of inputs) {
-    if (!existsSync(input)) {
-      throw new UsageError(`Cannot read input "${input.slice(-32)}": no such file`);
-    }
-  }
-  const shard = resolveShard(
-    { shard: str(o.shard), shardCount: str(o["shard-count"]) },
-    (n) => host.env(n),
+  checkInputFiles(inputs);
+  const shard = asUsageError(() =>
+    resolveShard({ shard: str(o.shard), shardCount: str(o["shard-count"]) }, (n) => host.env(n))
   );
   const prefix = shardPrefix(out, shard);
   mkdirSync(dirname(prefix), { recursive: true });
