@@ -13,6 +13,7 @@ import { UsageError } from "../args.ts";
 import { conversationFromJson } from "../../chat/json.ts";
 import { renderDataset, type RenderDatasetSummary } from "../../dataset/pipeline.ts";
 import { INPUT_FORMATS, type InputFormat, type MappingDefaults } from "../../dataset/mapping.ts";
+import { MAPPING_OPTIONS, mappingFlags, SYSTEM_OPTIONS } from "../mapping_flags.ts";
 import { OUTPUT_FORMATS, type OutputFormat } from "../../dataset/writers.ts";
 import { resolveShard, type Shard, shardPrefix } from "../../dataset/shard.ts";
 import { TRAIN_ON, type TrainOn } from "../../dataset/loss_mask.ts";
@@ -90,13 +91,7 @@ export async function runRenderDataset(
   );
   const prefix = shardPrefix(out, shard);
   mkdirSync(dirname(prefix), { recursive: true });
-  const defaults: MappingDefaults = {
-    reasoningEffort: (str(o["reasoning-effort"]) ?? "medium") as MappingDefaults["reasoningEffort"],
-    knowledgeCutoff: str(o["knowledge-cutoff"]),
-    conversationStartDate: str(o["conversation-start-date"]),
-    instructions: str(o.instructions),
-    addSystem: o.system !== false,
-  };
+  const defaults: MappingDefaults = mappingFlags(o);
   const keepAnalysis = o["keep-analysis"] === true;
   const backend = await resolveBackend(
     (str(o.backend) ?? "auto") as Backend,
@@ -190,37 +185,14 @@ export const command: Command = {
         type: "boolean",
         description: "Keep analysis messages that training rendering drops (autoDropAnalysis off)",
       },
-      {
-        name: "reasoning-effort",
-        type: "string",
-        choices: ["low", "medium", "high"],
-        default: "medium",
-        description: "Effort of the default system message",
-      },
-      {
-        name: "knowledge-cutoff",
-        type: "string",
-        valueName: "YYYY-MM",
-        description: "Knowledge cutoff of the default system message (default 2024-06)",
-      },
-      {
-        name: "conversation-start-date",
-        type: "string",
-        valueName: "DATE",
-        description: "Current date of the default system message (default: none)",
-      },
-      {
-        name: "instructions",
-        type: "string",
-        valueName: "TEXT",
-        description: "Developer instructions for records without a system/developer prompt",
-      },
+      ...SYSTEM_OPTIONS,
       {
         name: "system",
         type: "boolean",
         default: true,
         description: "Add a default system message to records without one (--no-system: don't)",
       },
+      ...MAPPING_OPTIONS,
       {
         name: "shard",
         type: "string",
