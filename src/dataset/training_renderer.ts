@@ -9,6 +9,11 @@
 
 import { loadHarmonyEncoding } from "../encoding/mod.ts";
 import type { RenderBatch, RenderResult } from "./pipeline.ts";
+import {
+  type AnalysisPolicy,
+  analysisRenderConfig,
+  selectAnalysisBatch,
+} from "./analysis_policy.ts";
 
 /** Backends of `--backend`. */
 export const BACKENDS = ["auto", "cpu", "gpu"] as const;
@@ -24,7 +29,13 @@ export interface TextBatchEncoder {
 
 /** Options of {@link loadTrainingRenderer}. */
 export interface TrainingRendererOptions {
-  /** Keep analysis messages that training rendering would drop (`autoDropAnalysis: false`). */
+  /**
+   * Which analysis messages are rendered (`analysis_policy.ts`; default `reference`, as
+   * `renderConversationForTraining`; `render-dataset` defaults to `last-turn`). Each result
+   * carries the counts.
+   */
+  analysis?: AnalysisPolicy;
+  /** Alias of `analysis: "keep"` (the former `--keep-analysis`). */
   keepAnalysis?: boolean;
   /** Encodes the texts of a batch (default: the encoding's CPU tokenizer, synchronously). */
   encoder?: TextBatchEncoder;
@@ -45,21 +56,31 @@ export async function loadTrainingRenderer(
   options: TrainingRendererOptions = {},
 ): Promise<RenderBatch> {
   const enc = await loadHarmonyEncoding("HarmonyGptOss");
-  const opts = { mode: "training" as const, config: { autoDropAnalysis: !options.keepAnalysis } };
-  const toResults = (items: ReturnType<typeof enc.renderBatch>) => {
+  const policy = options.analysis ?? (options.keepAnalysis ? "keep" : "reference");
+  const opts = { mode: "training" as const, config: analysisRenderConfig(policy) };
+  const toResults = (
+    items: ReturnType<typeof enc.renderBatch>,
+    analysis: ReturnType<typeof selectAnalysisBatch>["counts"],
+  ) => {
     const out = new Array<RenderResult | Error>(items.length);
     for (let i = 0; i < items.length; i++) {
       const it = items[i];
-      out[i] = it.error ?? { tokens: it.tokens, spans: it.spans };
+      out[i] = it.error ?? { tokens: it.tokens, spans: it.spans, analysis: analysis[i] };
     }
     return out;
   };
   const encoder = options.encoder;
-  if (!encoder) return (conversations) => toResults(enc.renderBatch(conversations, opts));
+  if (!encoder) {
+    return (conversations) => {
+      const s = selectAnalysisBatch(conversations, policy);
+      return toResults(enc.renderBatch(s.conversations, opts), s.counts);
+    };
+  }
   return async (conversations) => {
-    const plan = enc.planBatch(conversations, opts);
+    const s = selectAnalysisBatch(conversations, policy);
+    const plan = enc.planBatch(s.conversations, opts);
     const tokens = plan.texts.length > 0 ? await encoder.encodeOrdinaryBatch(plan.texts) : [];
-    return toResults(plan.finish(tokens));
+    return toResults(plan.finish(tokens), s.counts);
   };
 }
 

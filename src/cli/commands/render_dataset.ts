@@ -14,6 +14,12 @@ import { conversationFromJson } from "../../chat/json.ts";
 import { renderDataset, type RenderDatasetSummary } from "../../dataset/pipeline.ts";
 import { INPUT_FORMATS, type InputFormat, type MappingDefaults } from "../../dataset/mapping.ts";
 import { MAPPING_OPTIONS, mappingFlags, SYSTEM_OPTIONS } from "../mapping_flags.ts";
+import {
+  policyNotes,
+  RECORD_POLICY_OPTIONS,
+  recordPolicyFlags,
+  reportPolicies,
+} from "../record_policy_flags.ts";
 import { OUTPUT_FORMATS, type OutputFormat } from "../../dataset/writers.ts";
 import { resolveShard, type Shard, shardPrefix } from "../../dataset/shard.ts";
 import { TRAIN_ON, type TrainOn } from "../../dataset/loss_mask.ts";
@@ -57,6 +63,7 @@ export function summaryLine(
     formatDuration(seconds),
     backend,
   ];
+  parts.push(...policyNotes(s));
   if (s.resumedFrom > 0) parts.push(`resumed after record ${s.resumedFrom}`);
   return `render-dataset: ${parts.join(", ")} → ${s.files[0]}${
     s.failed > 0 ? ` (errors: ${s.errorsFile})` : ""
@@ -92,7 +99,7 @@ export async function runRenderDataset(
   const prefix = shardPrefix(out, shard);
   mkdirSync(dirname(prefix), { recursive: true });
   const defaults: MappingDefaults = mappingFlags(o);
-  const keepAnalysis = o["keep-analysis"] === true;
+  const policy = recordPolicyFlags(o);
   const backend = await resolveBackend(
     (str(o.backend) ?? "auto") as Backend,
     (m) => void host.stderr.write(`render-dataset: ${m}\n`),
@@ -100,7 +107,10 @@ export async function runRenderDataset(
   let summary: RenderDatasetSummary;
   const progress = new Progress(host.stderr, { totalBytes: await totalInputBytes(inputs) });
   try {
-    const renderBatch = await loadTrainingRenderer({ keepAnalysis, encoder: backend.encoder });
+    const renderBatch = await loadTrainingRenderer({
+      analysis: policy.analysis,
+      encoder: backend.encoder,
+    });
     const every = str(o["checkpoint-every"]);
     summary = await renderDataset({
       inputs,
@@ -111,7 +121,9 @@ export async function runRenderDataset(
       defaults,
       shard,
       resume: o.resume === true,
-      settings: { keepAnalysis },
+      settings: policy.settings,
+      recordPolicy: policy.record,
+      keepNullFields: policy.keepNullFields,
       // GPU batches must be large to pay for the upload; CPU batches only amortize calls.
       batchSize: backend.encoder ? 1024 : 64,
       checkpointEvery: every !== undefined ? positiveInt(every, "--checkpoint-every") : undefined,
@@ -180,11 +192,7 @@ export const command: Command = {
         default: "assistant",
         description: "Loss mask on all assistant messages, or only final-channel ones",
       },
-      {
-        name: "keep-analysis",
-        type: "boolean",
-        description: "Keep analysis messages that training rendering drops (autoDropAnalysis off)",
-      },
+      ...RECORD_POLICY_OPTIONS,
       ...SYSTEM_OPTIONS,
       {
         name: "system",
@@ -226,6 +234,7 @@ export const command: Command = {
   async run(args, host) {
     const r = await runRenderDataset(host, args.positionals, args.options);
     await host.stderr.write(summaryLine(r.summary, r.seconds, r.shard, r.backend) + "\n");
+    await reportPolicies(host, r.summary, args.options);
     return r.summary.failed > 0 ? 1 : 0;
   },
 };
