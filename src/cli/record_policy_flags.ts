@@ -61,6 +61,12 @@ export const RECORD_POLICY_OPTIONS: readonly OptionSpec[] = [
     description: "Parquet: keep null fields of struct columns (default: null = absent)",
   },
   {
+    name: "mask-column",
+    type: "string",
+    valueName: "NAME",
+    description: "Mask column of jsonl/parquet outputs (default loss_mask; TRL: assistant_masks)",
+  },
+  {
     name: "stats",
     type: "string",
     valueName: "FILE",
@@ -76,6 +82,8 @@ export interface RecordPolicyFlags {
   record: RecordPolicyOptions;
   /** `--keep-null-fields`. */
   keepNullFields: boolean;
+  /** `--mask-column`, if given. */
+  maskColumn?: string;
   /** What a `--resume` must match. */
   settings: Record<string, unknown>;
 }
@@ -110,16 +118,25 @@ export function recordPolicyFlags(o: Options): RecordPolicyFlags {
   if (typeof o.overflow === "string") record.overflow = o.overflow as OverflowPolicy;
   if (o["skip-untrained"] === true) record.skipUntrained = true;
   const keepNullFields = o["keep-null-fields"] === true;
+  const maskColumn = typeof o["mask-column"] === "string" ? o["mask-column"] : undefined;
+  if (maskColumn !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(maskColumn)) {
+    throw new UsageError("Cannot parse arguments: --mask-column takes a column name");
+  }
+  if (maskColumn === "input_ids") {
+    throw new UsageError("Cannot parse arguments: --mask-column cannot be input_ids");
+  }
   return {
     analysis,
     record,
     keepNullFields,
+    maskColumn,
     settings: {
       analysis,
       maxTokens: record.maxTokens ?? null,
       overflow: record.maxTokens !== undefined ? record.overflow ?? "error" : null,
       skipUntrained: record.skipUntrained ?? false,
       keepNullFields,
+      maskColumn: maskColumn ?? "loss_mask",
     },
   };
 }

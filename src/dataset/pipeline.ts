@@ -103,6 +103,8 @@ export interface RenderDatasetOptions {
   rowGroupRows?: number;
   /** Length and untrained-record policies (`record_policy.ts`). */
   recordPolicy?: RecordPolicyOptions;
+  /** Name of the mask column of JSONL and Parquet outputs (default `loss_mask`). */
+  maskColumn?: string;
   /** Keep `null` fields of Parquet struct columns (default: a null field is an absent field). */
   keepNullFields?: boolean;
 }
@@ -184,6 +186,7 @@ export async function renderDataset(options: RenderDatasetOptions): Promise<Rend
   const writer: DatasetWriter = createWriter(format, prefix, {
     resume: cp?.writer,
     rowGroupRows: options.rowGroupRows,
+    maskColumn: options.maskColumn,
   });
   const errors = new AppendFile(tempName(errorsFile), cp?.errorsLength);
   let position: ReadPosition | undefined = cp?.position;

@@ -124,6 +124,7 @@ export async function runRenderDataset(
       settings: policy.settings,
       recordPolicy: policy.record,
       keepNullFields: policy.keepNullFields,
+      maskColumn: policy.maskColumn,
       // GPU batches must be large to pay for the upload; CPU batches only amortize calls.
       batchSize: backend.encoder ? 1024 : 64,
       checkpointEvery: every !== undefined ? positiveInt(every, "--checkpoint-every") : undefined,
