@@ -4,7 +4,8 @@
  * `from_pylist`) make every struct the union of its rows' fields: a tool whose parameters lack
  * `default` reads back with `default: null`, and renders as `// default: null`. So inside
  * struct-typed columns a `null` field is read as an absent field (rule: docs/input-formats.md,
- * "Parquet"); top-level columns, list elements and map values are left as they are.
+ * "Parquet"); top-level columns, list elements and map values are left as they are. INT64 values
+ * inside them that are safe integers become numbers.
  *
  * @module
  */
@@ -63,7 +64,14 @@ function listElement(node: SchemaNode): SchemaNode | undefined {
   return rep;
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 function clean(value: unknown, node: SchemaNode): unknown {
+  // INT64 fields (what `datasets` writes for Python ints) read as bigints, which JSON cannot
+  // hold: safe integers become numbers, as they were in the JSON the data came from.
+  if (typeof value === "bigint") {
+    return value <= MAX_SAFE && value >= -MAX_SAFE ? Number(value) : value;
+  }
   if (value === null || value === undefined || node.children.length === 0) return value;
   const a = annotation(node.element);
   if (a === "MAP" || a === "MAP_KEY_VALUE") return value;
