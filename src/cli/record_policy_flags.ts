@@ -29,8 +29,7 @@ export const RECORD_POLICY_OPTIONS: readonly OptionSpec[] = [
     type: "string",
     choices: ANALYSIS_POLICIES,
     default: "last-turn",
-    description:
-      "Reasoning kept: last-turn (the last assistant turn's), keep (all), reference (autoDropAnalysis), none",
+    description: "Analysis kept: the last turn's, all, the reference's autoDropAnalysis, none",
   },
   {
     name: "keep-analysis",
