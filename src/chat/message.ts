@@ -64,17 +64,33 @@ export class Message {
     this.content.push(toContent(content));
     return this;
   }
-  /** Sets the channel. */
+  /**
+   * Sets the channel. Rendered as the reference does, as header text: a value holding whitespace, `to=` or a
+   * special-token literal (`<|end|>`) renders to tokens that parse back as a different header
+   * (`"final to=functions.x"` reads as a call to `functions.x`). Check user-supplied values with
+   * `unsafeHeaderReason` (`harmony-engine/dataset`), as `render-dataset` does.
+   */
   withChannel(channel: string): this {
     this.channel = channel;
     return this;
   }
-  /** Sets the recipient. */
+  /**
+   * Sets the recipient. Rendered as the reference does, as header text: a value holding whitespace, `to=` or a
+   * special-token literal (`<|end|>`) renders to tokens that parse back as a different header
+   * (`"final to=functions.x"` reads as a call to `functions.x`). Check user-supplied values with
+   * `unsafeHeaderReason` (`harmony-engine/dataset`), as `render-dataset` does.
+   */
   withRecipient(recipient: string): this {
     this.recipient = recipient;
     return this;
   }
-  /** Sets the content type. */
+  /**
+   * Sets the content type. A leading `<|constrain|>` renders as that special token (reference
+   * rule); the rest is header text. Rendered as the reference does, as header text: a value holding whitespace, `to=` or a
+   * special-token literal (`<|end|>`) renders to tokens that parse back as a different header
+   * (`"final to=functions.x"` reads as a call to `functions.x`). Check user-supplied values with
+   * `unsafeHeaderReason` (`harmony-engine/dataset`), as `render-dataset` does.
+   */
   withContentType(contentType: string): this {
     this.contentType = contentType;
     return this;

@@ -43,7 +43,10 @@ export interface HarmonyJsonConversation {
   messages: HarmonyJsonMessage[];
 }
 
-/** Defaults for the system and developer messages, from command-line flags. */
+/**
+ * How records are mapped, from command-line flags: defaults for the system and developer
+ * messages, where the conversation is, and which checks apply.
+ */
 export interface MappingDefaults {
   /** Reasoning effort of the default system message (default `medium`). */
   reasoningEffort?: "low" | "medium" | "high";
@@ -57,6 +60,23 @@ export interface MappingDefaults {
   instructions?: string;
   /** Add a system message to records without one (default true). */
   addSystem?: boolean;
+  /**
+   * Dotted path of the field holding the conversation (`conversation`, `chosen`,
+   * `data.messages`); default: `messages` or `conversations`. The other fields of the object
+   * holding it (`tools`, `system`, …) are read beside it.
+   */
+  messagesField?: string;
+  /**
+   * Render author names, recipients, channels and content types that would forge a header
+   * (whitespace, `to=`, special-token literals) as the reference does (default false: such a
+   * record fails; see `header_safety.ts`).
+   */
+  allowUnsafeHeaders?: boolean;
+  /**
+   * A `tool_call_id` that matches no earlier call falls back to the message's `name`, the oldest
+   * unanswered call, or the only tool (default false: the record fails naming the id).
+   */
+  lenientToolIds?: boolean;
 }
 
 /** The reference's default model identity (`SystemContent::default`, src/chat.rs). */
@@ -87,6 +107,7 @@ export class RecordFormatError extends TypeError {
 }
 
 import { parseRecordText } from "./record_json.ts";
+import { HEADER_FIELDS, type HeaderField, unsafeHeaderReason } from "./header_safety.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -117,9 +138,23 @@ const OPENAI_MESSAGE_KEYS = [
  * ```
  */
 export function detectRecordFormat(record: unknown): Exclude<InputFormat, "auto"> {
-  if (!isObj(record)) throw new RecordFormatError("$", "expected a JSON object");
+  if (!isObj(record)) {
+    throw new RecordFormatError("$", `expected a JSON object, found ${kindOf(record)}`);
+  }
   if (Array.isArray(record.conversations)) return "sharegpt";
   if (!Array.isArray(record.messages)) {
+    if (record.messages !== undefined) {
+      throw new RecordFormatError(
+        "$.messages",
+        `expected an array, found ${kindOf(record.messages)}`,
+      );
+    }
+    if (record.conversations !== undefined) {
+      throw new RecordFormatError(
+        "$.conversations",
+        `expected an array, found ${kindOf(record.conversations)}`,
+      );
+    }
     throw new RecordFormatError(
       "$",
       'expected "messages" (harmony/OpenAI) or "conversations" (ShareGPT)',
@@ -164,6 +199,88 @@ export function recordToHarmonyJson(
   format: InputFormat = "auto",
   defaults: MappingDefaults = {},
 ): HarmonyJsonConversation {
+  const field = defaults.messagesField;
+  if (field === undefined || field === "messages" || field === "conversations") {
+    return mapRecord(value, format, defaults);
+  }
+  const { record, path } = relocate(value, field);
+  try {
+    return mapRecord(record, format, defaults);
+  } catch (e) {
+    if (!(e instanceof RecordFormatError)) throw e;
+    // Name the field as written in the input, not as relocated.
+    const p = e.path.replace(/^\$\.(messages|conversations)/, path);
+    const reason = e.message.slice(`Cannot map record at ${e.path}: `.length);
+    throw new RecordFormatError(p, reason);
+  }
+}
+
+const FIELD_PATH = /^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$/;
+
+/**
+ * Checks a `--messages-field` path (dotted keys, e.g. `data.messages`).
+ *
+ * @throws {RangeError} when the path is not dotted keys.
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { checkMessagesField } from "./mapping.ts";
+ * deepStrictEqual(checkMessagesField("data.messages"), "data.messages");
+ * ```
+ */
+export function checkMessagesField(path: string): string {
+  if (!FIELD_PATH.test(path)) {
+    throw new RangeError(
+      `Cannot use messages field "${
+        path.slice(0, 32)
+      }": expected dotted keys such as data.messages`,
+    );
+  }
+  return path;
+}
+
+/** The object holding the conversation at `field`, with it renamed `messages`/`conversations`. */
+function relocate(value: unknown, field: string): { record: unknown; path: string } {
+  const keys = checkMessagesField(field).split(".");
+  let holder: unknown = value;
+  let path = "$";
+  for (let i = 0; i < keys.length - 1; i++) {
+    if (!isObj(holder)) break;
+    holder = Object.hasOwn(holder, keys[i]) ? holder[keys[i]] : undefined;
+    path += `.${keys[i]}`;
+  }
+  const last = keys[keys.length - 1];
+  if (!isObj(holder)) {
+    throw new RecordFormatError(
+      path,
+      `expected an object holding "${last}", found ${kindOf(holder)}`,
+    );
+  }
+  path += `.${last}`;
+  let conv = Object.hasOwn(holder, last) ? holder[last] : undefined;
+  if (conv === undefined) throw new RecordFormatError(path, "missing (--messages-field)");
+  if (typeof conv === "string") conv = parseMaybeJson(conv, path);
+  const shareGpt = Array.isArray(conv) && conv.length > 0 &&
+    conv.every((t) => isObj(t) && t.from !== undefined);
+  const rest: Obj = { ...holder };
+  delete rest[last];
+  delete rest.messages;
+  delete rest.conversations;
+  return { record: { ...rest, [shareGpt ? "conversations" : "messages"]: conv }, path };
+}
+
+function kindOf(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "object") return "an object";
+  return `a ${typeof v}`;
+}
+
+function mapRecord(
+  value: unknown,
+  format: InputFormat,
+  defaults: MappingDefaults,
+): HarmonyJsonConversation {
   // A bare array of messages is read as {"messages": [...]}; a messages/conversations column
   // holding JSON text (common in Parquet exports) is parsed.
   let record: unknown = Array.isArray(value) ? { messages: value } : value;
@@ -175,16 +292,52 @@ export function recordToHarmonyJson(
     record = obj;
   }
   const f = format === "auto" ? detectRecordFormat(record) : format;
-  if (!isObj(record)) throw new RecordFormatError("$", "expected a JSON object");
-  if (f === "harmony") {
-    if (!Array.isArray(record.messages)) {
-      throw new RecordFormatError("$.messages", "expected an array");
-    }
-    const body = record.messages as HarmonyJsonMessage[];
-    return { messages: withDefaults(body, defaults, undefined) };
+  if (!isObj(record)) {
+    throw new RecordFormatError("$", `expected a JSON object, found ${kindOf(record)}`);
   }
-  const mapped = f === "openai" ? mapOpenAi(record) : mapShareGpt(record);
+  const key = f === "sharegpt" ? "conversations" : "messages";
+  const list = record[key];
+  if (!Array.isArray(list)) {
+    throw new RecordFormatError(
+      `$.${key}`,
+      list === undefined
+        ? `missing (--input-format ${f} reads the conversation from "${key}")`
+        : `expected an array of ${f === "sharegpt" ? "turns" : "messages"}, found ${kindOf(list)}`,
+    );
+  }
+  if (list.length === 0) {
+    throw new RecordFormatError(`$.${key}`, "empty conversation (no messages)");
+  }
+  let mapped: Mapped;
+  if (f === "harmony") {
+    const body = list as HarmonyJsonMessage[];
+    mapped = { messages: body, sources: body.map((_, i) => `$.messages[${i}]`) };
+  } else {
+    mapped = f === "openai" ? mapOpenAi(record, defaults) : mapShareGpt(record);
+  }
+  if (!defaults.allowUnsafeHeaders) checkHeaders(mapped);
   return { messages: withDefaults(mapped.messages, defaults, mapped.effort) };
+}
+
+/** Rejects header fields that would forge a header (docs/input-formats.md, "Header fields"). */
+function checkHeaders(mapped: Mapped): void {
+  const { messages, sources } = mapped;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i] as unknown;
+    if (!isObj(m)) continue;
+    for (const field of HEADER_FIELDS) {
+      const v = m[field];
+      if (typeof v !== "string") continue;
+      const why = unsafeHeaderReason(field, v);
+      if (why === undefined) continue;
+      const at = mapped.origins?.[i]?.[field] ?? `${sources[i] ?? `$.messages[${i}]`}.${field}`;
+      throw new RecordFormatError(
+        at,
+        `${field} "${v.slice(0, 32)}" ${why}, which would forge a message header ` +
+          "(--allow-unsafe-headers renders it as the reference does)",
+      );
+    }
+  }
 }
 
 function withDefaults(
@@ -250,7 +403,34 @@ export function defaultSystemMessage(
 
 interface Mapped {
   messages: HarmonyJsonMessage[];
+  /** For each message, the JSON path of the input it comes from. */
+  sources: string[];
+  /** For some messages, the JSON path a header field comes from (a tool call's name). */
+  origins?: Array<Partial<Record<HeaderField, string>> | undefined>;
   effort?: string;
+}
+
+/** A call made by the assistant: the function's name and where the name is written. */
+interface Call {
+  name: string;
+  namePath: string;
+}
+
+class Out {
+  readonly messages: HarmonyJsonMessage[] = [];
+  readonly sources: string[] = [];
+  readonly origins: Array<Partial<Record<HeaderField, string>> | undefined> = [];
+  push(m: HarmonyJsonMessage, source: string, origin?: Partial<Record<HeaderField, string>>) {
+    this.messages.push(m);
+    this.sources.push(source);
+    this.origins.push(origin);
+  }
+  /** Puts the developer message first, sourced at `source`. */
+  unshift(m: HarmonyJsonMessage, source: string) {
+    this.messages.unshift(m);
+    this.sources.unshift(source);
+    this.origins.unshift(undefined);
+  }
 }
 
 interface FunctionTool {
@@ -355,16 +535,16 @@ function developerMessage(instructions: string | undefined, tools: FunctionTool[
   return { role: "developer", content: [dev as HarmonyJsonContent] };
 }
 
-function mapOpenAi(record: Obj): Mapped {
+function mapOpenAi(record: Obj, options: MappingDefaults): Mapped {
   const messages = record.messages as unknown[];
   const tools = [
     ...mapTools(record.tools, "$.tools"),
     ...mapTools(record.functions, "$.functions"),
   ];
-  const out: HarmonyJsonMessage[] = [];
+  const out = new Out();
   const instructions: string[] = [];
-  const callNames = new Map<string, string>();
-  let pendingCalls: string[] = [];
+  const callsById = new Map<string, Call>();
+  let pendingCalls: Call[] = [];
   let leading = true;
   for (let i = 0; i < messages.length; i++) {
     const p = `$.messages[${i}]`;
@@ -374,30 +554,32 @@ function mapOpenAi(record: Obj): Mapped {
     if (role === "system" || role === "developer") {
       const text = textOf(m.content, `${p}.content`);
       if (leading) instructions.push(text);
-      else out.push(developerMessage(text, []));
+      else out.push(developerMessage(text, []), p);
       continue;
     }
     leading = false;
     switch (role) {
       case "user":
-        out.push({ role: "user", content: textOf(m.content, `${p}.content`) });
+        out.push({ role: "user", content: textOf(m.content, `${p}.content`) }, p);
         break;
       case "assistant": {
         const reasoning = m.reasoning_content ?? m.reasoning ?? m.thinking;
         if (typeof reasoning === "string" && reasoning !== "") {
-          out.push({ role: "assistant", channel: "analysis", content: reasoning });
+          out.push({ role: "assistant", channel: "analysis", content: reasoning }, p);
         }
-        const calls: Array<{ name: string; args: unknown; id?: string; path: string }> = [];
+        const calls: Array<Call & { args: unknown; id?: string; path: string }> = [];
         if (Array.isArray(m.tool_calls)) {
           m.tool_calls.forEach((c, j) => {
             const cp = `${p}.tool_calls[${j}]`;
             if (!isObj(c)) throw new RecordFormatError(cp, "expected a tool call object");
             const fn = isObj(c.function) ? c.function : c;
+            const namePath = fn === c ? `${cp}.name` : `${cp}.function.name`;
             if (typeof fn.name !== "string" || fn.name === "") {
-              throw new RecordFormatError(`${cp}.function.name`, "expected a function name");
+              throw new RecordFormatError(namePath, "expected a function name");
             }
             calls.push({
               name: fn.name,
+              namePath,
               args: fn.arguments,
               id: typeof c.id === "string" ? c.id : undefined,
               path: cp,
@@ -408,44 +590,65 @@ function mapOpenAi(record: Obj): Mapped {
         }
         if (isObj(m.function_call)) {
           const fc = m.function_call;
+          const namePath = `${p}.function_call.name`;
           if (typeof fc.name !== "string") {
-            throw new RecordFormatError(`${p}.function_call.name`, "expected a function name");
+            throw new RecordFormatError(namePath, "expected a function name");
           }
-          calls.push({ name: fc.name, args: fc.arguments, path: `${p}.function_call` });
+          calls.push({ name: fc.name, namePath, args: fc.arguments, path: `${p}.function_call` });
         }
         const text = textOf(m.content, `${p}.content`);
         if (calls.length > 0) {
           // Text beside tool calls is a preamble: commentary without a recipient.
-          if (text !== "") out.push({ role: "assistant", channel: "commentary", content: text });
+          if (text !== "") {
+            out.push({ role: "assistant", channel: "commentary", content: text }, p);
+          }
           pendingCalls = [];
           for (const c of calls) {
-            out.push(toolCallMessage(c.name, c.args));
-            if (c.id !== undefined) callNames.set(c.id, c.name);
-            pendingCalls.push(c.name);
+            out.push(toolCallMessage(c.name, c.args), c.path, { recipient: c.namePath });
+            if (c.id !== undefined) callsById.set(c.id, c);
+            pendingCalls.push(c);
           }
         } else {
-          out.push({ role: "assistant", channel: "final", content: text });
+          out.push({ role: "assistant", channel: "final", content: text }, p);
         }
         break;
       }
       case "tool":
       case "function": {
-        let name: string | undefined;
-        if (typeof m.tool_call_id === "string") name = callNames.get(m.tool_call_id);
-        if (name === undefined && typeof m.name === "string" && m.name !== "") name = m.name;
-        if (name === undefined && pendingCalls.length > 0) name = pendingCalls[0];
-        if (name === undefined && tools.length === 1) name = tools[0].name;
-        if (name === undefined) {
+        let call: Call | undefined;
+        const id = m.tool_call_id;
+        if (typeof id === "string") {
+          call = callsById.get(id);
+          if (call === undefined && !options.lenientToolIds) {
+            throw new RecordFormatError(
+              `${p}.tool_call_id`,
+              `no earlier tool call has id "${
+                id.slice(0, 32)
+              }" (--lenient-tool-ids: match by name or order)`,
+            );
+          }
+        }
+        if (call === undefined && typeof m.name === "string" && m.name !== "") {
+          call = { name: m.name, namePath: `${p}.name` };
+        }
+        if (call === undefined && pendingCalls.length > 0) call = pendingCalls[0];
+        if (call === undefined && tools.length === 1) {
+          call = { name: tools[0].name, namePath: "$.tools[0]" };
+        }
+        if (call === undefined) {
           throw new RecordFormatError(
             p,
-            typeof m.tool_call_id === "string"
-              ? `no tool call with id "${m.tool_call_id.slice(0, 32)}"`
+            typeof id === "string"
+              ? `no tool call with id "${id.slice(0, 32)}"`
               : "cannot tell which tool answered (no tool_call_id, no name)",
           );
         }
-        const k = pendingCalls.indexOf(name);
+        const name = call.name;
+        const k = pendingCalls.findIndex((c) => c.name === name);
         if (k >= 0) pendingCalls.splice(k, 1);
-        out.push(toolResultMessage(name, textOf(m.content, `${p}.content`)));
+        out.push(toolResultMessage(name, textOf(m.content, `${p}.content`)), p, {
+          name: call.namePath,
+        });
         break;
       }
       default:
@@ -455,10 +658,11 @@ function mapOpenAi(record: Obj): Mapped {
   if (instructions.length > 0 || tools.length > 0) {
     out.unshift(
       developerMessage(instructions.length > 0 ? instructions.join("\n\n") : undefined, tools),
+      "$",
     );
   }
   const effort = typeof record.reasoning_effort === "string" ? record.reasoning_effort : undefined;
-  return { messages: out, effort };
+  return { messages: out.messages, sources: out.sources, origins: out.origins, effort };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -471,10 +675,10 @@ const SHAREGPT_TOOL = new Set(["observation", "tool", "function"]);
 function mapShareGpt(record: Obj): Mapped {
   const turns = record.conversations as unknown[];
   const tools = mapTools(record.tools, "$.tools");
-  const out: HarmonyJsonMessage[] = [];
+  const out = new Out();
   const instructions: string[] = [];
   if (typeof record.system === "string" && record.system !== "") instructions.push(record.system);
-  let pendingCalls: string[] = [];
+  let pendingCalls: Call[] = [];
   let leading = true;
   for (let i = 0; i < turns.length; i++) {
     const p = `$.conversations[${i}]`;
@@ -484,15 +688,15 @@ function mapShareGpt(record: Obj): Mapped {
     const value = textOf(t.value ?? t.content, `${p}.value`);
     if (from === "system") {
       if (leading) instructions.push(value);
-      else out.push(developerMessage(value, []));
+      else out.push(developerMessage(value, []), p);
       continue;
     }
     leading = false;
     if (typeof from !== "string") throw new RecordFormatError(`${p}.from`, "expected a string");
     if (SHAREGPT_USER.has(from)) {
-      out.push({ role: "user", content: value });
+      out.push({ role: "user", content: value }, p);
     } else if (SHAREGPT_ASSISTANT.has(from)) {
-      out.push({ role: "assistant", channel: "final", content: value });
+      out.push({ role: "assistant", channel: "final", content: value }, p);
     } else if (from === "function_call") {
       const parsed = parseMaybeJson(value, `${p}.value`);
       const calls = Array.isArray(parsed) ? parsed : [parsed];
@@ -501,17 +705,20 @@ function mapShareGpt(record: Obj): Mapped {
         if (!isObj(c) || typeof c.name !== "string") {
           throw new RecordFormatError(`${p}.value`, `call ${j}: expected {"name", "arguments"}`);
         }
-        out.push(toolCallMessage(c.name, c.arguments ?? c.parameters));
-        pendingCalls.push(c.name);
+        out.push(toolCallMessage(c.name, c.arguments ?? c.parameters), p, {
+          recipient: `${p}.value`,
+        });
+        pendingCalls.push({ name: c.name, namePath: `${p}.value` });
       });
     } else if (SHAREGPT_TOOL.has(from)) {
-      const name = typeof t.name === "string" && t.name !== ""
-        ? t.name
-        : pendingCalls.shift() ?? (tools.length === 1 ? tools[0].name : undefined);
-      if (name === undefined) {
+      const call: Call | undefined = typeof t.name === "string" && t.name !== ""
+        ? { name: t.name, namePath: `${p}.name` }
+        : pendingCalls.shift() ??
+          (tools.length === 1 ? { name: tools[0].name, namePath: "$.tools[0]" } : undefined);
+      if (call === undefined) {
         throw new RecordFormatError(p, "observation without a preceding function_call");
       }
-      out.push(toolResultMessage(name, value));
+      out.push(toolResultMessage(call.name, value), p, { name: call.namePath });
     } else {
       throw new RecordFormatError(`${p}.from`, `unknown speaker "${from.slice(0, 32)}"`);
     }
@@ -519,7 +726,8 @@ function mapShareGpt(record: Obj): Mapped {
   if (instructions.length > 0 || tools.length > 0) {
     out.unshift(
       developerMessage(instructions.length > 0 ? instructions.join("\n\n") : undefined, tools),
+      "$",
     );
   }
-  return { messages: out };
+  return { messages: out.messages, sources: out.sources, origins: out.origins };
 }

@@ -34,6 +34,7 @@ export {
   totalInputBytes,
 } from "./readers.ts";
 export {
+  checkMessagesField,
   defaultSystemMessage,
   detectRecordFormat,
   type HarmonyJsonContent,
@@ -46,6 +47,20 @@ export {
   recordToHarmonyJson,
 } from "./mapping.ts";
 export { parseRecordText } from "./record_json.ts";
+export {
+  ANALYSIS_POLICIES,
+  type AnalysisCounts,
+  type AnalysisPolicy,
+  selectAnalysis,
+} from "./analysis_policy.ts";
+export {
+  decideRecord,
+  OVERFLOW_POLICIES,
+  type OverflowPolicy,
+  type PolicyCounts,
+  type RecordPolicyOptions,
+} from "./record_policy.ts";
+export { HEADER_FIELDS, type HeaderField, unsafeHeaderReason } from "./header_safety.ts";
 export { fillLossMask, type MaskSpan, TRAIN_ON, type TrainOn } from "./loss_mask.ts";
 export {
   createWriter,

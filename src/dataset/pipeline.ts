@@ -5,7 +5,7 @@
  *
  * Nothing is lost: each record of this shard yields an output record or one line in
  * `PREFIX.errors.jsonl` (`{"record", "file", "line", "byte_offset", "reason"}`), and
- * `read = written + failed + otherShards`. Outputs are written under temporary names, renamed
+ * `read = written + failed + skipped + otherShards`. Outputs are written under temporary names, renamed
  * when the run completes; a checkpoint every `checkpointEvery` records lets `resume` continue a
  * killed run without duplicating records.
  *
@@ -35,6 +35,13 @@ import { type InputRecord, type ReadPosition, readRecords, totalInputBytes } fro
 import { inShard, type Shard, WHOLE } from "./shard.ts";
 import { createWriter, type DatasetWriter, type OutputFormat, tempName } from "./writers.ts";
 import { parseRecordText } from "./record_json.ts";
+import type { AnalysisCounts } from "./analysis_policy.ts";
+import {
+  decideRecord,
+  emptyPolicyCounts,
+  type PolicyCounts,
+  type RecordPolicyOptions,
+} from "./record_policy.ts";
 
 /** What rendering one conversation gives. */
 export interface RenderResult {
@@ -42,6 +49,8 @@ export interface RenderResult {
   tokens: Uint32Array;
   /** One span per rendered message. */
   spans: readonly MaskSpan[];
+  /** Analysis messages dropped and kept by the renderer's policy. */
+  analysis?: AnalysisCounts;
 }
 
 /** Renders conversations in a batch; a failed conversation gives its `Error`. */
@@ -92,10 +101,16 @@ export interface RenderDatasetOptions {
   signal?: AbortSignal;
   /** Parquet row-group size in rows (tests use small ones). */
   rowGroupRows?: number;
+  /** Length and untrained-record policies (`record_policy.ts`). */
+  recordPolicy?: RecordPolicyOptions;
+  /** Name of the mask column of JSONL and Parquet outputs (default `loss_mask`). */
+  maskColumn?: string;
+  /** Keep `null` fields of Parquet struct columns (default: a null field is an absent field). */
+  keepNullFields?: boolean;
 }
 
 /** The result of a run. */
-export interface RenderDatasetSummary extends RunCounts {
+export interface RenderDatasetSummary extends RunCounts, PolicyCounts {
   /** The output files (final names; temporary names if `interrupted`). */
   files: string[];
   /** The errors file. */
@@ -158,7 +173,8 @@ export async function renderDataset(options: RenderDatasetOptions): Promise<Rend
       }
     }
   }
-  const counts: RunCounts = cp ? { ...cp.counts } : {
+  const counts: RunCounts & PolicyCounts = cp ? { ...emptyPolicyCounts(), ...cp.counts } : {
+    ...emptyPolicyCounts(),
     read: 0,
     written: 0,
     failed: 0,
@@ -170,6 +186,7 @@ export async function renderDataset(options: RenderDatasetOptions): Promise<Rend
   const writer: DatasetWriter = createWriter(format, prefix, {
     resume: cp?.writer,
     rowGroupRows: options.rowGroupRows,
+    maskColumn: options.maskColumn,
   });
   const errors = new AppendFile(tempName(errorsFile), cp?.errorsLength);
   let position: ReadPosition | undefined = cp?.position;
@@ -226,10 +243,14 @@ export async function renderDataset(options: RenderDatasetOptions): Promise<Rend
         fail(rec, e instanceof Error ? e.message : String(e));
         continue;
       }
-      writer.write(r.tokens, m);
+      const d = decideRecord(m, ones, r.analysis, options.recordPolicy ?? {}, counts);
+      if (d.action === "fail") fail(rec, d.reason);
+      if (d.action !== "write") continue;
+      const n = d.length;
+      writer.write(n === r.tokens.length ? r.tokens : r.tokens.subarray(0, n), m.subarray(0, n));
       counts.written++;
-      counts.tokens += r.tokens.length;
-      counts.trainedTokens += ones;
+      counts.tokens += n;
+      counts.trainedTokens += d.trained;
     }
   };
 
@@ -255,6 +276,7 @@ export async function renderDataset(options: RenderDatasetOptions): Promise<Rend
       const rec of readRecords(options.inputs, {
         start: position,
         onBytes: (n) => (bytes += n),
+        keepNullFields: options.keepNullFields,
       })
     ) {
       if (options.signal?.aborted) {

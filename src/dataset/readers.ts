@@ -16,6 +16,7 @@ import { createGunzip } from "node:zlib";
 import { parquetMetadataAsync, parquetReadObjects } from "hyparquet";
 import type { AsyncBuffer } from "hyparquet";
 import { isBlankLine, readLines } from "../io/lines.ts";
+import { dropStructNulls, nestedColumns } from "./parquet_nulls.ts";
 
 /** The kind of an input file, from its first bytes. */
 export type InputKind = "jsonl" | "jsonl.gz" | "parquet";
@@ -64,6 +65,11 @@ export interface ReadRecordsOptions {
   onBytes?: (bytes: number) => void;
   /** Read chunk size in bytes (default 1 MiB). */
   chunkSize?: number;
+  /**
+   * Keep `null` fields inside Parquet struct-typed columns (default false: a `null` field of a
+   * struct is an absent field, since Parquet cannot tell the two apart; `parquet_nulls.ts`).
+   */
+  keepNullFields?: boolean;
 }
 
 /**
@@ -122,7 +128,13 @@ export async function* readRecords(
     const kind = await fileKind(path);
     const resumeHere = start && start.fileIndex === f ? start : undefined;
     if (kind === "parquet") {
-      for await (const row of readParquetRows(path, resumeHere?.line ?? 0, options.onBytes)) {
+      const rows = readParquetRows(
+        path,
+        resumeHere?.line ?? 0,
+        options.onBytes,
+        options.keepNullFields ?? false,
+      );
+      for await (const row of rows) {
         yield { index: index++, fileIndex: f, file: path, ...row };
       }
       continue;
@@ -275,7 +287,8 @@ export async function fileAsyncBuffer(
 async function* readParquetRows(
   path: string,
   skipRows: number,
-  onBytes?: (bytes: number) => void,
+  onBytes: ((bytes: number) => void) | undefined,
+  keepNullFields: boolean,
 ): AsyncGenerator<{ line: number; byteOffset: number; value: unknown }> {
   const file = await fileAsyncBuffer(path, onBytes);
   const cannot = (what: string, e: unknown) =>
@@ -289,6 +302,7 @@ async function* readParquetRows(
     } catch (e) {
       throw cannot("corrupt footer", e);
     }
+    const nested = keepNullFields ? [] : nestedColumns(metadata.schema);
     let rowStart = 0;
     for (let g = 0; g < metadata.row_groups.length; g++) {
       const group = metadata.row_groups[g];
@@ -307,7 +321,8 @@ async function* readParquetRows(
           );
         }
         for (let i = 0; i < rows.length; i++) {
-          yield { line: from + i + 1, byteOffset: groupOffset, value: rows[i] };
+          const value = nested.length > 0 ? dropStructNulls(rows[i], nested) : rows[i];
+          yield { line: from + i + 1, byteOffset: groupOffset, value };
         }
       }
       rowStart = rowEnd;

@@ -12,10 +12,21 @@ import { loadHarmonyEncoding } from "../encoding/mod.ts";
 import type { BatchItem } from "../render/plan.ts";
 import { type BatchEncoder, type EncodedBatch, ORDINARY } from "../tokenizer/encoded_batch.ts";
 import type { RenderBatch, RenderResult } from "./pipeline.ts";
+import {
+  type AnalysisPolicy,
+  analysisRenderConfig,
+  selectAnalysisBatch,
+} from "./analysis_policy.ts";
 
 /** Options of {@link loadTrainingRenderer}. */
 export interface TrainingRendererOptions {
-  /** Keep analysis messages that training rendering would drop (`autoDropAnalysis: false`). */
+  /**
+   * Which analysis messages are rendered (`analysis_policy.ts`; default `reference`, as
+   * `renderConversationForTraining`; `render-dataset` defaults to `last-turn`). Each result
+   * carries the counts.
+   */
+  analysis?: AnalysisPolicy;
+  /** Alias of `analysis: "keep"` (the former `--keep-analysis`). */
   keepAnalysis?: boolean;
   /**
    * Encodes the texts of a batch (an `Engine` from `openBackend`). Default: the encoding's CPU
@@ -24,11 +35,14 @@ export interface TrainingRendererOptions {
   encoder?: BatchEncoder;
 }
 
-function toResults(items: BatchItem[]): Array<RenderResult | Error> {
+function toResults(
+  items: BatchItem[],
+  analysis: ReturnType<typeof selectAnalysisBatch>["counts"],
+): Array<RenderResult | Error> {
   const out = new Array<RenderResult | Error>(items.length);
   for (let i = 0; i < items.length; i++) {
     const it = items[i];
-    out[i] = it.error ?? { tokens: it.tokens, spans: it.spans };
+    out[i] = it.error ?? { tokens: it.tokens, spans: it.spans, analysis: analysis[i] };
   }
   return out;
 }
@@ -50,14 +64,21 @@ export async function loadTrainingRenderer(
   options: TrainingRendererOptions = {},
 ): Promise<RenderBatch> {
   const enc = await loadHarmonyEncoding("HarmonyGptOss");
-  const opts = { mode: "training" as const, config: { autoDropAnalysis: !options.keepAnalysis } };
+  const policy = options.analysis ?? (options.keepAnalysis ? "keep" : "reference");
+  const opts = { mode: "training" as const, config: analysisRenderConfig(policy) };
   const encoder = options.encoder;
-  if (!encoder) return (conversations) => toResults(enc.renderBatch(conversations, opts));
+  if (!encoder) {
+    return (conversations) => {
+      const s = selectAnalysisBatch(conversations, policy);
+      return toResults(enc.renderBatch(s.conversations, opts), s.counts);
+    };
+  }
   return (conversations) => {
-    const plan = enc.planBatch(conversations, opts);
+    const s = selectAnalysisBatch(conversations, policy);
+    const plan = enc.planBatch(s.conversations, opts);
     const batch = encoder.encodeBatch(plan.texts, ORDINARY);
     return batch instanceof Promise
-      ? batch.then((b: EncodedBatch) => toResults(plan.finish(b)))
-      : toResults(plan.finish(batch));
+      ? batch.then((b: EncodedBatch) => toResults(plan.finish(b), s.counts))
+      : toResults(plan.finish(batch), s.counts);
   };
 }

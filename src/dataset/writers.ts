@@ -68,6 +68,11 @@ export interface CreateWriterOptions {
   rowGroupRows?: number;
   /** Parquet: a row group is written once its rows hold this many tokens (default 4 Mi). */
   rowGroupTokens?: number;
+  /**
+   * JSONL and Parquet: name of the mask column (default `loss_mask`; `assistant_masks` is the
+   * column TRL's SFT collator applies).
+   */
+  maskColumn?: string;
 }
 
 /**
@@ -118,7 +123,7 @@ export function createWriter(
     case "megatron":
       return new MegatronWriter(prefix, options.resume);
     case "jsonl":
-      return new JsonlWriter(prefix, options.resume);
+      return new JsonlWriter(prefix, options.resume, options.maskColumn);
     case "bin":
       return new BinWriter(prefix, options.resume);
     case "parquet":
@@ -261,14 +266,17 @@ class JsonlWriter implements DatasetWriter {
   readonly files: readonly string[];
   #out: AppendFile;
 
-  constructor(prefix: string, resume?: WriterState) {
+  #maskKey: string;
+
+  constructor(prefix: string, resume?: WriterState, maskColumn = "loss_mask") {
+    this.#maskKey = JSON.stringify(maskColumn);
     this.files = outputFiles("jsonl", prefix);
     [this.#out] = openAll([tempName(this.files[0])], resume);
   }
 
   write(tokens: Uint32Array, mask: Uint8Array): void {
     this.#out.writeText(
-      `{"input_ids":[${tokens.join(",")}],"loss_mask":[${mask.join(",")}]}\n`,
+      `{"input_ids":[${tokens.join(",")}],${this.#maskKey}:[${mask.join(",")}]}\n`,
     );
   }
 
@@ -298,6 +306,12 @@ const PARQUET_SCHEMA = [
   { name: "list", repetition_type: "REPEATED", num_children: 1 },
   { name: "element", type: "INT32", converted_type: "INT_8", repetition_type: "REQUIRED" },
 ] as const;
+
+function parquetSchema(maskColumn: string) {
+  const schema = PARQUET_SCHEMA.map((e) => e.name === "loss_mask" ? { ...e, name: maskColumn } : e);
+  // deno-lint-ignore no-explicit-any
+  return schema as any;
+}
 
 // JSON cannot hold bigints: row-group metadata is saved with bigints as {"$big": "123"}.
 function toJsonSafe(value: unknown): unknown {
@@ -339,8 +353,10 @@ class ParquetDatasetWriter implements DatasetWriter {
   #bufferedTokens = 0;
   #rows: number;
   #tokensLimit: number;
+  #maskColumn: string;
 
   constructor(prefix: string, options: CreateWriterOptions) {
+    this.#maskColumn = options.maskColumn ?? "loss_mask";
     this.files = outputFiles("parquet", prefix);
     this.#rows = options.rowGroupRows ?? 4096;
     this.#tokensLimit = options.rowGroupTokens ?? (4 << 20);
@@ -357,8 +373,7 @@ class ParquetDatasetWriter implements DatasetWriter {
     Object.assign(bytes, { flush, finish: flush });
     this.#pw = new ParquetWriter({
       writer: bytes,
-      // deno-lint-ignore no-explicit-any
-      schema: PARQUET_SCHEMA as any,
+      schema: parquetSchema(this.#maskColumn),
       statistics: false,
     });
     if (resume) {
@@ -389,7 +404,7 @@ class ParquetDatasetWriter implements DatasetWriter {
     const r = this.#pw.write({
       columnData: [
         { name: "input_ids", data: this.#ids, offsetIndex: false },
-        { name: "loss_mask", data: this.#masks, offsetIndex: false },
+        { name: this.#maskColumn, data: this.#masks, offsetIndex: false },
       ],
       rowGroupSize: n,
     });

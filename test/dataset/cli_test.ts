@@ -98,11 +98,11 @@ describe("harmony render-dataset", () => {
     },
   );
 
-  test("--keep-analysis keeps the analysis message training rendering drops by default", async () => {
+  test("--keep-analysis keeps the analysis message the reference's training rendering drops", async () => {
     await withTmp(async (dir) => {
       const rows: number[][] = [];
-      for (const extra of [[], ["--keep-analysis"]]) {
-        const out = join(dir, `k${extra.length}`);
+      for (const extra of [["--analysis", "reference"], ["--keep-analysis"]]) {
+        const out = join(dir, `k${rows.length}`);
         const args = [
           "render-dataset",
           MIXED,

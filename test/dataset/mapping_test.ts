@@ -200,7 +200,7 @@ describe("OpenAI chat mapping", () => {
     [
       "unknown tool_call_id",
       { messages: [{ role: "tool", tool_call_id: "zz", content: "x" }] },
-      /^Cannot map record at \$\.messages\[0\]: no tool call with id "zz"$/,
+      /^Cannot map record at \$\.messages\[0\]\.tool_call_id: no earlier tool call has id "zz"/,
     ],
     [
       "image part",

@@ -11,6 +11,15 @@ import { conversationFromJson, parseJsonPreservingOrder } from "../../chat/json.
 import { parseRole, type Role } from "../../chat/role.ts";
 import type { RenderMode } from "../../render/renderer.ts";
 import { UsageError } from "../args.ts";
+import {
+  inputFormatFlag,
+  inputFormatOption,
+  MAPPING_OPTIONS,
+  mappingFlags,
+  SYSTEM_OPTIONS,
+} from "../mapping_flags.ts";
+import { recordToHarmonyJson } from "../../dataset/mapping.ts";
+import { parseRecordText } from "../../dataset/record_json.ts";
 
 /** The `render` command. */
 export const command: Command = {
@@ -20,7 +29,10 @@ export const command: Command = {
     description:
       'Each input line is {"messages": [...]} in the JSON form of openai/harmony (serde of\n' +
       'src/chat.rs); each output line is {"tokens": [...]}, or {"error": "line N: ..."} for a bad\n' +
-      "line (the rest go on; the exit code is then 1). Tool schemas keep their key order.",
+      "line (the rest go on; the exit code is then 1). Tool schemas keep their key order.\n" +
+      "--input-format openai|sharegpt|auto, --system, --instructions and --messages-field map\n" +
+      "records exactly as render-dataset does (docs/input-formats.md); by default the harmony\n" +
+      "JSON is rendered as given, with no added system message, as the reference does.",
     options: [
       {
         name: "mode",
@@ -44,6 +56,15 @@ export const command: Command = {
         description:
           "Drop analysis messages before the first final answer when the last one is final",
       },
+      inputFormatOption("harmony"),
+      {
+        name: "system",
+        type: "boolean",
+        default: false,
+        description: "Add the default system message to records without one (as render-dataset)",
+      },
+      ...SYSTEM_OPTIONS,
+      ...MAPPING_OPTIONS,
       BACKEND_OPTION,
     ],
     examples: [
@@ -60,7 +81,17 @@ export const command: Command = {
       throw new UsageError(`--next-role: ${(e as Error).message}`);
     }
     const config = { autoDropAnalysis: args.options["auto-drop-analysis"] !== "false" };
-    const read = (line: string) => conversationFromJson(parseJsonPreservingOrder(line));
+    const o = args.options;
+    const format = inputFormatFlag(o, "harmony");
+    const mapped = format !== "harmony" || o.system === true ||
+      typeof o.instructions === "string" || typeof o["messages-field"] === "string";
+    const defaults = mappingFlags(o, false);
+    // Harmony JSON as given goes straight to the chat layer (the reference's serde); any
+    // mapping goes through render-dataset's code.
+    const read = mapped
+      ? (line: string) =>
+        conversationFromJson(recordToHarmonyJson(parseRecordText(line), format, defaults))
+      : (line: string) => conversationFromJson(parseJsonPreservingOrder(line));
     // The engine renders each batch's conversations with all their text encoded at once.
     const engine = await openBackendOption(host, args.options.backend);
     try {

@@ -13,6 +13,13 @@ import { asUsageError, checkInputFiles, UsageError } from "../args.ts";
 import { conversationFromJson } from "../../chat/json.ts";
 import { renderDataset, type RenderDatasetSummary } from "../../dataset/pipeline.ts";
 import { INPUT_FORMATS, type InputFormat, type MappingDefaults } from "../../dataset/mapping.ts";
+import { MAPPING_OPTIONS, mappingFlags, SYSTEM_OPTIONS } from "../mapping_flags.ts";
+import {
+  policyNotes,
+  RECORD_POLICY_OPTIONS,
+  recordPolicyFlags,
+  reportPolicies,
+} from "../record_policy_flags.ts";
 import { OUTPUT_FORMATS, type OutputFormat } from "../../dataset/writers.ts";
 import { resolveShard, type Shard, shardPrefix } from "../../dataset/shard.ts";
 import { TRAIN_ON, type TrainOn } from "../../dataset/loss_mask.ts";
@@ -52,6 +59,7 @@ export function summaryLine(
     formatDuration(seconds),
     backend,
   ];
+  parts.push(...policyNotes(s));
   if (s.resumedFrom > 0) parts.push(`resumed after record ${s.resumedFrom}`);
   return `render-dataset: ${parts.join(", ")} → ${s.files[0]}${
     s.failed > 0 ? ` (errors: ${s.errorsFile})` : ""
@@ -81,19 +89,13 @@ export async function runRenderDataset(
   );
   const prefix = shardPrefix(out, shard);
   mkdirSync(dirname(prefix), { recursive: true });
-  const defaults: MappingDefaults = {
-    reasoningEffort: (str(o["reasoning-effort"]) ?? "medium") as MappingDefaults["reasoningEffort"],
-    knowledgeCutoff: str(o["knowledge-cutoff"]),
-    conversationStartDate: str(o["conversation-start-date"]),
-    instructions: str(o.instructions),
-    addSystem: o.system !== false,
-  };
-  const keepAnalysis = o["keep-analysis"] === true;
+  const defaults: MappingDefaults = mappingFlags(o);
+  const policy = recordPolicyFlags(o);
   const engine = await openBackendOption(host, o.backend, "render-dataset");
   let summary: RenderDatasetSummary;
   const progress = new Progress(host.stderr, { totalBytes: await totalInputBytes(inputs) });
   try {
-    const renderBatch = await loadTrainingRenderer({ keepAnalysis, encoder: engine });
+    const renderBatch = await loadTrainingRenderer({ analysis: policy.analysis, encoder: engine });
     const every = str(o["checkpoint-every"]);
     summary = await renderDataset({
       inputs,
@@ -104,7 +106,10 @@ export async function runRenderDataset(
       defaults,
       shard,
       resume: o.resume === true,
-      settings: { keepAnalysis },
+      settings: policy.settings,
+      recordPolicy: policy.record,
+      keepNullFields: policy.keepNullFields,
+      maskColumn: policy.maskColumn,
       // GPU batches must be large to pay for the upload (and for `auto` to open the GPU at
       // all); CPU batches only amortize calls.
       batchSize: engine.kind === "cpu" ? 64 : 1024,
@@ -168,42 +173,15 @@ export const command: Command = {
         default: "assistant",
         description: "Loss mask on all assistant messages, or only final-channel ones",
       },
-      {
-        name: "keep-analysis",
-        type: "boolean",
-        description: "Keep analysis messages that training rendering drops (autoDropAnalysis off)",
-      },
-      {
-        name: "reasoning-effort",
-        type: "string",
-        choices: ["low", "medium", "high"],
-        default: "medium",
-        description: "Effort of the default system message",
-      },
-      {
-        name: "knowledge-cutoff",
-        type: "string",
-        valueName: "YYYY-MM",
-        description: "Knowledge cutoff of the default system message (default 2024-06)",
-      },
-      {
-        name: "conversation-start-date",
-        type: "string",
-        valueName: "DATE",
-        description: "Current date of the default system message (default: none)",
-      },
-      {
-        name: "instructions",
-        type: "string",
-        valueName: "TEXT",
-        description: "Developer instructions for records without a system/developer prompt",
-      },
+      ...RECORD_POLICY_OPTIONS,
+      ...SYSTEM_OPTIONS,
       {
         name: "system",
         type: "boolean",
         default: true,
         description: "Add a default system message to records without one (--no-system: don't)",
       },
+      ...MAPPING_OPTIONS,
       {
         name: "shard",
         type: "string",
@@ -237,6 +215,7 @@ export const command: Command = {
   async run(args, host) {
     const r = await runRenderDataset(host, args.positionals, args.options);
     await host.stderr.write(summaryLine(r.summary, r.seconds, r.shard, r.backend) + "\n");
+    await reportPolicies(host, r.summary, args.options);
     return r.summary.failed > 0 ? 1 : 0;
   },
 };
