@@ -1,11 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../src/cli/main.ts";
 import { memoryHost } from "../../src/cli/host.ts";
 import type { BenchPoint, BenchRun } from "../../src/bench/results.ts";
+import { syntheticRun } from "./_run.ts";
 
 test("bench --json - prints one JSON line per task on the bundled sample", async () => {
   const host = memoryHost();
@@ -80,5 +81,25 @@ test("bench rejects an unknown backend, task or count as a usage error", async (
     const host = memoryHost();
     assert.equal(await main(["bench", ...args], host), 2, args.join(" "));
     assert.match(host.err(), message);
+  }
+});
+
+test("bench --from merges saved runs into one table and report without measuring", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "harmony-bench-from-"));
+  try {
+    const a = join(dir, "a.json"), b = join(dir, "b.json"), html = join(dir, "r.html");
+    const base = syntheticRun();
+    writeFileSync(a, JSON.stringify({ ...base, points: base.points.slice(0, 3) }));
+    writeFileSync(b, JSON.stringify({ ...base, points: base.points.slice(3, 5) }));
+    const host = memoryHost();
+    assert.equal(await main(["bench", "--from", a, "--from", b, "--report", html], host), 0);
+    assert.equal(host.out().split("\n").filter((l) => /^(encode|render|parse) /.test(l)).length, 5);
+    assert.match(readFileSync(html, "utf8"), /<svg /);
+    writeFileSync(b, "{}");
+    const bad = memoryHost();
+    assert.equal(await main(["bench", "--from", b], bad), 2);
+    assert.match(bad.err(), /not a harmony bench --json file/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

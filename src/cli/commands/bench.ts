@@ -8,6 +8,7 @@
  */
 
 import type { Command } from "../commands.ts";
+import type { Host } from "../host.ts";
 import { UsageError } from "../args.ts";
 import { BENCH_TASKS, type BenchRun, type BenchTask } from "../../bench/results.ts";
 
@@ -134,6 +135,13 @@ export const command: Command = {
         description: "Write the run as JSON to FILE; `-` prints one JSON line per point",
       },
       {
+        name: "from",
+        type: "string",
+        multiple: true,
+        valueName: "RUN.json",
+        description: "Measure nothing: merge saved --json runs (repeatable) into one table/report",
+      },
+      {
         name: "report",
         type: "string",
         valueName: "FILE.html",
@@ -148,7 +156,6 @@ export const command: Command = {
     ],
   },
   async run(args, host) {
-    const backendArg = String(args.options.backend);
     const tasks = list(args.options.tasks, "tasks");
     for (const t of tasks) {
       if (!(BENCH_TASKS as readonly string[]).includes(t)) {
@@ -164,31 +171,14 @@ export const command: Command = {
       ? null
       : positiveInts(args.options["batch-sizes"], "batch-sizes");
     const inputs = [...args.positionals, ...(args.options.input as string[] | undefined ?? [])];
-    const { COMMANDS } = await import("../commands.ts");
-    const optionNames = async (name: string) =>
-      new Set((await COMMANDS[name].load()).spec.options.map((o) => o.name));
-    const { runBench } = await import("../../bench/run.ts");
-    const { main } = await import("../main.ts");
-    const { memoryHost } = await import("../host.ts");
-    const run = await runBench({
+    const from = args.options.from as string[] | undefined ?? [];
+    const run = from.length ? await mergeRuns(from) : await measure(args.options, host, {
       inputs,
       limit,
       repeats,
       tasks: tasks as BenchTask[],
-      backends: backendArg === "both" ? ["cpu", "gpu"] : [backendArg as "cpu" | "gpu"],
       workers,
       batchSizes,
-      peers: args.options.peers === true,
-      commandOptions: {
-        renderDataset: await optionNames("render-dataset"),
-        parseDataset: await optionNames("parse-dataset"),
-      },
-      runCommand: async (argv) => {
-        const h = memoryHost("", {});
-        const code = await main(argv, h);
-        return { code, stderr: h.err() };
-      },
-      onNote: (line) => void host.stderr.write(`harmony bench: ${line}\n`),
     });
     const json = args.options.json as string | undefined;
     if (json === "-") {
@@ -210,3 +200,70 @@ export const command: Command = {
     return run.points.length > 0 ? 0 : 1;
   },
 };
+
+/** Reads saved runs and merges them: the first run's machine and input, every run's points. */
+async function mergeRuns(files: readonly string[]): Promise<BenchRun> {
+  const { readFile } = await import("node:fs/promises");
+  const runs: BenchRun[] = [];
+  for (const f of files) {
+    let run: BenchRun;
+    try {
+      run = JSON.parse(await readFile(f, "utf8")) as BenchRun;
+    } catch (e) {
+      throw new UsageError(
+        `Cannot read bench run "${f}": ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+    if (run?.version !== 1 || !Array.isArray(run.points)) {
+      throw new UsageError(`Cannot read bench run "${f}": not a harmony bench --json file`);
+    }
+    runs.push(run);
+  }
+  const [first, ...rest] = runs;
+  const missing = new Map(first.missingPeers.map((p) => [p.name, p]));
+  for (const r of rest) for (const p of r.missingPeers) missing.set(p.name, p);
+  return {
+    ...first,
+    coldStart: runs.flatMap((r) => r.coldStart),
+    points: runs.flatMap((r) => r.points),
+    missingPeers: [...missing.values()],
+  };
+}
+
+interface MeasureArgs {
+  inputs: string[];
+  limit: number;
+  repeats: number;
+  tasks: BenchTask[];
+  workers: number[];
+  batchSizes: number[] | null;
+}
+
+async function measure(
+  options: Record<string, unknown>,
+  host: Host,
+  m: MeasureArgs,
+): Promise<BenchRun> {
+  const backendArg = String(options.backend);
+  const { COMMANDS } = await import("../commands.ts");
+  const optionNames = async (name: string) =>
+    new Set((await COMMANDS[name].load()).spec.options.map((o) => o.name));
+  const { runBench } = await import("../../bench/run.ts");
+  const { main } = await import("../main.ts");
+  const { memoryHost } = await import("../host.ts");
+  return await runBench({
+    ...m,
+    backends: backendArg === "both" ? ["cpu", "gpu"] : [backendArg as "cpu" | "gpu"],
+    peers: options.peers === true,
+    commandOptions: {
+      renderDataset: await optionNames("render-dataset"),
+      parseDataset: await optionNames("parse-dataset"),
+    },
+    runCommand: async (argv) => {
+      const h = memoryHost("", {});
+      const code = await main(argv, h);
+      return { code, stderr: h.err() };
+    },
+    onNote: (line) => void host.stderr.write(`harmony bench: ${line}\n`),
+  });
+}
