@@ -421,17 +421,8 @@ function siftDown(h: Float64Array, i: number, size: number): void {
 
 /** Removes the minimum (h[0]) of the heap `h[0, size)`; returns the new size. */
 function heapPop(h: Float64Array, size: number): number {
-  const last = h[--size];
-  let i = 0;
-  for (;;) {
-    let c = 2 * i + 1;
-    if (c >= size) break;
-    if (c + 1 < size && h[c + 1] < h[c]) c++;
-    if (h[c] >= last) break;
-    h[i] = h[c];
-    i = c;
-  }
-  h[i] = last;
+  h[0] = h[--size];
+  if (size > 1) siftDown(h, 0, size);
   return size;
 }
 
