@@ -88,6 +88,7 @@ function sh(cmd, args, { cwd = tmp, env = nodeEnv, input, timeout = 180_000 } = 
 const results = [];
 const notes = [];
 /** Records one check: `fn` returns nothing (pass) or throws / returns a string (fail detail). */
+let lastMark = performance.now();
 function check(name, fn) {
   let detail;
   try {
@@ -97,7 +98,10 @@ function check(name, fn) {
   }
   const ok = detail === undefined || detail === true;
   results.push(ok);
-  console.log(`${ok ? "ok  " : "FAIL"} ${name}`);
+  // The time since the previous check, so set-up steps (pack, install) count where they belong.
+  const seconds = ((performance.now() - lastMark) / 1000).toFixed(1);
+  lastMark = performance.now();
+  console.log(`${ok ? "ok  " : "FAIL"} ${name} (${seconds} s)`);
   if (!ok) console.log(`     ${String(detail).trim().split("\n").slice(0, 12).join("\n     ")}`);
   return ok;
 }
@@ -269,6 +273,13 @@ check("node: npx harmony render --backend gpu is a clear error (no stack trace)"
     return `stderr: ${r.stderr.slice(0, 600)}`;
   }
 });
+check(
+  "node: node node_modules/harmony-engine/dist/cli.js --version (no import.meta.main in Node 20)",
+  () =>
+    expectRun(sh("node", ["node_modules/harmony-engine/dist/cli.js", "--version"], { cwd: app }), {
+      stdout: /^harmony-engine \d/,
+    }),
+);
 check(
   "node: a program importing every entry point renders, tokenizes and parses",
   () => expectRun(sh("node", ["consumer.mjs"], { cwd: app }), { stdout: /^consumer ok node$/m }),

@@ -2,9 +2,10 @@
 /**
  * The `harmony` command: the one file that reads the real argv and sets the exit code.
  *
- * Runs as a program under Deno (`deno run -A src/cli.ts …`) and Bun (`bun src/cli.ts …`), where
- * `import.meta.main` says so; Node ≥ 20 has no `import.meta.main`, so there the installed
- * `harmony` command (`bin/harmony.mjs`, which imports the built `dist/cli.js`) calls {@link run}.
+ * Runs as a program under Deno (`deno run -A src/cli.ts …`), Bun (`bun src/cli.ts …`) and Node
+ * (`node dist/cli.js …`; Node before 24.2 has no `import.meta.main`, so there `process.argv[1]` is
+ * compared with this file). The installed `harmony` command (`bin/harmony.mjs`) imports the built
+ * `dist/cli.js` and calls {@link run}.
  * Every runtime runs the CLI in-process: nothing spawns another runtime.
  *
  * @module
@@ -35,4 +36,24 @@ export async function run(): Promise<void> {
   process.exitCode = await main(process.argv.slice(2), await createHost());
 }
 
-if ((import.meta as { main?: boolean }).main) await run();
+/**
+ * Whether this module is the program: `import.meta.main` in Deno, Bun and Node ≥ 24.2; in older
+ * Node (including `tsx src/cli.ts`), whether `process.argv[1]` is this file.
+ */
+async function isProgram(meta: { main?: boolean; url: string }): Promise<boolean> {
+  if (meta.main !== undefined) return meta.main;
+  const [{ default: process }, { realpathSync }, { fileURLToPath }] = await Promise.all([
+    import("node:process"),
+    import("node:fs"),
+    import("node:url"),
+  ]);
+  const script = process.argv[1];
+  if (script === undefined || !meta.url.startsWith("file:")) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(meta.url));
+  } catch {
+    return false; // argv[1] is not a file (e.g. `node -e`): not the program
+  }
+}
+
+if (await isProgram(import.meta as { main?: boolean; url: string })) await run();
