@@ -1,21 +1,16 @@
 #!/usr/bin/env node
-// `npx harmony …`: runs src/cli.ts with Bun (a devDependency of this package, or `bun` on PATH),
-// since Node cannot load the TypeScript sources directly.
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const local = join(root, "node_modules", ".bin", process.platform === "win32" ? "bun.exe" : "bun");
-const bun = existsSync(local) ? local : "bun";
-const r = spawnSync(bun, [join(root, "src", "cli.ts"), ...process.argv.slice(2)], {
-  stdio: "inherit",
-});
-if (r.error) {
+// The installed `harmony` command (`npx harmony …`, `bunx harmony …`, or
+// `deno run -A npm:harmony-engine …`): runs the built CLI (dist/cli.js) in whichever runtime
+// started this file — Node ≥ 20, Bun or Deno — without spawning another one.
+// In a clone of the repository, `npm run build` makes dist/ (or run `bun src/cli.ts …`).
+let cli;
+try {
+  cli = await import("../dist/cli.js");
+} catch (e) {
+  if (e?.code !== "ERR_MODULE_NOT_FOUND" || !String(e.message).includes("dist")) throw e;
   process.stderr.write(
-    `harmony: cannot start bun (${r.error.message}); install it or run with deno\n`,
+    "harmony: Cannot start the CLI: dist/cli.js is missing (run `npm run build` in this checkout)\n",
   );
   process.exit(3);
 }
-process.exit(r.status ?? 3);
+await cli.run();

@@ -12,12 +12,12 @@
  */
 
 import type { Message } from "../chat/message.ts";
-import {
-  type Content,
-  type DeveloperContent,
-  type SystemContent,
-  type ToolNamespaceConfig,
-  type ToolNamespaces,
+import type {
+  Content,
+  DeveloperContent,
+  SystemContent,
+  ToolNamespaceConfig,
+  ToolNamespaces,
 } from "../chat/content.ts";
 import type { Role } from "../chat/role.ts";
 import { sortKeysAsBTreeMap } from "../chat/json_text.ts";
