@@ -65,9 +65,10 @@ function editDistance(a: string, b: string): number {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
  * import { suggestCommand } from "./main.ts";
- * suggestCommand("rendr", ["render", "parse"]); // "render"
- * suggestCommand("zzz", ["render", "parse"]); // undefined
+ * deepStrictEqual(suggestCommand("rendr", ["render", "parse"]), "render");
+ * deepStrictEqual(suggestCommand("zzz", ["render", "parse"]), undefined);
  * ```
  */
 export function suggestCommand(name: string, commands: readonly string[]): string | undefined {
