@@ -59,6 +59,14 @@ export interface BatchStats {
   gpuTimeNs: number;
   /** Pieces encoded on the CPU (longer than the GPU bound) or chunks finished on the CPU. */
   cpuPieces: number;
+  /** UTF-8 bytes of the texts encoded (encode batches; absent when not measured). */
+  inputBytes?: number;
+  /**
+   * Milliseconds the JS thread spent in the GPU host plan (packing, pre-tokenizing, long pieces
+   * on the CPU, chunking, stitching; not the kernels' own upload/read-back code or a CPU
+   * fallback), absent when not measured.
+   */
+  hostMs?: number;
 }
 
 /**

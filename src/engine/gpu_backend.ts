@@ -181,6 +181,8 @@ export class GpuBackend implements Backend {
     this.#stats.chunks = r.chunks;
     this.#stats.tokens = r.tokens.length;
     this.#stats.cpuPieces += r.cpuPieces;
+    this.#stats.inputBytes = r.inputBytes;
+    this.#stats.hostMs = r.hostMs;
     this.#collect(stats0);
     return new EncodedBatch(r.tokens, r.offsets, r.errors);
   }

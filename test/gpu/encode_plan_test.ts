@@ -92,6 +92,8 @@ for (const limit of [1 << 20, 16 * 1024, 256]) {
 test("the encode plan with a 4-byte per-thread limit encodes long pieces on the CPU, same tokens", async () => {
   const r = await assertPlanEncodes(corpus, { allowedSpecial: "all" }, { maxPieceBytes: 4 });
   assert.ok(r.cpuPieces > 100);
+  assert.equal(r.inputBytes, corpus.reduce((a, t) => a + new TextEncoder().encode(t).length, 0));
+  assert.ok(r.hostMs > 0 && r.hostMs < 60_000);
 });
 
 test("the encode plan finds literals across special-scan windows and chunk ends", async () => {
