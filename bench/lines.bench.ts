@@ -30,7 +30,7 @@ await time(eight); // warm-up
 const a = await time(one);
 const b = await time(eight);
 console.log(
-  `readLines, 16 KiB chunks: 1 × 64 MB line ${a.toFixed(0)} ms, 8 × 8 MB lines ${b.toFixed(0)} ms, ratio ${
-    (a / b).toFixed(2)
-  } (linear ≈ 1, must be ≤ 3)`,
+  `readLines, 16 KiB chunks: 1 × 64 MB line ${a.toFixed(0)} ms, 8 × 8 MB lines ${
+    b.toFixed(0)
+  } ms, ratio ${(a / b).toFixed(2)} (linear ≈ 1, must be ≤ 3)`,
 );
