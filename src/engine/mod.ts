@@ -305,16 +305,19 @@ async function openGpu(
   mode: "auto" | "gpu",
   options: Omit<EngineOptions, "backend">,
 ): Promise<{ gpu?: GpuBackend; info: Omit<EngineInfo, "batches" | "mode"> }> {
-  const [{ GpuContext }, { GpuBackend }, { findGpu }] = await Promise.all([
+  const [{ GpuContext }, { GpuBackend }, { loadGpu }] = await Promise.all([
     import("../gpu/context.ts"),
     import("./gpu_backend.ts"),
     import("../gpu/runtime.ts"),
   ]);
-  const gpuObject = options.gpu ?? await findGpu();
-  if (!gpuObject) {
-    const reason = "this runtime has no WebGPU (no navigator.gpu, no webgpu package)";
-    if (mode === "gpu") throw new GpuUnavailableError(`Cannot use the GPU backend: ${reason}`);
-    return { info: { backends: ["cpu"], reason } };
+  let gpuObject: GPU;
+  try {
+    // loadGpu names what is missing (navigator.gpu, or the optional `webgpu` package and how to
+    // install it) in its GpuUnavailableError.
+    gpuObject = options.gpu ?? await loadGpu();
+  } catch (e) {
+    if (mode === "gpu" || !(e instanceof GpuUnavailableError)) throw e;
+    return { info: { backends: ["cpu"], reason: e.message } };
   }
   let ctx: GpuContext;
   try {
