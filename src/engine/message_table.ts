@@ -15,10 +15,9 @@
  * @module
  */
 
-import { Author, type Role } from "../chat/role.ts";
-import { TextContent } from "../chat/content.ts";
-import { Message } from "../chat/message.ts";
-import { type ParsedHeader, parseHeaderText } from "../parse/_header.ts";
+import type { Role } from "../chat/role.ts";
+import type { Message } from "../chat/message.ts";
+import { messageFromHeader, type ParsedHeader, parseHeaderText } from "../parse/mod.ts";
 import { HarmonyParseError } from "../parse/errors.ts";
 import { SpecialToken } from "../tokenizer/special_tokens.ts";
 import type { TokenScan } from "../gpu/token_scan.ts";
@@ -184,12 +183,7 @@ export function tableMessages(
       m === table.messageOffsets[c] ? role ?? undefined : undefined,
     );
     if (!header) return undefined;
-    // One Message-from-header helper in src/parse would serve here and the streaming parser.
-    const msg = new Message(new Author(header.role, header.name), [new TextContent(content)]);
-    msg.recipient = header.recipient;
-    msg.channel = header.channel;
-    msg.contentType = header.contentType;
-    out.push(msg);
+    out.push(messageFromHeader(header, content));
   }
   return out;
 }
