@@ -76,6 +76,15 @@ export interface BenchPoint {
   tokensPerSecond: number;
   /** Megabytes (10^6 bytes) of input per second, from the median time. */
   mbPerSecond: number;
+  /** Wall milliseconds per MB of input (median time). */
+  wallMsPerMB: number;
+  /**
+   * Milliseconds per MB the JS thread spent in host work (packing, planning, stitching, CPU
+   * fallbacks); for the CPU backend its whole time. Null where the backend does not report it.
+   */
+  hostMsPerMB: number | null;
+  /** Device (kernel) milliseconds per MB from timestamp queries, or null without them. */
+  deviceMsPerMB: number | null;
   /** Peak resident set size seen while this point ran, in bytes (sampled). */
   peakRssBytes: number;
   /** GPU figures where the backend reports them, else null. */

@@ -61,6 +61,8 @@ export interface BenchOptions {
 }
 
 interface Counts {
+  /** Host milliseconds of the repeat, or null when unknown. */
+  hostMs?: number | null;
   items: number;
   tokens: number;
   inputBytes: number;
@@ -102,6 +104,9 @@ async function measure(
     const c = counts as Counts;
     const s = spread(ms);
     const sec = s.median / 1000;
+    const mb = c.inputBytes / 1e6;
+    const perMB = (v: number) => Math.round((v / mb) * 100) / 100;
+    const hostMs = c.hostMs === undefined ? (c.backend === "cpu" ? s.median : null) : c.hostMs;
     return {
       task,
       implementation,
@@ -116,6 +121,9 @@ async function measure(
       itemsPerSecond: Math.round(c.items / sec),
       tokensPerSecond: Math.round(c.tokens / sec),
       mbPerSecond: Math.round((c.inputBytes / 1e6 / sec) * 100) / 100,
+      wallMsPerMB: perMB(s.median),
+      hostMsPerMB: hostMs === null ? null : perMB(hostMs),
+      deviceMsPerMB: c.gpuTimeNs > 0 ? perMB(c.gpuTimeNs / 1e6) : null,
       peakRssBytes: sampler.stop(),
       gpu: c.dispatches > 0 || c.bytesMoved > 0
         ? {
@@ -146,10 +154,16 @@ function engineTask(
 ): () => Promise<Counts> {
   return async () => {
     let tokens = 0, dispatches = 0, bytesMoved = 0, gpuTimeNs = 0;
+    let hostMs: number | null = 0;
     const kinds: string[] = [];
     for (const b of batches) {
+      const t0 = performance.now();
       tokens += (await b()).tokens;
+      const wall = performance.now() - t0;
       const s = engine.lastStats();
+      // The CPU backend's host time is its whole time; the GPU backend reports its own.
+      const host = s.backend === "cpu" ? wall : s.hostMs;
+      hostMs = hostMs === null || host === undefined ? null : hostMs + host;
       kinds.push(s.backend);
       dispatches += s.dispatches;
       bytesMoved += s.bytesMoved;
@@ -162,6 +176,7 @@ function engineTask(
       dispatches,
       bytesMoved,
       gpuTimeNs,
+      hostMs,
       backend: backendsOf(kinds),
     };
   };

@@ -23,6 +23,9 @@ test("bench --json - prints one JSON line per task on the bundled sample", async
   for (const r of rows) {
     assert.ok(r.tokens > 1000 && r.tokensPerSecond > 0 && r.peakRssBytes > 0, r.task);
     assert.ok(r.ms.min <= r.ms.median && r.ms.median <= r.ms.max);
+    assert.ok(r.wallMsPerMB > 0 && r.deviceMsPerMB === null, r.task);
+    // On the CPU the host does all the work.
+    assert.ok(r.hostMsPerMB !== null && r.hostMsPerMB > 0, r.task);
   }
   // The dataset jobs see the same 40 records: render-dataset writes every one of them.
   assert.equal(rows[3].items, 40);

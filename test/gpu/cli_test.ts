@@ -38,6 +38,8 @@ test("bench --backend gpu reports the GPU's dispatches and bytes moved per task"
     "parse",
   ]]);
   assert.ok(rows.every((r) => r.gpu.dispatches > 0 && r.gpu.bytesMoved > 0 && r.tokens > 0));
+  // The GPU backend reports the time its host spends planning an encode.
+  assert.ok(rows[0].hostMsPerMB > 0 && rows[0].hostMsPerMB <= rows[0].wallMsPerMB);
 });
 
 test("engine.renderBatch on the GPU equals the CPU engine's", { skip: gpuSkip }, async () => {
