@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { inShard, parseShard, resolveShard, shardPrefix } from "../../src/dataset/shard.ts";
 import { formatDuration, Progress } from "../../src/dataset/progress.ts";
 import { fillLossMask } from "../../src/dataset/loss_mask.ts";
-import { AppendFile } from "../../src/dataset/_append_file.ts";
+import { AppendFile } from "../../src/io/durable_file.ts";
 import { detectInputKind } from "../../src/dataset/readers.ts";
 import { withTmp } from "./_helpers.ts";
 
