@@ -62,6 +62,10 @@ export type { RenderBatch, RenderResult } from "./record_batch.ts";
 export interface PipelineProgress extends RunCounts {
   /** Input bytes read so far. */
   bytes: number;
+  /** Records read before this run (from the checkpoint). */
+  resumedFrom: number;
+  /** Tokens written before this run (from the checkpoint). */
+  resumedTokens: number;
 }
 
 /** Options of {@link renderDataset}. */
@@ -236,7 +240,7 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
     // Bytes of the files already done, for the progress estimate.
     for (let i = 0; i < cp.position.fileIndex; i++) bytes += Math.max(0, inputs[i].size);
   }
-  const progress = () => options.onProgress?.({ ...counts, bytes });
+  const progress = () => options.onProgress?.({ ...counts, bytes, resumedFrom, resumedTokens });
 
   const fail = (rec: InputRecord, reason: string) => {
     counts.failed++;

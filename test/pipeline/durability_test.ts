@@ -70,7 +70,9 @@ function assertSameFiles(dir: string, a: string, b: string) {
 const common = { batchSize: 2, checkpointEvery: 4, rowGroupRows: 3 };
 
 describe("one run per output prefix", () => {
-  test("a second run on a locked prefix is refused naming the owner; the first is unharmed", async () => {
+  test("a second run on a locked prefix is refused naming the owner; the first is unharmed", {
+    timeout: 60_000,
+  }, async () => {
     await withTmp(async (dir) => {
       const input = copyInput(dir);
       await run({
@@ -110,7 +112,9 @@ describe("one run per output prefix", () => {
     });
   });
 
-  test("a stale lock (dead pid on this host) is taken over; one from another host is not", async () => {
+  test("a stale lock (dead pid on this host) is taken over; one from another host is not", {
+    timeout: 60_000,
+  }, async () => {
     await withTmp(async (dir) => {
       const prefix = join(dir, "t");
       writeFileSync(
@@ -130,7 +134,9 @@ describe("one run per output prefix", () => {
 });
 
 describe("a resume trusts nothing it cannot verify", () => {
-  test("a fresh run killed early does not leave an old checkpoint behind (no zero-filled output)", async () => {
+  test("a fresh run killed early does not leave an old checkpoint behind (no zero-filled output)", {
+    timeout: 60_000,
+  }, async () => {
     await withTmp(async (dir) => {
       const input = copyInput(dir);
       const prefix = join(dir, "t");
@@ -166,76 +172,86 @@ describe("a resume trusts nothing it cannot verify", () => {
   });
 
   for (const format of OUTPUT_FORMATS) {
-    test(`${format}: a temporary file shorter than the checkpoint, or with other bytes, is refused`, async () => {
+    test(
+      `${format}: a temporary file shorter than the checkpoint, or with other bytes, is refused`,
+      { timeout: 60_000 },
+      async () => {
+        await withTmp(async (dir) => {
+          const input = copyInput(dir);
+          const prefix = join(dir, "t");
+          const ctrl = new AbortController();
+          const first = await run({
+            ...common,
+            inputs: [input],
+            prefix,
+            outputFormat: format,
+            renderBatch: abortingAfter(9, ctrl),
+            signal: ctrl.signal,
+          });
+          assert.equal(first.interrupted, true);
+          const victim = first.files[0];
+          const size = statSync(victim).size;
+          const bytes = readFileSync(victim);
+          truncateSync(victim, size - 3);
+          await assert.rejects(
+            run({ ...common, inputs: [input], prefix, outputFormat: format, resume: true }),
+            {
+              name: "RangeError",
+              message: new RegExp(
+                `^Cannot resume .*: .*${victim.split("/").pop()!.replaceAll(".", "\\.")} has ${
+                  size - 3
+                } bytes, the checkpoint recorded ${size}$`,
+              ),
+            },
+          );
+          bytes[bytes.length - 2] ^= 0xff;
+          writeFileSync(victim, bytes);
+          await assert.rejects(
+            run({ ...common, inputs: [input], prefix, outputFormat: format, resume: true }),
+            { name: "RangeError", message: /does not hold the bytes the checkpoint recorded$/ },
+          );
+        });
+      },
+    );
+  }
+
+  test(
+    "an input changed between the run and its resume is refused (size, or content at the same size and mtime)",
+    { timeout: 60_000 },
+    async () => {
       await withTmp(async (dir) => {
         const input = copyInput(dir);
+        // Whole seconds, which every runtime's utimes() sets exactly.
+        const mtime = new Date(1_700_000_000_000);
+        utimesSync(input, mtime, mtime);
         const prefix = join(dir, "t");
         const ctrl = new AbortController();
-        const first = await run({
+        await run({
           ...common,
           inputs: [input],
           prefix,
-          outputFormat: format,
           renderBatch: abortingAfter(9, ctrl),
           signal: ctrl.signal,
         });
-        assert.equal(first.interrupted, true);
-        const victim = first.files[0];
-        const size = statSync(victim).size;
-        const bytes = readFileSync(victim);
-        truncateSync(victim, size - 3);
-        await assert.rejects(
-          run({ ...common, inputs: [input], prefix, outputFormat: format, resume: true }),
-          {
-            name: "RangeError",
-            message: new RegExp(
-              `^Cannot resume .*: .*${victim.split("/").pop()!.replaceAll(".", "\\.")} has ${
-                size - 3
-              } bytes, the checkpoint recorded ${size}$`,
-            ),
-          },
-        );
-        bytes[bytes.length - 2] ^= 0xff;
-        writeFileSync(victim, bytes);
-        await assert.rejects(
-          run({ ...common, inputs: [input], prefix, outputFormat: format, resume: true }),
-          { name: "RangeError", message: /does not hold the bytes the checkpoint recorded$/ },
-        );
+        const original = readFileSync(input);
+        writeFileSync(input, Buffer.concat([original, Buffer.from("\n")]));
+        await assert.rejects(run({ ...common, inputs: [input], prefix, resume: true }), {
+          message: /^Cannot resume .*: input 1 \(.*in\.jsonl\) was \d+ bytes, now \d+$/,
+        });
+        const edited = Buffer.from(original);
+        edited[edited.length - 5] = edited[edited.length - 5] === 0x41 ? 0x42 : 0x41;
+        writeFileSync(input, edited);
+        utimesSync(input, mtime, mtime);
+        await assert.rejects(run({ ...common, inputs: [input], prefix, resume: true }), {
+          message: /^Cannot resume .*: input 1 \(.*\) has other content than at the checkpoint$/,
+        });
       });
-    });
-  }
+    },
+  );
 
-  test("an input changed between the run and its resume is refused (size, or content at the same size and mtime)", async () => {
-    await withTmp(async (dir) => {
-      const input = copyInput(dir);
-      // Whole seconds, which every runtime's utimes() sets exactly.
-      const mtime = new Date(1_700_000_000_000);
-      utimesSync(input, mtime, mtime);
-      const prefix = join(dir, "t");
-      const ctrl = new AbortController();
-      await run({
-        ...common,
-        inputs: [input],
-        prefix,
-        renderBatch: abortingAfter(9, ctrl),
-        signal: ctrl.signal,
-      });
-      const original = readFileSync(input);
-      writeFileSync(input, Buffer.concat([original, Buffer.from("\n")]));
-      await assert.rejects(run({ ...common, inputs: [input], prefix, resume: true }), {
-        message: /^Cannot resume .*: input 1 \(.*in\.jsonl\) was \d+ bytes, now \d+$/,
-      });
-      const edited = Buffer.from(original);
-      edited[edited.length - 5] = edited[edited.length - 5] === 0x41 ? 0x42 : 0x41;
-      writeFileSync(input, edited);
-      utimesSync(input, mtime, mtime);
-      await assert.rejects(run({ ...common, inputs: [input], prefix, resume: true }), {
-        message: /^Cannot resume .*: input 1 \(.*\) has other content than at the checkpoint$/,
-      });
-    });
-  });
-
-  test("an input shrinking while the run reads it fails the run; nothing is published", async () => {
+  test("an input shrinking while the run reads it fails the run; nothing is published", {
+    timeout: 60_000,
+  }, async () => {
     await withTmp(async (dir) => {
       const input = copyInput(dir);
       const prefix = join(dir, "t");
@@ -258,7 +274,9 @@ describe("a resume trusts nothing it cannot verify", () => {
 
 describe("finalization is journaled", () => {
   for (const format of OUTPUT_FORMATS) {
-    test(`${format}: a run killed after each rename of its finalization is completed by --resume`, async () => {
+    test(`${format}: a run killed after each rename of its finalization is completed by --resume`, {
+      timeout: 60_000,
+    }, async () => {
       await withTmp(async (dir) => {
         const input = copyInput(dir, MIXED);
         await run({ ...common, inputs: [input], prefix: join(dir, "clean"), outputFormat: format });
