@@ -56,9 +56,9 @@ describe("signals", () => {
           let stderr = "";
           child.stderr!.on("data", (d: Uint8Array) => (stderr += new TextDecoder().decode(d)));
           // Deno reports an exit code of 128 + n as "killed by signal n".
-        const exited = new Promise<number | null>((r) =>
-          child.on("exit", (c, s) => r(c ?? (s === sig ? code : null)))
-        );
+          const exited = new Promise<number | null>((r) =>
+            child.on("exit", (c, s) => r(c ?? (s === sig ? code : null)))
+          );
           await waitFor(() => existsSync(`${prefix}.checkpoint.json`), 120_000);
           child.kill(sig);
           const exitCode = await exited;
