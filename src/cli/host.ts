@@ -25,6 +25,69 @@ export interface Host {
   env(name: string): string | undefined;
   /** Name of the runtime: `deno` or `bun` (or `test`). */
   runtime: string;
+  /**
+   * Claims SIGINT and SIGTERM for a long job: until `release()`, a signal aborts `signal` (its
+   * reason is `"SIGINT"` or `"SIGTERM"`) instead of ending the process, so the job can write a
+   * checkpoint; a second signal ends the process at once. Absent where signals do not exist.
+   */
+  trapSignals?(): TrappedSignals;
+}
+
+/** What {@link Host.trapSignals} returns. */
+export interface TrappedSignals {
+  /** Aborted by the first SIGINT/SIGTERM. */
+  signal: AbortSignal;
+  /** Gives the signals back their default action. */
+  release(): void;
+}
+
+/** The signals a job traps, with the exit codes of a process they end (128 + number). */
+export const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/**
+ * The exit code for a job stopped by `signal` (130 for SIGINT, 143 for SIGTERM, else 130).
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { interruptExitCode } from "./host.ts";
+ * const c = new AbortController();
+ * c.abort("SIGTERM");
+ * deepStrictEqual(interruptExitCode(c.signal), 143);
+ * ```
+ */
+export function interruptExitCode(signal: AbortSignal): number {
+  return signal.reason === "SIGTERM" ? SIGNAL_EXIT_CODES.SIGTERM : SIGNAL_EXIT_CODES.SIGINT;
+}
+
+type SignalName = keyof typeof SIGNAL_EXIT_CODES;
+const SIGNALS: SignalName[] = ["SIGINT", "SIGTERM"];
+
+function trapper(
+  on: (sig: SignalName, fn: () => void) => void,
+  off: (sig: SignalName, fn: () => void) => void,
+  exit: (code: number) => void,
+): () => TrappedSignals {
+  return () => {
+    const ctrl = new AbortController();
+    const handlers = SIGNALS.map((sig) => {
+      const fn = () => {
+        if (ctrl.signal.aborted) exit(SIGNAL_EXIT_CODES[sig]);
+        else ctrl.abort(sig);
+      };
+      on(sig, fn);
+      return [sig, fn] as const;
+    });
+    let held = true;
+    return {
+      signal: ctrl.signal,
+      release() {
+        if (!held) return;
+        held = false;
+        for (const [sig, fn] of handlers) off(sig, fn);
+      },
+    };
+  };
 }
 
 interface DenoLike {
@@ -32,6 +95,9 @@ interface DenoLike {
   stdout: { writable: WritableStream<Uint8Array>; isTerminal(): boolean };
   stderr: { writable: WritableStream<Uint8Array>; isTerminal(): boolean };
   env: { get(name: string): string | undefined };
+  addSignalListener(sig: string, fn: () => void): void;
+  removeSignalListener(sig: string, fn: () => void): void;
+  exit(code: number): never;
 }
 
 /** Creates the host for the current runtime (Deno, or Bun/Node through `node:process`). */
@@ -52,6 +118,11 @@ export async function createHost(): Promise<Host> {
       stdout: sink(deno.stdout.writable, deno.stdout.isTerminal()),
       stderr: sink(deno.stderr.writable, deno.stderr.isTerminal()),
       env: (n) => deno.env.get(n),
+      trapSignals: trapper(
+        (sig, fn) => deno.addSignalListener(sig, fn),
+        (sig, fn) => deno.removeSignalListener(sig, fn),
+        (code) => deno.exit(code),
+      ),
     };
   }
   const { default: process } = await import("node:process");
@@ -68,6 +139,11 @@ export async function createHost(): Promise<Host> {
     stdout: sink(process.stdout),
     stderr: sink(process.stderr),
     env: (n) => process.env[n],
+    trapSignals: trapper(
+      (sig, fn) => process.on(sig, fn),
+      (sig, fn) => process.off(sig, fn),
+      (code) => process.exit(code),
+    ),
   };
 }
 

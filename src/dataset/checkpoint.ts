@@ -1,14 +1,20 @@
 /**
- * The checkpoint of a `render-dataset` run (`PREFIX.checkpoint.json`): how far the input was read,
- * the counts so far, and the byte lengths of the temporary outputs at that point. It is written
- * (atomically: temporary file + rename) only after the outputs it describes were flushed, so a
- * killed run leaves outputs at least as long as its last checkpoint; `--resume` truncates them to
- * it and reads on from the recorded position.
+ * The checkpoint of a `render-dataset` run (`PREFIX.checkpoint.json`), its journal: how far the
+ * input was read, the counts so far, and for every temporary output its byte length and the
+ * hash of its last block at that point. It is written only after the outputs it describes were
+ * flushed and fsynced, itself to a temporary name that is fsynced, renamed, and the directory
+ * fsynced — so a killed run leaves outputs at least as long as its last checkpoint. `--resume`
+ * verifies that (length and tail hash of every file, and the inputs' size, mtime and first and
+ * last blocks), truncates the outputs to it and reads on from the recorded position; anything it
+ * cannot verify is refused. A checkpoint marked `finalizing` records that every record was
+ * written: a resume then only completes the finalization (indexes, footers, renames).
  *
  * @module
  */
 
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import { HASH_BLOCK, hashRange, syncDir, tailHash, writeFileDurably } from "../io/durable_file.ts";
 import type { ReadPosition } from "./readers.ts";
 import type { WriterState } from "./writers.ts";
 
@@ -28,14 +34,40 @@ export interface RunCounts {
   trainedTokens: number;
 }
 
+/** An input as a checkpoint records it, to recognise it on resume. */
+export interface InputFingerprint {
+  /** The path as given. */
+  path: string;
+  /** Size in bytes (-1: not a regular file, e.g. a pipe). */
+  size: number;
+  /** Modification time in milliseconds. */
+  mtimeMs: number;
+  /** SHA-256 of the first {@link HASH_BLOCK} bytes. */
+  head: string;
+  /** SHA-256 of the last {@link HASH_BLOCK} bytes. */
+  tail: string;
+}
+
+/** A temporary output as a checkpoint records it. */
+export interface FileMark {
+  /** The temporary file. */
+  path: string;
+  /** Its byte length at the checkpoint. */
+  length: number;
+  /** Where the hashed block may start (bytes before it are rewritten by finalization). */
+  from: number;
+  /** SHA-256 of its last block before `length` (see `tailHash`). */
+  hash: string;
+}
+
 /** A checkpoint file's contents. */
 export interface Checkpoint {
-  /** Format version (1). */
-  version: 1;
+  /** Format version (2). */
+  version: 2;
   /** The run's settings; a resume must use the same. */
   settings: Record<string, unknown>;
-  /** The inputs and their sizes (a resume refuses changed inputs). */
-  inputs: Array<{ path: string; size: number }>;
+  /** The inputs; a resume refuses changed inputs. */
+  inputs: InputFingerprint[];
   /** Where reading stopped. */
   position: ReadPosition;
   /** Counts up to `position`. */
@@ -44,6 +76,10 @@ export interface Checkpoint {
   writer: WriterState;
   /** Byte length of the temporary errors file. */
   errorsLength: number;
+  /** Every temporary file with its length and tail hash. */
+  files: FileMark[];
+  /** Every record is written; what remains is finalization (a resume completes it). */
+  finalizing?: boolean;
 }
 
 /**
@@ -61,7 +97,8 @@ export function checkpointPath(prefix: string): string {
 }
 
 /**
- * Writes a checkpoint atomically.
+ * Writes a checkpoint atomically and durably (temporary name, fsync, rename, directory fsync).
+ * The caller fsyncs the files it describes first.
  *
  * @example
  * ```ts ignore
@@ -70,14 +107,13 @@ export function checkpointPath(prefix: string): string {
  * ```
  */
 export function saveCheckpoint(prefix: string, cp: Checkpoint): void {
-  const path = checkpointPath(prefix);
-  writeFileSync(`${path}.tmp`, JSON.stringify(cp));
-  renameSync(`${path}.tmp`, path);
+  writeFileDurably(checkpointPath(prefix), JSON.stringify(cp));
 }
 
 /**
  * Reads the checkpoint of `prefix`, or undefined when there is none.
  *
+ * @throws {SyntaxError} on an unreadable checkpoint or another version.
  * @example
  * ```ts ignore
  * import { loadCheckpoint } from "./checkpoint.ts";
@@ -96,14 +132,14 @@ export function loadCheckpoint(prefix: string): Checkpoint | undefined {
       cause: e,
     });
   }
-  if (cp.version !== 1) {
+  if (cp.version !== 2) {
     throw new SyntaxError(`Cannot read checkpoint ${path}: unsupported version ${cp.version}`);
   }
   return cp;
 }
 
 /**
- * Removes the checkpoint of `prefix`.
+ * Removes the checkpoint of `prefix`, durably (the directory is fsynced).
  *
  * @example
  * ```ts ignore
@@ -112,20 +148,61 @@ export function loadCheckpoint(prefix: string): Checkpoint | undefined {
  * ```
  */
 export function removeCheckpoint(prefix: string): void {
-  rmSync(checkpointPath(prefix), { force: true });
+  const path = checkpointPath(prefix);
+  if (!existsSync(path)) return;
+  rmSync(path, { force: true });
+  syncDir(dirname(path));
 }
 
 /**
- * The inputs with their sizes, as a checkpoint records them.
+ * Fingerprints the inputs: size, mtime, and hashes of the first and last blocks. Inputs that
+ * are not regular files (pipes, `/dev/stdin`) get size -1 and no hashes: they cannot be
+ * re-read, so a run over them cannot be resumed.
  *
  * @example
  * ```ts ignore
  * import { describeInputs } from "./checkpoint.ts";
- * describeInputs(["chats.jsonl"]); // [{ path: "chats.jsonl", size: … }]
+ * describeInputs(["chats.jsonl"]); // [{ path: "chats.jsonl", size: …, mtimeMs: …, … }]
  * ```
  */
-export function describeInputs(paths: readonly string[]): Array<{ path: string; size: number }> {
-  return paths.map((path) => ({ path, size: statSync(path).size }));
+export function describeInputs(paths: readonly string[]): InputFingerprint[] {
+  return paths.map((path) => {
+    const st = statSync(path);
+    if (!st.isFile()) return { path, size: -1, mtimeMs: 0, head: "", tail: "" };
+    return {
+      path,
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+      head: hashRange(path, 0, HASH_BLOCK),
+      tail: hashRange(path, Math.max(0, st.size - HASH_BLOCK), st.size),
+    };
+  });
+}
+
+/**
+ * Why the inputs differ from their fingerprints (size or mtime, by `stat` only: cheap enough
+ * for every checkpoint), or undefined when they look the same.
+ *
+ * @example
+ * ```ts ignore
+ * import { describeInputs, inputsChanged } from "./checkpoint.ts";
+ * const before = describeInputs(["a.jsonl"]);
+ * inputsChanged(before); // undefined while a.jsonl is untouched
+ * ```
+ */
+export function inputsChanged(inputs: readonly InputFingerprint[]): string | undefined {
+  for (const f of inputs) {
+    if (f.size < 0) continue;
+    let st;
+    try {
+      st = statSync(f.path);
+    } catch {
+      return `input ${f.path} is gone`;
+    }
+    if (st.size !== f.size) return `input ${f.path} was ${f.size} bytes, now ${st.size}`;
+    if (st.mtimeMs !== f.mtimeMs) return `input ${f.path} was modified`;
+  }
+  return undefined;
 }
 
 /**
@@ -142,7 +219,7 @@ export function describeInputs(paths: readonly string[]): Array<{ path: string; 
 export function resumeMismatch(
   cp: Checkpoint,
   settings: Record<string, unknown>,
-  inputs: Array<{ path: string; size: number }>,
+  inputs: readonly InputFingerprint[],
 ): string | undefined {
   for (const k of new Set([...Object.keys(cp.settings), ...Object.keys(settings)])) {
     const a = JSON.stringify(cp.settings[k]);
@@ -153,8 +230,56 @@ export function resumeMismatch(
     return `${cp.inputs.length} inputs before, ${inputs.length} now`;
   }
   for (let i = 0; i < inputs.length; i++) {
-    if (cp.inputs[i].path !== inputs[i].path || cp.inputs[i].size !== inputs[i].size) {
-      return `input ${i + 1} changed (${cp.inputs[i].path}, ${cp.inputs[i].size} bytes)`;
+    const was = cp.inputs[i];
+    const now = inputs[i];
+    const where = `input ${i + 1} (${now.path.slice(-48)})`;
+    if (was.path !== now.path) return `${where} was ${was.path.slice(-48)}`;
+    if (now.size < 0) return `${where} is not a regular file and cannot be re-read`;
+    if (was.size !== now.size) return `${where} was ${was.size} bytes, now ${now.size}`;
+    if (was.mtimeMs !== now.mtimeMs) return `${where} was modified since the checkpoint`;
+    if (was.head !== now.head || was.tail !== now.tail) {
+      return `${where} has other content than at the checkpoint`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Marks a temporary file for a checkpoint: its length and the hash of its last block.
+ *
+ * @example
+ * ```ts ignore
+ * import { markFile } from "./checkpoint.ts";
+ * markFile("out/train.bin.tmp", 4096);
+ * ```
+ */
+export function markFile(path: string, length: number, from = 0): FileMark {
+  return { path, length, from, hash: tailHash(path, length, from) };
+}
+
+/**
+ * Why the temporary files do not hold what the checkpoint recorded (missing, shorter, or
+ * another last block), or undefined when every one does.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadCheckpoint, verifyFiles } from "./checkpoint.ts";
+ * verifyFiles(loadCheckpoint("out/train")!.files); // undefined when resumable
+ * ```
+ */
+export function verifyFiles(files: readonly FileMark[]): string | undefined {
+  for (const f of files) {
+    let size;
+    try {
+      size = statSync(f.path).size;
+    } catch {
+      return `${f.path} is gone`;
+    }
+    if (size < f.length) {
+      return `${f.path} has ${size} bytes, the checkpoint recorded ${f.length}`;
+    }
+    if (tailHash(f.path, f.length, f.from) !== f.hash) {
+      return `${f.path} does not hold the bytes the checkpoint recorded`;
     }
   }
   return undefined;

@@ -8,7 +8,7 @@
  */
 
 import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, statSync } from "node:fs";
-import { AppendFile } from "./_append_file.ts";
+import { AppendFile, tempName } from "../io/durable_file.ts";
 import {
   decodeMegatronIndexHeader,
   MEGATRON_INDEX_PREFIX_BYTES,
@@ -26,7 +26,7 @@ import {
   encodeBinIndexHeader,
   patchFile,
 } from "./bin_format.ts";
-import { outputFiles, tempName } from "./writers.ts";
+import { outputFiles } from "./writers.ts";
 
 /** Formats `merge` handles. */
 export type MergeFormat = "megatron" | "bin";
@@ -54,7 +54,7 @@ export function prefixesOf(names: readonly string[]): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
   for (const n of names) {
-    if (n.endsWith(".tmp")) continue;
+    if (n.endsWith(".tmp") || n.endsWith(".lock")) continue;
     let p = n;
     for (const s of SUFFIXES) {
       if (n.endsWith(s)) {

@@ -1,41 +1,62 @@
 /**
  * The `render-dataset` pipeline: read records → map to harmony JSON → `Conversation` → render
- * (tokens + spans, injected) → loss mask → write. Streaming with bounded memory: at most one
- * batch of records is held at a time, and every writer streams to disk.
+ * (tokens + spans) → loss mask → write. Streaming with bounded memory: a fixed number of batches
+ * is in flight (one on the main thread; two per worker with `workers` > 1), and every writer
+ * streams to disk. Records are rendered by {@link renderRecords} on the main thread or in worker
+ * threads, and always written in input order, so the output is the same for every worker count.
  *
  * Nothing is lost: each record of this shard yields an output record or one line in
  * `PREFIX.errors.jsonl` (`{"record", "file", "line", "byte_offset", "reason"}`), and
- * `read = written + failed + skipped + otherShards`. Outputs are written under temporary names, renamed
- * when the run completes; a checkpoint every `checkpointEvery` records lets `resume` continue a
- * killed run without duplicating records.
+ * `read = written + failed + skipped + otherShards` (skipped: dropped by `--overflow drop` or
+ * `--skip-untrained`, counted in the summary).
+ *
+ * Nothing is corrupted (the journal is `PREFIX.checkpoint.json`, see `checkpoint.ts`):
+ * - one run per prefix: `PREFIX.lock` is taken first (`src/io/output_lock.ts`);
+ * - a fresh run removes an old checkpoint before it touches any temporary file;
+ * - outputs are written under temporary names; every `checkpointEvery` records the outputs are
+ *   flushed and fsynced, then the checkpoint is written durably; a resume verifies each file's
+ *   length and last block and the inputs' fingerprints, and refuses what it cannot verify;
+ * - inputs that change while the run reads them are detected at each checkpoint;
+ * - finalization (indexes, footers, renames) starts with a `finalizing` checkpoint, so a run
+ *   killed in the middle of it is completed by `resume`;
+ * - an aborted `signal` (SIGINT/SIGTERM in the CLI) drains the batches in flight, writes a
+ *   checkpoint and returns `interrupted: true`.
  *
  * @module
  */
 
-import { existsSync, renameSync } from "node:fs";
-import type { Conversation } from "../chat/message.ts";
-import { AppendFile } from "./_append_file.ts";
+import { existsSync, renameSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
+import { AppendFile, syncDir, tempName } from "../io/durable_file.ts";
+import { acquireOutputLock, type OutputLock } from "../io/output_lock.ts";
 import {
   type Checkpoint,
   describeInputs,
+  type FileMark,
+  inputsChanged,
   loadCheckpoint,
+  markFile,
   removeCheckpoint,
   resumeMismatch,
   type RunCounts,
   saveCheckpoint,
+  verifyFiles,
 } from "./checkpoint.ts";
-import { fillLossMask, type MaskSpan, type TrainOn } from "./loss_mask.ts";
-import {
-  type HarmonyJsonConversation,
-  type InputFormat,
-  type MappingDefaults,
-  recordToHarmonyJson,
-} from "./mapping.ts";
+import type { TrainOn } from "./loss_mask.ts";
+import type { HarmonyJsonConversation, InputFormat, MappingDefaults } from "./mapping.ts";
 import { type InputRecord, type ReadPosition, readRecords, totalInputBytes } from "./readers.ts";
 import { inShard, type Shard, WHOLE } from "./shard.ts";
-import { createWriter, type DatasetWriter, type OutputFormat, tempName } from "./writers.ts";
-import { parseRecordText } from "./record_json.ts";
-import type { AnalysisCounts } from "./analysis_policy.ts";
+import { createWriter, type DatasetWriter, type OutputFormat } from "./writers.ts";
+import type { Conversation } from "../chat/message.ts";
+import {
+  type RawRecord,
+  type RecordContext,
+  type RecordOutcome,
+  type RenderBatch,
+  renderRecords,
+} from "./record_batch.ts";
+import { RenderWorkers } from "./render_workers.ts";
+import type { AnalysisPolicy } from "./analysis_policy.ts";
 import {
   decideRecord,
   emptyPolicyCounts,
@@ -43,25 +64,16 @@ import {
   type RecordPolicyOptions,
 } from "./record_policy.ts";
 
-/** What rendering one conversation gives. */
-export interface RenderResult {
-  /** The tokens (training rendering). */
-  tokens: Uint32Array;
-  /** One span per rendered message. */
-  spans: readonly MaskSpan[];
-  /** Analysis messages dropped and kept by the renderer's policy. */
-  analysis?: AnalysisCounts;
-}
-
-/** Renders conversations in a batch; a failed conversation gives its `Error`. */
-export type RenderBatch = (
-  conversations: readonly Conversation[],
-) => Array<RenderResult | Error> | Promise<Array<RenderResult | Error>>;
+export type { RenderBatch, RenderResult } from "./record_batch.ts";
 
 /** Progress counters reported while running. */
 export interface PipelineProgress extends RunCounts {
   /** Input bytes read so far. */
   bytes: number;
+  /** Records read before this run (from the checkpoint). */
+  resumedFrom: number;
+  /** Tokens written before this run (from the checkpoint). */
+  resumedTokens: number;
 }
 
 /** Options of {@link renderDataset}. */
@@ -84,8 +96,23 @@ export interface RenderDatasetOptions {
   resume?: boolean;
   /** Harmony JSON → Conversation (the chat layer's `conversationFromJson`). */
   toConversation: (json: HarmonyJsonConversation) => Conversation;
-  /** Renders a batch of conversations for training. */
+  /** Renders a batch of conversations for training (on the main thread). */
   renderBatch: RenderBatch;
+  /**
+   * Worker threads rendering batches (default 1: everything on the main thread). With more,
+   * each worker loads the training renderer itself (`loadTrainingRenderer` with
+   * {@link RenderDatasetOptions.analysis}, CPU encoding) and `toConversation`/`renderBatch` are
+   * not used.
+   */
+  workers?: number;
+  /** The analysis policy the workers render with (default `reference`; see `analysis_policy.ts`). */
+  analysis?: AnalysisPolicy;
+  /** Length and untrained-record policies (`record_policy.ts`). */
+  recordPolicy?: RecordPolicyOptions;
+  /** Name of the mask column of JSONL and Parquet outputs (default `loss_mask`). */
+  maskColumn?: string;
+  /** Keep `null` fields of Parquet struct columns (default: a null field is an absent field). */
+  keepNullFields?: boolean;
   /** Records per render batch (default 64). */
   batchSize?: number;
   /** Records read between checkpoints (default 8192). */
@@ -95,18 +122,16 @@ export interface RenderDatasetOptions {
   /** Called after every batch with the counts so far. */
   onProgress?: (p: PipelineProgress) => void;
   /**
-   * Stops reading when aborted, as a kill would: files are closed without a checkpoint and
-   * without renaming, so a later `resume` continues from the last checkpoint.
+   * Stops reading when aborted: the batches in flight are written, a checkpoint is taken, files
+   * are closed without renaming, and the summary says `interrupted`; `resume` continues.
    */
   signal?: AbortSignal;
+  /** Take `PREFIX.lock` for the run (default true). */
+  lock?: boolean;
+  /** Called after each output is renamed during finalization (tests simulate kills here). */
+  onFinalizeRename?: (path: string) => void;
   /** Parquet row-group size in rows (tests use small ones). */
   rowGroupRows?: number;
-  /** Length and untrained-record policies (`record_policy.ts`). */
-  recordPolicy?: RecordPolicyOptions;
-  /** Name of the mask column of JSONL and Parquet outputs (default `loss_mask`). */
-  maskColumn?: string;
-  /** Keep `null` fields of Parquet struct columns (default: a null field is an absent field). */
-  keepNullFields?: boolean;
 }
 
 /** The result of a run. */
@@ -117,21 +142,33 @@ export interface RenderDatasetSummary extends RunCounts, PolicyCounts {
   errorsFile: string;
   /** Records read before this run started (from the checkpoint), 0 without resume. */
   resumedFrom: number;
+  /** Tokens written before this run started (from the checkpoint), 0 without resume. */
+  resumedTokens: number;
   /** Whether the run was aborted before completing. */
   interrupted: boolean;
   /** Input bytes. */
   inputBytes: number;
 }
 
-interface Pending {
-  rec: InputRecord;
-  conversation: Conversation;
+/** Renders batches of raw records somewhere (here, or in worker threads). */
+interface BatchRunner {
+  run(records: RawRecord[]): Promise<RecordOutcome[]>;
+  close(): Promise<void>;
+}
+
+const START: ReadPosition = { records: 0, fileIndex: 0, line: 0, offset: 0 };
+
+/** The final name of a temporary file. */
+function finalOf(temp: string): string {
+  return temp.endsWith(".tmp") ? temp.slice(0, -4) : temp;
 }
 
 /**
  * Renders a dataset. See the module doc for the guarantees.
  *
- * @throws when an input cannot be read as a whole, or a resume does not match its checkpoint.
+ * @throws {OutputLockedError} when another run holds `PREFIX.lock`.
+ * @throws {RangeError} when a resume does not match its checkpoint, the temporary files are not
+ * what the checkpoint recorded, or an input changed; otherwise when an input cannot be read.
  * @example
  * ```ts ignore
  * import { renderDataset } from "./pipeline.ts";
@@ -142,6 +179,17 @@ interface Pending {
  * ```
  */
 export async function renderDataset(options: RenderDatasetOptions): Promise<RenderDatasetSummary> {
+  const lock: OutputLock | undefined = options.lock === false
+    ? undefined
+    : acquireOutputLock(options.prefix);
+  try {
+    return await run(options);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary> {
   const prefix = options.prefix;
   const format = options.outputFormat ?? "megatron";
   const inputFormat = options.inputFormat ?? "auto";
@@ -150,6 +198,7 @@ export async function renderDataset(options: RenderDatasetOptions): Promise<Rend
   const defaults = options.defaults ?? {};
   const batchSize = options.batchSize ?? 64;
   const every = options.checkpointEvery ?? 8192;
+  const workers = Math.max(1, Math.floor(options.workers ?? 1));
   const settings = {
     format,
     inputFormat,
@@ -161,17 +210,31 @@ export async function renderDataset(options: RenderDatasetOptions): Promise<Rend
   const inputs = describeInputs(options.inputs);
   const inputBytes = await totalInputBytes(options.inputs);
   const errorsFile = `${prefix}.errors.jsonl`;
+  const errorsTemp = tempName(errorsFile);
+  const refuse = (why: string) => new RangeError(`Cannot resume ${prefix}: ${why}`);
 
   let cp: Checkpoint | undefined;
   if (options.resume) {
+    const pipe = inputs.find((f) => f.size < 0);
+    if (pipe) throw refuse(`input ${pipe.path} is not a regular file and cannot be re-read`);
     cp = loadCheckpoint(prefix);
     if (cp) {
       const why = resumeMismatch(cp, settings, inputs);
-      if (why) throw new RangeError(`Cannot resume ${prefix}: ${why}`);
-      if (!existsSync(tempName(errorsFile))) {
-        throw new RangeError(`Cannot resume ${prefix}: its temporary files are gone`);
+      if (why) throw refuse(why);
+      if (cp.finalizing) {
+        // Killed while publishing: take back what was renamed, then finalize again.
+        for (const f of cp.files) {
+          if (!existsSync(f.path) && existsSync(finalOf(f.path))) {
+            renameSync(finalOf(f.path), f.path);
+          }
+        }
       }
+      const bad = verifyFiles(cp.files);
+      if (bad) throw refuse(bad);
     }
+  } else {
+    // A fresh run: an old checkpoint must not outlive the files it describes.
+    removeCheckpoint(prefix);
   }
   const counts: RunCounts & PolicyCounts = cp ? { ...emptyPolicyCounts(), ...cp.counts } : {
     ...emptyPolicyCounts(),
@@ -183,19 +246,20 @@ export async function renderDataset(options: RenderDatasetOptions): Promise<Rend
     trainedTokens: 0,
   };
   const resumedFrom = counts.read;
+  const resumedTokens = counts.tokens;
   const writer: DatasetWriter = createWriter(format, prefix, {
     resume: cp?.writer,
     rowGroupRows: options.rowGroupRows,
     maskColumn: options.maskColumn,
   });
-  const errors = new AppendFile(tempName(errorsFile), cp?.errorsLength);
-  let position: ReadPosition | undefined = cp?.position;
+  const errors = new AppendFile(errorsTemp, { truncateTo: cp?.errorsLength });
+  let position: ReadPosition = cp?.position ?? START;
   let bytes = 0;
   if (cp) {
     // Bytes of the files already done, for the progress estimate.
-    for (let i = 0; i < cp.position.fileIndex; i++) bytes += inputs[i].size;
+    for (let i = 0; i < cp.position.fileIndex; i++) bytes += Math.max(0, inputs[i].size);
   }
-  const progress = () => options.onProgress?.({ ...counts, bytes });
+  const progress = () => options.onProgress?.({ ...counts, bytes, resumedFrom, resumedTokens });
 
   const fail = (rec: InputRecord, reason: string) => {
     counts.failed++;
@@ -210,71 +274,109 @@ export async function renderDataset(options: RenderDatasetOptions): Promise<Rend
     );
   };
 
-  let mask = new Uint8Array(4096);
-  const flushBatch = async (batch: Pending[]) => {
-    if (batch.length === 0) return;
-    let results: Array<RenderResult | Error>;
-    try {
-      results = await options.renderBatch(batch.map((p) => p.conversation));
-    } catch {
-      // The batch as a whole failed: render one by one so that only the bad record fails.
-      results = [];
-      for (const p of batch) {
-        try {
-          results.push((await options.renderBatch([p.conversation]))[0]);
-        } catch (e) {
-          results.push(e instanceof Error ? e : new Error(String(e)));
-        }
-      }
-    }
-    for (let i = 0; i < batch.length; i++) {
-      const r = results[i];
-      const rec = batch[i].rec;
-      if (r instanceof Error || r === undefined) {
-        fail(rec, `Cannot render record: ${r?.message ?? "no result"}`);
-        continue;
-      }
-      if (mask.length < r.tokens.length) mask = new Uint8Array(r.tokens.length * 2);
-      const m = mask.subarray(0, r.tokens.length);
-      let ones: number;
-      try {
-        ones = fillLossMask(m, r.spans, trainOn);
-      } catch (e) {
-        fail(rec, e instanceof Error ? e.message : String(e));
-        continue;
-      }
-      const d = decideRecord(m, ones, r.analysis, options.recordPolicy ?? {}, counts);
-      if (d.action === "fail") fail(rec, d.reason);
-      if (d.action !== "write") continue;
-      const n = d.length;
-      writer.write(n === r.tokens.length ? r.tokens : r.tokens.subarray(0, n), m.subarray(0, n));
-      counts.written++;
-      counts.tokens += n;
-      counts.trainedTokens += d.trained;
-    }
-  };
-
-  const checkpoint = () => {
-    if (!position) return;
-    errors.flush();
+  const checkpoint = (finalizing: boolean) => {
+    const changed = inputsChanged(inputs);
+    if (changed) throw new RangeError(`Cannot render ${prefix}: ${changed} while it was read`);
+    const state = writer.checkpoint();
+    errors.sync();
+    const files: FileMark[] = writer.tempFiles.map((p, i) =>
+      markFile(p, state.lengths[i], writer.rewrittenHead[i])
+    );
+    files.push(markFile(errorsTemp, errors.length));
     saveCheckpoint(prefix, {
-      version: 1,
+      version: 2,
       settings,
       inputs,
       position,
       counts,
-      writer: writer.checkpoint(),
+      writer: state,
       errorsLength: errors.length,
+      files,
+      ...(finalizing ? { finalizing: true } : {}),
     });
   };
 
-  let batch: Pending[] = [];
+  const closeAll = () => {
+    writer.close();
+    errors.close();
+  };
+
+  if (cp?.finalizing) {
+    try {
+      finalize(writer, errors, errorsFile, prefix, options.onFinalizeRename);
+    } catch (e) {
+      closeAll();
+      throw e;
+    }
+    return {
+      ...counts,
+      files: [...writer.files],
+      errorsFile,
+      resumedFrom,
+      resumedTokens,
+      interrupted: false,
+      inputBytes,
+    };
+  }
+
+  const context: RecordContext = {
+    inputFormat,
+    defaults,
+    trainOn,
+    toConversation: options.toConversation,
+    renderBatch: options.renderBatch,
+  };
+  const runner: BatchRunner = workers > 1
+    ? new RenderWorkers(workers, {
+      inputFormat,
+      defaults,
+      trainOn,
+      analysis: options.analysis ?? "reference",
+    })
+    : { run: (records) => renderRecords(records, context), close: () => Promise.resolve() };
+  const maxInFlight = workers > 1 ? 2 * workers : 1;
+  const queue: Array<{ recs: InputRecord[]; done: Promise<RecordOutcome[]> }> = [];
+
+  const submit = (recs: InputRecord[]) => {
+    if (recs.length === 0) return;
+    const done = runner.run(recs.map((r) => ({ text: r.text, value: r.value, error: r.error })));
+    done.catch(() => {}); // awaited in order by writeOldest; no unhandled rejection meanwhile
+    queue.push({ recs, done });
+  };
+  const writeOldest = async () => {
+    const b = queue.shift()!;
+    const outcomes = await b.done;
+    for (let i = 0; i < b.recs.length; i++) {
+      const o = outcomes[i];
+      if (o.reason !== undefined) {
+        fail(b.recs[i], o.reason);
+        continue;
+      }
+      const d = decideRecord(o.mask, o.trained, o.analysis, options.recordPolicy ?? {}, counts);
+      if (d.action === "fail") fail(b.recs[i], d.reason);
+      if (d.action !== "write") continue;
+      const n = d.length;
+      writer.write(
+        n === o.tokens.length ? o.tokens : o.tokens.subarray(0, n),
+        o.mask.subarray(0, n),
+      );
+      counts.written++;
+      counts.tokens += n;
+      counts.trainedTokens += d.trained;
+    }
+    progress();
+  };
+  const drain = async () => {
+    while (queue.length > 0) await writeOldest();
+  };
+
+  let batch: InputRecord[] = [];
   let sinceCheckpoint = 0;
   let interrupted = false;
   try {
     for await (
       const rec of readRecords(options.inputs, {
-        start: position,
+        start: cp ? position : undefined,
         onBytes: (n) => (bytes += n),
         keepNullFields: options.keepNullFields,
       })
@@ -284,18 +386,8 @@ export async function renderDataset(options: RenderDatasetOptions): Promise<Rend
         break;
       }
       counts.read++;
-      if (!inShard(rec.index, shard)) {
-        counts.otherShards++;
-      } else {
-        try {
-          if (rec.error !== undefined) throw new SyntaxError(`Cannot read record: ${rec.error}`);
-          const value = rec.text !== undefined ? parseRecordText(rec.text) : rec.value;
-          const json = recordToHarmonyJson(value, inputFormat, defaults);
-          batch.push({ rec, conversation: options.toConversation(json) });
-        } catch (e) {
-          fail(rec, e instanceof Error ? e.message : String(e));
-        }
-      }
+      if (!inShard(rec.index, shard)) counts.otherShards++;
+      else batch.push(rec);
       position = {
         records: rec.index + 1,
         fileIndex: rec.fileIndex,
@@ -303,54 +395,67 @@ export async function renderDataset(options: RenderDatasetOptions): Promise<Rend
         offset: rec.byteOffset,
       };
       if (batch.length >= batchSize) {
-        await flushBatch(batch);
+        submit(batch);
         batch = [];
-        progress();
-        // A kill can come between a write and the next checkpoint.
-        if (options.signal?.aborted) {
-          interrupted = true;
-          break;
-        }
+        while (queue.length >= maxInFlight) await writeOldest();
       }
       if (++sinceCheckpoint >= every) {
-        await flushBatch(batch);
+        submit(batch);
         batch = [];
-        checkpoint();
+        await drain();
+        checkpoint(false);
         sinceCheckpoint = 0;
       }
     }
-    if (!interrupted) {
-      await flushBatch(batch);
-      batch = [];
+    submit(batch);
+    batch = [];
+    await drain();
+    if (interrupted) {
+      checkpoint(false);
+      closeAll();
+    } else {
       progress();
+      checkpoint(true);
+      finalize(writer, errors, errorsFile, prefix, options.onFinalizeRename);
     }
   } catch (e) {
-    writer.close();
-    errors.close();
+    closeAll();
     throw e;
+  } finally {
+    await runner.close();
   }
-  if (interrupted) {
-    writer.close();
-    errors.close();
-    return {
-      ...counts,
-      files: [...writer.files.map(tempName)],
-      errorsFile: tempName(errorsFile),
-      resumedFrom,
-      interrupted,
-      inputBytes,
-    };
-  }
-  writer.finish();
-  errors.close();
-  renameSync(tempName(errorsFile), errorsFile);
-  removeCheckpoint(prefix);
   return {
     ...counts,
-    files: [...writer.files],
-    errorsFile,
+    files: interrupted ? [...writer.tempFiles] : [...writer.files],
+    errorsFile: interrupted ? errorsTemp : errorsFile,
     resumedFrom,
+    resumedTokens,
     interrupted,
     inputBytes,
   };
+}
+
+/**
+ * Publishes a run whose every record is durable (a `finalizing` checkpoint exists): indexes and
+ * footers into temporary files, renames, directory fsync, checkpoint removal, scratch removal.
+ * Each step can be repeated from the checkpoint.
+ */
+function finalize(
+  writer: DatasetWriter,
+  errors: AppendFile,
+  errorsFile: string,
+  prefix: string,
+  onRename?: (path: string) => void,
+): void {
+  const plan = writer.prepareFinish();
+  errors.sync();
+  errors.close();
+  const renames = [...plan.renames, { from: errors.path, to: errorsFile }];
+  for (const r of renames) {
+    renameSync(r.from, r.to);
+    onRename?.(r.to);
+  }
+  syncDir(dirname(prefix));
+  removeCheckpoint(prefix);
+  for (const f of plan.remove) rmSync(f, { force: true });
 }

@@ -1,7 +1,10 @@
 /**
- * Progress reporting for dataset jobs: on a terminal, one line redrawn at most every 200 ms
- * (records, tokens/s, percent and ETA from input bytes read); otherwise nothing until the end,
- * when the caller prints one summary line. Reused by `render-dataset` and `parse-dataset`.
+ * Progress reporting for dataset jobs: on a terminal, one line redrawn at most every 200 ms;
+ * in logs (stderr not a terminal: Slurm, Kubernetes), one plain line every 10 s by default
+ * (`--progress-every SECONDS`, 0 = off). The line has records, failures, tokens, records/s,
+ * tokens/s, elapsed time, and percent and ETA from input bytes read. Rates count only this
+ * run's work (a resumed run's earlier records and tokens are subtracted). Reused by
+ * `render-dataset` and `parse-dataset`.
  *
  * @module
  */
@@ -24,14 +27,20 @@ export interface ProgressCounts {
   tokens: number;
   /** Input bytes read so far. */
   bytes: number;
+  /** Records counted before this run (a resume's checkpoint), excluded from rates. */
+  resumedRecords?: number;
+  /** Tokens counted before this run, excluded from rates. */
+  resumedTokens?: number;
 }
 
 /** Options of {@link Progress}. */
 export interface ProgressOptions {
   /** Total input bytes (for percent and ETA); 0 when unknown. */
   totalBytes: number;
-  /** Minimum milliseconds between redraws (default 200). */
+  /** Minimum milliseconds between redraws on a terminal (default 200). */
   intervalMs?: number;
+  /** Milliseconds between plain lines when the sink is not a terminal (default 10000; 0: off). */
+  logEveryMs?: number;
   /** Clock in milliseconds (default `performance.now`). */
   now?: () => number;
 }
@@ -53,6 +62,7 @@ export class Progress {
   #sink: ProgressSink;
   #total: number;
   #interval: number;
+  #logEvery: number;
   #now: () => number;
   #start: number;
   #last = -Infinity;
@@ -63,6 +73,7 @@ export class Progress {
     this.#sink = sink;
     this.#total = options.totalBytes;
     this.#interval = options.intervalMs ?? 200;
+    this.#logEvery = options.logEveryMs ?? 10_000;
     this.#now = options.now ?? (() => performance.now());
     this.#start = this.#now();
   }
@@ -72,10 +83,20 @@ export class Progress {
     return (this.#now() - this.#start) / 1000;
   }
 
-  /** Redraws the line if the sink is a terminal and the interval has passed. */
+  /**
+   * Redraws the line on a terminal once the interval has passed; elsewhere prints it as a plain
+   * line every `logEveryMs` (the first one `logEveryMs` after the start).
+   */
   update(c: ProgressCounts): void {
-    if (!this.#sink.isTTY) return;
     const t = this.#now();
+    if (!this.#sink.isTTY) {
+      if (this.#logEvery <= 0) return;
+      if (this.#last === -Infinity) this.#last = this.#start;
+      if (t - this.#last < this.#logEvery) return;
+      this.#last = t;
+      void this.#sink.write(`${this.line(c)}\n`);
+      return;
+    }
     if (t - this.#last < this.#interval) return;
     this.#last = t;
     this.#drawn = true;
@@ -85,11 +106,15 @@ export class Progress {
   /** The progress text for `c` (no line ending). */
   line(c: ProgressCounts): string {
     const secs = Math.max(this.elapsed, 1e-9);
+    const records = c.records - (c.resumedRecords ?? 0);
+    const tokens = c.tokens - (c.resumedTokens ?? 0);
     const parts = [
       `${c.records.toLocaleString("en-US")} records`,
       `${c.failed} failed`,
       `${formatCount(c.tokens)} tokens`,
-      `${formatCount(c.tokens / secs)} tok/s`,
+      `${formatCount(records / secs)} rec/s`,
+      `${formatCount(tokens / secs)} tok/s`,
+      formatDuration(this.elapsed),
     ];
     if (this.#total > 0) {
       const frac = Math.min(1, c.bytes / this.#total);

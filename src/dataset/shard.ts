@@ -124,9 +124,24 @@ export function inShard(index: number, shard: Shard): boolean {
  * ```
  */
 export function shardPrefix(prefix: string, shard: Shard): string {
-  if (shard.count === 1) return prefix;
+  return prefix + shardTag(shard);
+}
+
+/**
+ * The one shard-name rule: `""` for the whole input, else `.shard-IIIII-of-NNNNN` (at least five
+ * digits). Used for dataset prefixes and eval output files alike.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { shardTag } from "./shard.ts";
+ * deepStrictEqual(shardTag({ index: 3, count: 8 }), ".shard-00003-of-00008");
+ * ```
+ */
+export function shardTag(shard: Shard): string {
+  if (shard.count === 1) return "";
   const w = Math.max(5, String(shard.count).length);
-  return `${prefix}.shard-${String(shard.index).padStart(w, "0")}-of-${
+  return `.shard-${String(shard.index).padStart(w, "0")}-of-${
     String(shard.count).padStart(w, "0")
   }`;
 }

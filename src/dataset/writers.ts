@@ -1,6 +1,7 @@
 /**
  * Dataset writers: one record (tokens + loss mask) at a time, into temporary files that are
- * renamed to their final names only by {@link DatasetWriter.finish}. Every writer can report a
+ * renamed to their final names only after {@link DatasetWriter.finish} (which returns the renames,
+ * so the pipeline can journal them). Every writer can report a
  * checkpoint (its files' byte lengths, plus row-group metadata for Parquet) and be reopened at one,
  * which is how `--resume` drops the partial tail of an interrupted run.
  *
@@ -16,7 +17,7 @@
 
 import { renameSync, rmSync } from "node:fs";
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
-import { AppendFile } from "./_append_file.ts";
+import { AppendFile, syncFile, tempName } from "../io/durable_file.ts";
 import { MegatronDType, writeMegatronIndexFromLengths } from "./megatron.ts";
 import {
   BIN_HEADER_BYTES,
@@ -43,18 +44,35 @@ export interface WriterState {
   extra?: unknown;
 }
 
+/** What remains after {@link DatasetWriter.finish}: renames to do, then files to remove. */
+export interface FinishPlan {
+  /** Temporary → final name, in order. */
+  renames: Array<{ from: string; to: string }>;
+  /** Scratch files to remove once the renames are durable. */
+  remove: string[];
+}
+
 /** A dataset writer. */
 export interface DatasetWriter {
   /** The final paths of the files this writer produces. */
   readonly files: readonly string[];
+  /** The temporary files the writer appends to, in the order of {@link WriterState.lengths}. */
+  readonly tempFiles: readonly string[];
+  /** Per temporary file: leading bytes that `finish` rewrites in place (headers), else 0. */
+  readonly rewrittenHead: readonly number[];
   /** Appends one record. `mask` has one 0/1 byte per token. */
   write(tokens: Uint32Array, mask: Uint8Array): void;
   /**
-   * Flushes buffered bytes to the temporary files and returns the state to resume from. Parquet
-   * writes its buffered rows as a row group first.
+   * Flushes buffered bytes to the temporary files, fsyncs them and returns the state to resume
+   * from. Parquet writes its buffered rows as a row group first.
    */
   checkpoint(): WriterState;
-  /** Writes indexes/footers, closes and renames the temporary files to their final names. */
+  /**
+   * Writes indexes/footers into temporary files, fsyncs and closes them; returns the renames that
+   * publish them. Repeatable from a writer reopened at a checkpoint taken after the last record.
+   */
+  prepareFinish(): FinishPlan;
+  /** {@link DatasetWriter.prepareFinish}, then the renames and removals (unjournaled). */
   finish(): void;
   /** Closes the files, leaving the temporary files as they are (for a later `--resume`). */
   close(): void;
@@ -131,19 +149,7 @@ export function createWriter(
   }
 }
 
-/**
- * The temporary name of a final output file.
- *
- * @example
- * ```ts
- * import { strictEqual } from "node:assert/strict";
- * import { tempName } from "./writers.ts";
- * strictEqual(tempName("out/train.bin"), "out/train.bin.tmp");
- * ```
- */
-export function tempName(path: string): string {
-  return `${path}.tmp`;
-}
+export { tempName };
 
 function openAll(paths: string[], resume: WriterState | undefined): AppendFile[] {
   if (resume && resume.lengths.length !== paths.length) {
@@ -151,11 +157,28 @@ function openAll(paths: string[], resume: WriterState | undefined): AppendFile[]
       `Cannot resume: checkpoint has ${resume.lengths.length} files, writer has ${paths.length}`,
     );
   }
-  return paths.map((p, i) => new AppendFile(p, resume?.lengths[i]));
+  return paths.map((p, i) => new AppendFile(p, { truncateTo: resume?.lengths[i] }));
+}
+
+function syncAll(files: readonly AppendFile[]): number[] {
+  for (const f of files) f.sync();
+  return files.map((f) => f.length);
+}
+
+function applyPlan(plan: FinishPlan): void {
+  for (const r of plan.renames) renameSync(r.from, r.to);
+  for (const f of plan.remove) rmSync(f, { force: true });
+}
+
+function publish(files: readonly string[], remove: string[] = []): FinishPlan {
+  for (const f of files) syncFile(tempName(f));
+  return { renames: files.map((f) => ({ from: tempName(f), to: f })), remove };
 }
 
 class MegatronWriter implements DatasetWriter {
   readonly files: readonly string[];
+  readonly tempFiles: readonly string[];
+  readonly rewrittenHead = [0, 0, 0];
   #tokens: AppendFile;
   #mask: AppendFile;
   #lengths: AppendFile;
@@ -163,11 +186,8 @@ class MegatronWriter implements DatasetWriter {
 
   constructor(prefix: string, resume?: WriterState) {
     this.files = outputFiles("megatron", prefix);
-    [this.#tokens, this.#mask, this.#lengths] = openAll([
-      tempName(this.files[0]),
-      tempName(this.files[2]),
-      `${prefix}.lengths.tmp`,
-    ], resume);
+    this.tempFiles = [tempName(this.files[0]), tempName(this.files[2]), `${prefix}.lengths.tmp`];
+    [this.#tokens, this.#mask, this.#lengths] = openAll([...this.tempFiles], resume);
   }
 
   write(tokens: Uint32Array, mask: Uint8Array): void {
@@ -179,18 +199,19 @@ class MegatronWriter implements DatasetWriter {
   }
 
   checkpoint(): WriterState {
-    const all = [this.#tokens, this.#mask, this.#lengths];
-    for (const f of all) f.flush();
-    return { lengths: all.map((f) => f.length) };
+    return { lengths: syncAll([this.#tokens, this.#mask, this.#lengths]) };
   }
 
   finish(): void {
+    applyPlan(this.prepareFinish());
+  }
+
+  prepareFinish(): FinishPlan {
     this.close();
     const lengths = this.#lengths.path;
     writeMegatronIndexFromLengths(tempName(this.files[1]), MegatronDType.int32, lengths);
     writeMegatronIndexFromLengths(tempName(this.files[3]), MegatronDType.uint8, lengths);
-    for (const f of this.files) renameSync(tempName(f), f);
-    rmSync(lengths, { force: true });
+    return publish(this.files, [lengths]);
   }
 
   close(): void {
@@ -202,6 +223,8 @@ class MegatronWriter implements DatasetWriter {
 
 class BinWriter implements DatasetWriter {
   readonly files: readonly string[];
+  readonly tempFiles: readonly string[];
+  readonly rewrittenHead = [BIN_HEADER_BYTES, BIN_HEADER_BYTES, 16];
   #tokens: AppendFile;
   #mask: AppendFile;
   #index: AppendFile;
@@ -211,7 +234,8 @@ class BinWriter implements DatasetWriter {
 
   constructor(prefix: string, resume?: WriterState) {
     this.files = outputFiles("bin", prefix);
-    [this.#tokens, this.#mask, this.#index] = openAll(this.files.map(tempName), resume);
+    this.tempFiles = this.files.map(tempName);
+    [this.#tokens, this.#mask, this.#index] = openAll([...this.tempFiles], resume);
     if (resume) {
       this.#total = this.#mask.length - BIN_HEADER_BYTES;
       this.#records = (this.#index.length - 16) / 8 - 1;
@@ -233,12 +257,14 @@ class BinWriter implements DatasetWriter {
   }
 
   checkpoint(): WriterState {
-    const all = [this.#tokens, this.#mask, this.#index];
-    for (const f of all) f.flush();
-    return { lengths: all.map((f) => f.length) };
+    return { lengths: syncAll([this.#tokens, this.#mask, this.#index]) };
   }
 
   finish(): void {
+    applyPlan(this.prepareFinish());
+  }
+
+  prepareFinish(): FinishPlan {
     this.close();
     const [tok, mask, idx] = this.files.map(tempName);
     patchFile(
@@ -252,7 +278,7 @@ class BinWriter implements DatasetWriter {
       encodeBinHeader(BIN_MASK_MAGIC, BIN_MASK_VERSION, this.#total, this.#records),
     );
     patchFile(idx, 0, encodeBinIndexHeader(this.#records));
-    for (const f of this.files) renameSync(tempName(f), f);
+    return publish(this.files);
   }
 
   close(): void {
@@ -264,6 +290,8 @@ class BinWriter implements DatasetWriter {
 
 class JsonlWriter implements DatasetWriter {
   readonly files: readonly string[];
+  readonly tempFiles: readonly string[];
+  readonly rewrittenHead = [0];
   #out: AppendFile;
 
   #maskKey: string;
@@ -271,7 +299,8 @@ class JsonlWriter implements DatasetWriter {
   constructor(prefix: string, resume?: WriterState, maskColumn = "loss_mask") {
     this.#maskKey = JSON.stringify(maskColumn);
     this.files = outputFiles("jsonl", prefix);
-    [this.#out] = openAll([tempName(this.files[0])], resume);
+    this.tempFiles = [tempName(this.files[0])];
+    [this.#out] = openAll([...this.tempFiles], resume);
   }
 
   write(tokens: Uint32Array, mask: Uint8Array): void {
@@ -281,13 +310,16 @@ class JsonlWriter implements DatasetWriter {
   }
 
   checkpoint(): WriterState {
-    this.#out.flush();
-    return { lengths: [this.#out.length] };
+    return { lengths: syncAll([this.#out]) };
   }
 
   finish(): void {
+    applyPlan(this.prepareFinish());
+  }
+
+  prepareFinish(): FinishPlan {
     this.close();
-    renameSync(tempName(this.files[0]), this.files[0]);
+    return publish(this.files);
   }
 
   close(): void {
@@ -346,6 +378,8 @@ interface ParquetInternals {
 
 class ParquetDatasetWriter implements DatasetWriter {
   readonly files: readonly string[];
+  readonly tempFiles: readonly string[];
+  readonly rewrittenHead = [0];
   #file: AppendFile;
   #pw: ParquetWriter;
   #ids: number[][] = [];
@@ -361,7 +395,8 @@ class ParquetDatasetWriter implements DatasetWriter {
     this.#rows = options.rowGroupRows ?? 4096;
     this.#tokensLimit = options.rowGroupTokens ?? (4 << 20);
     const resume = options.resume;
-    [this.#file] = openAll([tempName(this.files[0])], resume);
+    this.tempFiles = [tempName(this.files[0])];
+    [this.#file] = openAll([...this.tempFiles], resume);
     const bytes = new ByteWriter();
     const file = this.#file;
     // Row groups go straight to the file; only the footer metadata stays in memory.
@@ -416,20 +451,23 @@ class ParquetDatasetWriter implements DatasetWriter {
 
   checkpoint(): WriterState {
     this.#writeGroup();
-    this.#file.flush();
     const pw = this.#pw as unknown as ParquetInternals;
     return {
-      lengths: [this.#file.length],
+      lengths: syncAll([this.#file]),
       extra: toJsonSafe({ row_groups: pw.row_groups, num_rows: pw.num_rows }),
     };
   }
 
   finish(): void {
+    applyPlan(this.prepareFinish());
+  }
+
+  prepareFinish(): FinishPlan {
     this.#writeGroup();
     const r = this.#pw.finish();
     if (r) throw new TypeError("Cannot write Parquet: the writer went asynchronous");
     this.close();
-    renameSync(tempName(this.files[0]), this.files[0]);
+    return publish(this.files);
   }
 
   close(): void {

@@ -6,12 +6,12 @@
  * @module
  */
 
-import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { gzipSync } from "node:zlib";
+import { renameSync, rmSync } from "node:fs";
 import type { Role } from "../chat/role.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
 import { readRecords } from "../dataset/readers.ts";
-import { inShard, type Shard, WHOLE } from "../dataset/shard.ts";
+import { inShard, type Shard, shardTag, WHOLE } from "../dataset/shard.ts";
+import { AppendFile, tempName } from "../io/durable_file.ts";
 import type { Backend } from "../engine/backend.ts";
 import { CpuBackend } from "../engine/cpu_backend.ts";
 import { analyzeParsedCompletion, type CompletionAnalysis } from "./completion.ts";
@@ -60,49 +60,9 @@ export interface ParseDatasetOptions {
   now?: () => number;
 }
 
-/** The temporary name the output is written under until the run completes. */
+/** The temporary name the output is written under until the run completes (`tempName`). */
 export function partialName(out: string): string {
-  return `${out}.partial`;
-}
-
-/** A buffered synchronous file writer; gzip output is written as one gzip member per flush. */
-class OutputFile {
-  #fd: number;
-  #gzip: boolean;
-  #parts: string[] = [];
-  #size = 0;
-
-  constructor(path: string, gzip: boolean) {
-    this.#fd = openSync(path, "w");
-    this.#gzip = gzip;
-  }
-
-  line(text: string): void {
-    this.#parts.push(text, "\n");
-    this.#size += text.length + 1;
-    if (this.#size >= 1 << 20) this.flush();
-  }
-
-  flush(): void {
-    if (this.#size === 0 || this.#fd < 0) return;
-    const text = this.#parts.join("");
-    this.#parts = [];
-    this.#size = 0;
-    const bytes = new TextEncoder().encode(text);
-    const data = this.#gzip ? gzipSync(bytes) : bytes;
-    let at = 0;
-    while (at < data.length) at += writeSync(this.#fd, data, at, data.length - at);
-  }
-
-  close(): void {
-    if (this.#fd < 0) return;
-    try {
-      this.flush();
-    } finally {
-      closeSync(this.#fd);
-      this.#fd = -1;
-    }
-  }
+  return tempName(out);
 }
 
 /** A record on its way through a batch. */
@@ -207,7 +167,7 @@ export async function parseDataset(options: ParseDatasetOptions): Promise<ParseD
   const encoding = { tokenizer };
   const stats = new StatsCollector();
   const temp = partialName(out);
-  const file = new OutputFile(temp, out.endsWith(".gz"));
+  const file = new AppendFile(temp, { gzip: out.endsWith(".gz") });
   const started = now();
   const progress: ParseDatasetProgress = { read: 0, records: 0, failed: 0, tokens: 0, bytes: 0 };
   const engine = options.engine ?? new CpuBackend(tokenizer);
@@ -217,7 +177,7 @@ export async function parseDataset(options: ParseDatasetOptions): Promise<ParseD
 
   const emit = (p: Pending, result: CompletionAnalysis, tokens: number): void => {
     stats.add(p.statsError ?? result, tokens, p.where);
-    file.line(formatResultLine(p.carried, result));
+    file.writeText(formatResultLine(p.carried, result) + "\n");
     progress.records++;
     progress.tokens += tokens;
     if (result.status === "error") progress.failed++;
@@ -281,10 +241,7 @@ export async function parseDataset(options: ParseDatasetOptions): Promise<ParseD
  */
 export function shardOutputPath(out: string, shard: Shard): string {
   if (shard.count === 1) return out;
-  const w = Math.max(5, String(shard.count).length);
-  const tag = `.shard-${String(shard.index).padStart(w, "0")}-of-${
-    String(shard.count).padStart(w, "0")
-  }`;
+  const tag = shardTag(shard);
   for (const ext of [".jsonl.gz", ".jsonl", ".json.gz", ".json"]) {
     if (out.endsWith(ext)) return out.slice(0, out.length - ext.length) + tag + ext;
   }

@@ -63,13 +63,14 @@ let loaded: Promise<GPU> | undefined;
  * the command that installs it.
  * @example
  * ```ts
+ * import { ok } from "node:assert/strict";
  * import { loadGpu } from "./runtime.ts";
  * import { GpuUnavailableError } from "./errors.ts";
  * try {
  *   const gpu = await loadGpu();
- *   await gpu.requestAdapter();
+ *   ok(typeof gpu.requestAdapter === "function");
  * } catch (e) {
- *   if (!(e instanceof GpuUnavailableError)) throw e;
+ *   ok(e instanceof GpuUnavailableError, String(e)); // no WebGPU here: a clear error, never a crash
  * }
  * ```
  */

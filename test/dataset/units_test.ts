@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { inShard, parseShard, resolveShard, shardPrefix } from "../../src/dataset/shard.ts";
 import { formatDuration, Progress } from "../../src/dataset/progress.ts";
 import { fillLossMask } from "../../src/dataset/loss_mask.ts";
-import { AppendFile } from "../../src/dataset/_append_file.ts";
+import { AppendFile } from "../../src/io/durable_file.ts";
 import { detectInputKind } from "../../src/dataset/readers.ts";
 import { withTmp } from "./_helpers.ts";
 
@@ -52,12 +52,31 @@ describe("shards", () => {
 });
 
 describe("progress", () => {
-  test("draws nothing when the sink is not a terminal", () => {
+  test("not a terminal: a plain line every logEveryMs (none before the first interval); 0 is off", () => {
     const out: string[] = [];
-    const p = new Progress({ write: (t) => void out.push(t), isTTY: false }, { totalBytes: 10 });
+    let now = 0;
+    const sink = { write: (t: string) => void out.push(t), isTTY: false };
+    const p = new Progress(sink, { totalBytes: 10, logEveryMs: 10_000, now: () => now });
+    now = 5_000;
     p.update({ records: 1, failed: 0, tokens: 5, bytes: 5 });
-    p.end();
     assert.deepEqual(out, []);
+    now = 10_000;
+    p.update({ records: 2000, failed: 0, tokens: 40_000, bytes: 5, resumedRecords: 1000 });
+    now = 15_000;
+    p.update({ records: 2500, failed: 0, tokens: 50_000, bytes: 5 });
+    p.end();
+    assert.deepEqual(out, [
+      "2,000 records · 0 failed · 40.0k tokens · 100 rec/s · 4000 tok/s · 10s · 50.0% · ETA 10s\n",
+    ]);
+    const quiet: string[] = [];
+    const q = new Progress({ write: (t) => void quiet.push(t), isTTY: false }, {
+      totalBytes: 0,
+      logEveryMs: 0,
+      now: () => now,
+    });
+    now = 1e9;
+    q.update({ records: 1, failed: 0, tokens: 1, bytes: 1 });
+    assert.deepEqual(quiet, []);
   });
 
   test("redraws one line on a terminal, at most once per interval, with percent and ETA", () => {
@@ -75,7 +94,7 @@ describe("progress", () => {
     assert.equal(out.length, 1);
     assert.equal(
       out[0],
-      "\r\x1b[2K1,500 records · 2 failed · 300.0k tokens · 30.0k tok/s · 25.0% · ETA 30s",
+      "\r\x1b[2K1,500 records · 2 failed · 300.0k tokens · 150 rec/s · 30.0k tok/s · 10s · 25.0% · ETA 30s",
     );
     p.end();
     assert.equal(out[1], "\r\x1b[2K");

@@ -106,7 +106,7 @@ describe("harmony parse-dataset", () => {
           }
         }
       }
-      assert.equal(existsSync(outPath + ".partial"), false);
+      assert.equal(existsSync(outPath + ".tmp"), false);
       const stats = JSON.parse(readFileSync(join(dir, "stats.json"), "utf8")) as ParseDatasetStats;
       checkStatsAddUp(stats, out);
       assert.ok(stats.status.ok > 20);

@@ -6,9 +6,10 @@
  */
 
 import { mkdirSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname } from "node:path";
 import type { Command } from "../commands.ts";
-import type { Host } from "../host.ts";
+import { type Host, interruptExitCode } from "../host.ts";
 import { asUsageError, checkInputFiles, UsageError } from "../args.ts";
 import { conversationFromJson } from "../../chat/json.ts";
 import { renderDataset, type RenderDatasetSummary } from "../../dataset/pipeline.ts";
@@ -55,7 +56,8 @@ export function summaryLine(
     `${s.read} read` +
     (shard.count > 1 ? ` (${inShard} in shard ${shard.index}/${shard.count})` : ""),
     `${formatCount(s.tokens)} tokens (${formatCount(s.trainedTokens)} trained)`,
-    `${formatCount(s.tokens / Math.max(seconds, 1e-9))} tok/s`,
+    // Rates count this run's tokens only (not those written before a resume).
+    `${formatCount((s.tokens - s.resumedTokens) / Math.max(seconds, 1e-9))} tok/s`,
     formatDuration(seconds),
     backend,
   ];
@@ -80,7 +82,14 @@ export async function runRenderDataset(
   host: Host,
   inputs: string[],
   o: Record<string, string | boolean | string[] | undefined>,
-): Promise<{ summary: RenderDatasetSummary; seconds: number; shard: Shard; backend: string }> {
+): Promise<{
+  summary: RenderDatasetSummary;
+  seconds: number;
+  shard: Shard;
+  backend: string;
+  /** The exit code when a signal interrupted the run. */
+  exitSignal?: number;
+}> {
   const out = str(o.out);
   if (!out) throw new UsageError("Cannot render dataset: --out PREFIX is required");
   checkInputFiles(inputs);
@@ -93,9 +102,18 @@ export async function runRenderDataset(
   const policy = recordPolicyFlags(o);
   const engine = await openBackendOption(host, o.backend, "render-dataset");
   let summary: RenderDatasetSummary;
-  const progress = new Progress(host.stderr, { totalBytes: await totalInputBytes(inputs) });
+  // Worker threads encode on the CPU: `--backend gpu` stays on the main thread; under `auto`
+  // more than one worker means CPU workers (the GPU is for single-process runs).
+  const workers = engine.kind === "gpu" ? 1 : resolveWorkers(str(o.workers));
+  const progress = new Progress(host.stderr, {
+    totalBytes: await totalInputBytes(inputs),
+    logEveryMs: progressEveryMs(str(o["progress-every"])),
+  });
+  const trapped = host.trapSignals?.();
   try {
-    const renderBatch = await loadTrainingRenderer({ analysis: policy.analysis, encoder: engine });
+    const renderBatch = workers > 1
+      ? unusedRenderBatch
+      : await loadTrainingRenderer({ analysis: policy.analysis, encoder: engine });
     const every = str(o["checkpoint-every"]);
     summary = await renderDataset({
       inputs,
@@ -107,6 +125,7 @@ export async function runRenderDataset(
       shard,
       resume: o.resume === true,
       settings: policy.settings,
+      analysis: policy.analysis,
       recordPolicy: policy.record,
       keepNullFields: policy.keepNullFields,
       maskColumn: policy.maskColumn,
@@ -116,13 +135,47 @@ export async function runRenderDataset(
       checkpointEvery: every !== undefined ? positiveInt(every, "--checkpoint-every") : undefined,
       toConversation: conversationFromJson,
       renderBatch,
-      onProgress: (p) => progress.update({ ...p, records: p.read }),
+      workers,
+      signal: trapped?.signal,
+      onProgress: (p) => progress.update({ ...p, records: p.read, resumedRecords: p.resumedFrom }),
     });
   } finally {
+    trapped?.release();
     engine.destroy();
   }
   progress.end();
-  return { summary, seconds: progress.elapsed, shard, backend: engine.describe() };
+  const description = workers > 1 ? `${workers} workers, cpu` : engine.describe();
+  return {
+    summary,
+    seconds: progress.elapsed,
+    shard,
+    backend: description,
+    exitSignal: summary.interrupted && trapped ? interruptExitCode(trapped.signal) : undefined,
+  };
+}
+
+const unusedRenderBatch = (): never => {
+  throw new TypeError("Cannot render on the main thread: worker threads render");
+};
+
+/**
+ * The worker count of `--workers` (default: the available cores, at most 16).
+ *
+ * @throws {UsageError} unless a positive integer.
+ */
+export function resolveWorkers(text: string | undefined): number {
+  if (text === undefined) return Math.max(1, Math.min(availableParallelism(), 16));
+  return positiveInt(text, "--workers");
+}
+
+/** `--progress-every SECONDS` in milliseconds (default 10 s; 0 turns the log lines off). */
+export function progressEveryMs(text: string | undefined): number {
+  if (text === undefined) return 10_000;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0 || text.trim() === "") {
+    throw new UsageError("Cannot parse arguments: --progress-every takes seconds (0: off)");
+  }
+  return n * 1000;
 }
 
 function positiveInt(text: string, flag: string): number {
@@ -200,6 +253,18 @@ export const command: Command = {
         description: "Continue an interrupted run from its checkpoint",
       },
       {
+        name: "workers",
+        type: "string",
+        valueName: "N",
+        description: "Worker threads rendering batches (default: available cores, at most 16)",
+      },
+      {
+        name: "progress-every",
+        type: "string",
+        valueName: "SECONDS",
+        description: "Progress line interval when stderr is not a terminal (default 10; 0: off)",
+      },
+      {
         name: "checkpoint-every",
         type: "string",
         valueName: "N",
@@ -214,6 +279,13 @@ export const command: Command = {
   },
   async run(args, host) {
     const r = await runRenderDataset(host, args.positionals, args.options);
+    if (r.summary.interrupted) {
+      await host.stderr.write(
+        `render-dataset: interrupted after ${r.summary.read} records; ` +
+          "run again with --resume to continue\n",
+      );
+      return r.exitSignal ?? 130;
+    }
     await host.stderr.write(summaryLine(r.summary, r.seconds, r.shard, r.backend) + "\n");
     await reportPolicies(host, r.summary, args.options);
     return r.summary.failed > 0 ? 1 : 0;

@@ -1,0 +1,26 @@
+/**
+ * Worker-thread entry of `render-dataset --workers N` (see `render_workers.ts`): loads the
+ * training renderer once, then renders the batches it receives with {@link renderRecords}.
+ *
+ * @module
+ */
+
+import { conversationFromJson } from "../chat/json.ts";
+import { renderRecords } from "./record_batch.ts";
+import type { RawRecord } from "./record_batch.ts";
+import type { RenderWorkerConfig } from "./render_workers.ts";
+import { loadTrainingRenderer } from "./training_renderer.ts";
+import { serveWorker } from "./worker_pool.ts";
+
+await serveWorker(async (data) => {
+  const config = data as RenderWorkerConfig;
+  const renderBatch = await loadTrainingRenderer({ analysis: config.analysis });
+  const context = {
+    inputFormat: config.inputFormat,
+    defaults: config.defaults,
+    trainOn: config.trainOn,
+    toConversation: conversationFromJson,
+    renderBatch,
+  };
+  return (records: RawRecord[]) => renderRecords(records, context);
+});
