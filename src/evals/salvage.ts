@@ -15,8 +15,8 @@
  * | `missing-message`  | a later header ended by `<|end|>`/`<|return|>`/`<|call|>` | the header's role word, the rest of the header as content |
  * | `eos-in-header`    | the stream ends inside a header                          | as `missing-message`, ended by the end of the stream      |
  * | `stray-stop`       | a stop token where `<|start|>` was expected              | the token repeats the previous stop; skipped              |
- * | `missing-start`    | other tokens where `<|start|>` was expected              | a `<|start|>` before them (role `assistant` when no role word follows) |
- * | `text-before-header` | `--role assistant` and words before the first `<|channel|>` that are not `to=…` | they are an assistant message of their own (no channel) |
+ * | `missing-start`    | other tokens where `<|start|>` was expected, with a `<|message|>` before the next `<|start|>` | a `<|start|>` before them (role `assistant` when no role word follows) |
+ * | `text-before-header` | tokens without `<|message|>` where `<|start|>` was expected; or, with role `assistant`, words before the first `<|channel|>` that are not `to=…` | they are an assistant message of their own (no channel) |
  *
  * Recipient/channel order needs no repair: the reference's header grammar reads the recipient
  * before or after `<|channel|>` (`src/encoding.rs`, `parse_header`).
@@ -145,6 +145,11 @@ export function salvageCompletion(
     if (last !== undefined && last.to === from && last.reason === reason) last.to = to;
     else dropped.push({ from, to, reason });
   };
+  const MESSAGE = sp.get("<|message|>");
+  const hasMessageToken = (from: number, to: number): boolean => {
+    for (let k = from; k < to; k++) if (tokens[k] === MESSAGE) return true;
+    return false;
+  };
   const nextStart = (from: number): number => {
     let j = from;
     while (j < n && tokens[j] !== START) j++;
@@ -217,6 +222,18 @@ export function salvageCompletion(
         i = failedAt + 1;
         spanStart = i;
         continue; // the parser is still expecting <|start|>
+      }
+      const j = nextStart(failedAt + 1);
+      if (!hasMessageToken(failedAt, j)) {
+        // Text (no <|message|>) before the next <|start|>: a message of its own.
+        const text = decodeText(encoding, tokens, failedAt, j);
+        restart(j, null);
+        messages.push(Message.fromRoleAndContent("assistant", text));
+        repairs.push({ repair: "text-before-header", at: failedAt, message: messages.length - 1 });
+        if (j >= n) return { messages, error: firstError, dropped, repairs };
+        i = j;
+        spanStart = j;
+        continue;
       }
       // A missing <|start|>: a role word follows, or the message is the assistant's.
       const roleWord = leadingRole(encoding, tokens, failedAt, n);
