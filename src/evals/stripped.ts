@@ -12,7 +12,7 @@
  * message   := recipient? CHANNEL recipient? ctype? content
  * CHANNEL   := "analysis" | "commentary" | "final"
  * recipient := " "? "to=" NAME              NAME: letters, digits, "_", "-", ".", ":", "/"
- * ctype     := " json"                        (the `<|constrain|>json` the renderer writes)
+ * ctype     := " json" | "json" before "{" or "["   (`<|constrain|>json`)
  * content   := any text, up to the next boundary
  * boundary  := "assistant" immediately followed by a CHANNEL or by " to="
  * ```
@@ -24,7 +24,10 @@
  * (`the final answer`, `assistant: final`) is content. Content that itself contains
  * `assistantfinal` is split there (the two are indistinguishable once the tokens are gone). A
  * recipient NAME that runs into a channel name (`to=functions.xcommentary`, the recipient-first
- * header) is split before the channel name.
+ * header) is split before the channel name, and one glued to `json` right before `{` or `[`
+ * (`to=functions.xjson{`, from `<|constrain|>json` written without a space) loses the `json` to
+ * the content type (so a function whose name ends in `json`, called without a content type, is
+ * misread).
  *
  * @module
  */
@@ -66,7 +69,10 @@ function isNameChar(c: number): boolean {
 }
 
 /** Reads ` to=NAME` at `i`; returns the name and the index after it. */
-function recipientAt(s: string, i: number): { name: string; end: number } | undefined {
+function recipientAt(
+  s: string,
+  i: number,
+): { name: string; end: number; json?: boolean } | undefined {
   let j = i;
   if (s.charCodeAt(j) === 0x20) j++;
   if (!s.startsWith("to=", j)) return undefined;
@@ -81,6 +87,11 @@ function recipientAt(s: string, i: number): { name: string; end: number } | unde
       j -= c.length;
       break;
     }
+  }
+  // `to=functions.x<|constrain|>json{…}` (no space before the constraint) → `functions.xjson{`.
+  const next = s.charCodeAt(j);
+  if (name.length > 4 && name.endsWith("json") && (next === 0x7b || next === 0x5b)) {
+    return { name: name.slice(0, -4), end: j - 4, json: true };
   }
   return name === "" ? undefined : { name, end: j };
 }
@@ -144,15 +155,19 @@ export function parseStrippedText(text: string): StrippedMessage[] | undefined {
     const channel = channelAt(text, i);
     if (channel === undefined) return undefined;
     i += channel.length;
+    let after: ReturnType<typeof recipientAt>;
     if (recipient === undefined) {
-      const after = recipientAt(text, i);
+      after = recipientAt(text, i);
       if (after !== undefined) {
         recipient = after.name;
         i = after.end;
       }
     }
     let contentType: string | undefined;
-    if (recipient !== undefined && text.startsWith(" json", i)) {
+    if (recipient !== undefined && text.startsWith("json", i) && (before ?? after)?.json) {
+      contentType = "<|constrain|>json";
+      i += 4;
+    } else if (recipient !== undefined && text.startsWith(" json", i)) {
       contentType = "<|constrain|>json";
       i += 5;
     } else if (recipient !== undefined && text.charCodeAt(i) === 0x20) i++;
