@@ -7,7 +7,10 @@
  *   fails but the non-strict parse succeeds (`error` then holds the strict parse's error);
  *   `error` when both fail. Then `error` is the non-strict parse's first error and `messages` are
  *   salvaged: the messages completed before the error, and after it the parser restarts at the
- *   next `<|start|>` (expecting a role in the header), as often as needed.
+ *   next `<|start|>` (expecting a role in the header), as often as needed. Every token span that
+ *   became no message is listed in `dropped` (`salvage.ts`); with `recover: "all"` malformed
+ *   messages are salvaged too (`repairs`), and a completion left with no dropped span is
+ *   `recovered`.
  * - **stop**: the completion's last token, when it is `<|return|>`, `<|call|>` or `<|end|>`;
  *   otherwise `none` (sampling hit its token limit, or the sampler stripped the stop token). A
  *   truncated completion whose last message is in its content parses without error, as in the
@@ -35,8 +38,8 @@ import {
   HarmonyParseError,
   parseMessagesFromCompletionTokens,
   type ParserEncoding,
-  StreamableParser,
 } from "../parse/mod.ts";
+import { type DroppedSpan, type RecoverMode, type Repair, salvageCompletion } from "./salvage.ts";
 
 /** Parse status of a completion (see the module notes). */
 export type CompletionStatus = "ok" | "recovered" | "error";
@@ -77,6 +80,18 @@ export interface CompletionResult {
   status: CompletionStatus;
   /** `reason: message` of the parse error (for `recovered`: the strict parse's error). */
   error?: string;
+  /** Token spans that became no message (absent when there are none). */
+  dropped?: DroppedSpan[];
+  /** Salvages made by `recover: "all"` (absent when there are none). */
+  repairs?: Repair[];
+  /** The sample's index in its record (records with a `[*]` field path only). */
+  sample?: number;
+  /** True when the completion was stripped text recovered by the grammar of `stripped.ts`. */
+  stripped?: boolean;
+  /** The OpenAI chat-completions assistant message (`--emit openai`, `convert.ts`). */
+  openai?: unknown;
+  /** The Responses API output items (`--emit responses`, `convert.ts`). */
+  responses?: unknown;
 }
 
 /** A {@link CompletionResult} with the error's parts, for statistics (not written out). */
@@ -85,6 +100,13 @@ export interface CompletionAnalysis extends CompletionResult {
   reason?: string;
   /** Index of the offending token (the token count for an error at the end of the stream). */
   tokenIndex?: number;
+  /**
+   * Content tokens of each message, when the messages map one to one onto the completion's
+   * `<|message|>` tokens (the tokens after each up to the next stop or `<|start|>`).
+   */
+  content_tokens?: number[];
+  /** Whether the sample was truncated (set by `finishSample`, for statistics). */
+  truncated?: boolean;
 }
 
 /** Options of {@link analyzeCompletion}. */
@@ -94,6 +116,11 @@ export interface AnalyzeOptions {
    * `<|start|>assistant`; `null` when the completion starts with `<|start|>`.
    */
   role?: Role | null;
+  /**
+   * `"first"` (default): salvaged messages are exactly the reference's non-strict parse (with
+   * restarts); `"all"`: every malformed message is salvaged (see `salvage.ts`).
+   */
+  recover?: RecoverMode;
 }
 
 function errorText(reason: string, e: unknown): string {
@@ -141,7 +168,7 @@ export function analyzeCompletion(
     if (e instanceof RangeError) throw e;
     parsed = { error: e };
   }
-  return analyzeParsedCompletion(encoding, tokens, parsed, { role });
+  return analyzeParsedCompletion(encoding, tokens, parsed, { role, recover: options.recover });
 }
 
 /** The outcome of the strict parse of a completion: its messages, or the error it threw. */
@@ -181,14 +208,20 @@ export function analyzeParsedCompletion(
   let error: string | undefined;
   let reason: string | undefined;
   let tokenIndex: number | undefined;
+  let dropped: DroppedSpan[] = [];
+  let repairs: Repair[] = [];
   if (parsed.messages !== undefined) {
     messages = parsed.messages;
   } else {
     const strictError = parsed.error;
     if (strictError instanceof RangeError) throw strictError;
-    const salvage = salvageParse(encoding, tokens, role);
+    const salvage = salvageCompletion(encoding, tokens, role, { recover: options.recover });
     messages = salvage.messages;
-    if (salvage.error === undefined) {
+    dropped = salvage.dropped;
+    repairs = salvage.repairs;
+    // With recover "all", a completion whose every token became part of a message is recovered.
+    const whole = options.recover === "all" && dropped.length === 0;
+    if (salvage.error === undefined || whole) {
       status = "recovered";
       reason = reasonOf(strictError);
       error = errorText(reason, strictError);
@@ -211,7 +244,36 @@ export function analyzeParsedCompletion(
     result.reason = reason;
     result.tokenIndex = tokenIndex;
   }
+  const ct = contentTokens(encoding, tokens, messages.length);
+  if (ct !== undefined) result.content_tokens = ct;
+  if (dropped.length > 0) result.dropped = dropped;
+  if (repairs.length > 0) result.repairs = repairs;
   return result;
+}
+
+/** Content tokens per message when `<|message|>` tokens and messages correspond one to one. */
+function contentTokens(
+  encoding: ParserEncoding,
+  tokens: ArrayLike<number>,
+  count: number,
+): number[] | undefined {
+  const sp = encoding.tokenizer.specialTokens;
+  const message = sp.get("<|message|>");
+  const start = sp.get("<|start|>");
+  const end = sp.get("<|end|>"), ret = sp.get("<|return|>"), call = sp.get("<|call|>");
+  const out: number[] = [];
+  let inContent = false;
+  const n = tokens.length;
+  for (let i = 0; i < n; i++) {
+    const t = tokens[i];
+    if (t === message) {
+      if (out.length === count) return undefined;
+      out.push(0);
+      inContent = true;
+    } else if (t === end || t === ret || t === call || t === start) inContent = false;
+    else if (inContent) out[out.length - 1]++;
+  }
+  return out.length === count ? out : undefined;
 }
 
 /** The stop token a completion ends with. */
@@ -223,48 +285,6 @@ function stopKind(encoding: ParserEncoding, tokens: ArrayLike<number>): StopKind
   if (last === sp.get("<|call|>")) return "call";
   if (last === sp.get("<|end|>")) return "end";
   return "none";
-}
-
-/**
- * The non-strict parse, restarting after each error at the next `<|start|>`. Returns all the
- * messages parsed and the first error (undefined when there was none).
- */
-function salvageParse(
-  encoding: ParserEncoding,
-  tokens: ArrayLike<number>,
-  role: Role | null,
-): { messages: Message[]; error: unknown } {
-  const start = encoding.tokenizer.specialTokens.get("<|start|>");
-  const messages: Message[] = [];
-  let firstError: unknown;
-  let parser = new StreamableParser(encoding, role, { strict: false });
-  let offset = 0; // index in `tokens` of the current parser's first token
-  let i = 0;
-  const n = tokens.length;
-  while (true) {
-    try {
-      for (; i < n; i++) parser.process(tokens[i]);
-      parser.processEos();
-      for (const m of parser.messages) messages.push(m); // no spread: it can be huge
-      return { messages, error: firstError };
-    } catch (e) {
-      if (e instanceof RangeError) throw e;
-      for (const m of parser.messages) messages.push(m);
-      firstError ??= shiftError(e, offset);
-      // Resume at the next <|start|> after the offending token.
-      i++;
-      while (i < n && tokens[i] !== start) i++;
-      if (i >= n) return { messages, error: firstError };
-      parser = new StreamableParser(encoding, null, { strict: false });
-      offset = i;
-    }
-  }
-}
-
-/** Token indices of a restarted parser are relative to its first token; make them absolute. */
-function shiftError(e: unknown, offset: number): unknown {
-  if (offset === 0 || !(e instanceof HarmonyParseError)) return e;
-  return new HarmonyParseError(e.reason, e.tokenIndex + offset, e.message, { cause: e });
 }
 
 function textOf(m: Message): string {

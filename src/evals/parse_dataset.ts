@@ -15,7 +15,14 @@ import { AppendFile, tempName } from "../io/durable_file.ts";
 import type { Backend } from "../engine/backend.ts";
 import { CpuBackend } from "../engine/cpu_backend.ts";
 import { analyzeParsedCompletion, type CompletionAnalysis } from "./completion.ts";
-import { type EvalRecord, formatResultLine, readEvalRecord, RecordReadError } from "./record.ts";
+import {
+  type EvalRecord,
+  finishSample,
+  formatResultLine,
+  readEvalSamples,
+  RecordReadError,
+} from "./record.ts";
+import type { RecoverMode } from "./salvage.ts";
 import { type ParseDatasetStats, StatsCollector } from "./stats.ts";
 
 /** Counters passed to {@link ParseDatasetOptions.onProgress}. */
@@ -42,8 +49,12 @@ export interface ParseDatasetOptions {
   tokenizer: Tokenizer;
   /** Role the completions start inside (default `"assistant"`; `null`: with `<|start|>`). */
   role?: Role | null;
-  /** The completion's field (default: the first of `tokens`, `completion_tokens`, `output_ids`, `text`, `completion`). */
+  /** The completion's field path (default: detected per record, see `input_shape.ts`). */
   field?: string;
+  /** Salvage malformed messages as the reference (`first`, default) or all (`recover.ts`). */
+  recover?: RecoverMode;
+  /** Recover stripped text (default true; `stripped.ts`). */
+  stripped?: boolean;
   /** The shard to process (default: everything). */
   shard?: Shard;
   /**
@@ -78,6 +89,7 @@ interface Pending {
 /** Makes `p` an error line for a record that cannot be read (or failed unexpectedly). */
 function failRecord(p: Pending, e: unknown): void {
   if (e instanceof RecordReadError) p.carried = e.carried;
+  const sample = e instanceof RecordReadError ? e.sample : p.record?.sample;
   const reason = e instanceof RecordReadError ? e.reason : "internal";
   const message = e instanceof Error ? e.message : String(e);
   const { record, file, line } = p.where;
@@ -87,6 +99,7 @@ function failRecord(p: Pending, e: unknown): void {
     error: `${reason}: record ${record} (${file}:${line}): ${message}`,
     reason,
   };
+  if (sample !== undefined) p.result.sample = sample;
   // The statistics name the record themselves.
   p.statsError = { ...p.result, error: `${reason}: ${message}` };
 }
@@ -97,6 +110,7 @@ async function runEngine(
   encoding: { tokenizer: Tokenizer },
   batch: Pending[],
   role: Role | null,
+  recover?: RecoverMode,
 ): Promise<void> {
   const texts: string[] = [];
   const textOf: Pending[] = [];
@@ -124,7 +138,10 @@ async function runEngine(
   for (let i = 0; i < todo.length; i++) {
     const p = todo[i];
     try {
-      p.result = analyzeParsedCompletion(encoding, p.record!.tokens, parsed[i], { role });
+      p.result = finishSample(
+        analyzeParsedCompletion(encoding, p.record!.tokens, parsed[i], { role, recover }),
+        p.record!,
+      );
     } catch (e) {
       failRecord(p, e);
     }
@@ -188,8 +205,38 @@ export async function parseDataset(options: ParseDatasetOptions): Promise<ParseD
     const batch = pending;
     pending = [];
     pendingTokens = 0;
-    await runEngine(engine, encoding, batch, role);
+    await runEngine(engine, encoding, batch, role, options.recover);
     for (const p of batch) emit(p, p.result!, p.record ? p.record.tokens.length : 0);
+  };
+
+  /** A record's samples (one for a flat record), analyzed on the CPU when there is no engine. */
+  const readSamples = (
+    rec: { index: number; file: string; line: number; text?: string; value?: unknown },
+  ): Pending[] => {
+    const where = { record: rec.index, file: rec.file, line: rec.line };
+    let read: (EvalRecord | RecordReadError)[];
+    try {
+      read = readEvalSamples(tokenizer, rec, {
+        field: options.field,
+        encodeText: false, // the engine encodes the texts of a batch together
+        stripped: options.stripped,
+        role,
+      });
+    } catch (e) {
+      const p: Pending = { where, carried: [] };
+      failRecord(p, e);
+      return [p];
+    }
+    return read.map((r) => {
+      const p: Pending = { where, carried: [] };
+      if (r instanceof RecordReadError) {
+        failRecord(p, r);
+        return p;
+      }
+      p.carried = r.carried;
+      p.record = r;
+      return p;
+    });
   };
 
   try {
@@ -199,20 +246,11 @@ export async function parseDataset(options: ParseDatasetOptions): Promise<ParseD
     for await (const rec of records) {
       progress.read++;
       if (!inShard(rec.index, shard)) continue;
-      const p: Pending = {
-        where: { record: rec.index, file: rec.file, line: rec.line },
-        carried: [],
-      };
-      try {
-        const r = readEvalRecord(tokenizer, rec, { field: options.field, encodeText: false });
-        p.carried = r.carried;
-        p.record = r;
-      } catch (e) {
-        failRecord(p, e);
+      for (const p of readSamples(rec)) {
+        pending.push(p);
+        pendingTokens += p.record ? p.record.tokens.length || (p.record.text?.length ?? 0) : 0;
+        if (pending.length >= batchSize || pendingTokens >= 1 << 23) await flush();
       }
-      pending.push(p);
-      pendingTokens += p.record ? p.record.tokens.length || (p.record.text?.length ?? 0) : 0;
-      if (pending.length >= batchSize || pendingTokens >= 1 << 23) await flush();
     }
     if (pending.length > 0) await flush();
     file.close();

@@ -31,20 +31,75 @@ export interface ReasonCount {
   example: RecordWhere & { error: string };
 }
 
+/** A tool call whose JSON arguments do not parse. */
+export interface BadArgumentsExample extends RecordWhere {
+  /** The sample index, for records with several. */
+  sample?: number;
+  /** The recipient. */
+  recipient: string;
+  /** The arguments text (cut to 200 characters). */
+  raw: string;
+}
+
+/** Counts of one sample index (`per_sample`). */
+export interface SampleIndexStats {
+  /** Samples with this index. */
+  samples: number;
+  /** By status. */
+  ok: number;
+  /** By status. */
+  recovered: number;
+  /** By status. */
+  error: number;
+  /** Truncated samples (see `truncated`). */
+  truncated: number;
+}
+
+/** Content tokens of one channel's messages (`tokens_per_channel`). */
+export interface ChannelTokens {
+  /** Messages counted (of samples whose messages map one to one onto `<|message|>` tokens). */
+  messages: number;
+  /** Their content tokens. */
+  tokens: number;
+  /** `tokens / messages`. */
+  mean: number;
+}
+
 /** The statistics of a run (`--stats FILE` writes this as JSON). */
 export interface ParseDatasetStats {
-  /** Records written (in this shard). */
+  /** Input records parsed (in this shard). */
   records: number;
+  /** Samples written, one output line each (a flat record is one sample). */
+  samples: number;
   /** Tokens parsed (text completions: after encoding). */
   tokens: number;
   /** Messages parsed (salvaged ones included). */
   messages: number;
   /** Tool calls found. */
   tool_calls: number;
-  /** Records by status. */
+  /** Samples by status (sums to `samples`). */
   status: Record<CompletionStatus, number>;
-  /** Records by stop token. */
+  /** Samples by stop token (sums to `samples`). */
   stop: Record<StopKind, number>;
+  /**
+   * Truncated samples: `finish_reason: "length"`, or no stop token when the record gives no
+   * finish reason (stripped text excepted: its stop tokens are gone).
+   */
+  truncated: number;
+  /** `truncated / samples` (0 without samples). */
+  truncation_rate: number;
+  /** Tool calls to `functions.*` or with a JSON content type whose arguments do not parse. */
+  bad_arguments: { count: number; examples: BadArgumentsExample[] };
+  /** Mean content tokens per message, by channel (`(none)`: no channel). */
+  tokens_per_channel: Record<string, ChannelTokens>;
+  /** Dropped token spans: how many, their tokens, the samples with any, and spans by reason. */
+  dropped: { spans: number; tokens: number; samples: number; reasons: Record<string, number> };
+  /** `recover: "all"` repairs by kind. */
+  repairs: Record<string, number>;
+  /** Samples recovered from stripped text. */
+  stripped: number;
+  /** Counts by sample index (`"0"`, `"1"`, …; records without samples count as index 0). */
+  per_sample: Record<string, SampleIndexStats>;
   /** Messages by channel (`(none)` for messages without one). */
   channels: Record<string, number>;
   /** Tool calls by recipient (at most 1000 names; the rest under `(other)`). */
@@ -57,6 +112,8 @@ export interface ParseDatasetStats {
   seconds: number;
   /** Records per second. */
   records_per_second: number;
+  /** Samples per second. */
+  samples_per_second: number;
   /** Tokens per second. */
   tokens_per_second: number;
   /** Records read from the inputs (all shards). */
@@ -70,6 +127,7 @@ export interface ParseDatasetStats {
 const MAX_KEYS = 1000;
 const MAX_REASONS = 20;
 const OTHER = "(other)";
+const MAX_EXAMPLES = 5;
 
 function bump(map: Map<string, number>, key: string, by = 1): void {
   const k = map.has(key) || map.size < MAX_KEYS ? key : OTHER;
@@ -99,14 +157,31 @@ function topReasons(map: Map<string, ReasonCount>): ReasonCount[] {
 
 /** What {@link StatsCollector.add} needs of a result. */
 export interface StatsInput {
+  /** The sample's index (records with several samples). */
+  sample?: number;
+  /** Whether the sample was truncated (see {@link ParseDatasetStats.truncated}). */
+  truncated?: boolean;
+  /** Stripped-text sample. */
+  stripped?: boolean;
+  /** Dropped spans. */
+  dropped?: readonly { from: number; to: number; reason: string }[];
+  /** Repairs. */
+  repairs?: readonly { repair: string }[];
+  /** Content tokens of each message, when they map one to one onto the messages. */
+  content_tokens?: readonly number[];
   /** Parse status. */
   status: CompletionStatus;
   /** Stop token. */
   stop: StopKind;
   /** Messages (only `channel` is read). */
   messages: readonly { channel?: string }[];
-  /** Tool calls (only `recipient` is read). */
-  tool_calls: readonly { recipient: string }[];
+  /** Tool calls (`recipient`; `content_type`, `arguments`, `raw` for `bad_arguments`). */
+  tool_calls: readonly {
+    recipient: string;
+    content_type?: string | null;
+    arguments?: unknown;
+    raw?: string;
+  }[];
   /** Error text. */
   error?: string;
   /** Error reason code. */
@@ -130,6 +205,19 @@ export interface StatsInput {
  */
 export class StatsCollector {
   #records = 0;
+  #samples = 0;
+  #lastRecord = -1;
+  #truncated = 0;
+  #badArgs = 0;
+  #badExamples: BadArgumentsExample[] = [];
+  #channelTokens = new Map<string, { messages: number; tokens: number }>();
+  #droppedSpans = 0;
+  #droppedTokens = 0;
+  #droppedSamples = 0;
+  #droppedReasons = new Map<string, number>();
+  #repairs = new Map<string, number>();
+  #stripped = 0;
+  #perSample = new Map<string, SampleIndexStats>();
   #tokens = 0;
   #messages = 0;
   #toolCalls = 0;
@@ -140,9 +228,64 @@ export class StatsCollector {
   #errors = new Map<string, ReasonCount>();
   #recovered = new Map<string, ReasonCount>();
 
-  /** Counts one record with `tokens` tokens. */
+  /** Counts one sample with `tokens` tokens (a record's samples are added one after another). */
   add(r: StatsInput, tokens: number, where: RecordWhere): void {
-    this.#records++;
+    if (where.record !== this.#lastRecord || r.sample === undefined || r.sample === 0) {
+      this.#records++;
+    }
+    this.#lastRecord = where.record;
+    this.#samples++;
+    if (r.truncated) this.#truncated++;
+    if (r.stripped) this.#stripped++;
+    const idx = String(r.sample ?? 0);
+    let per = this.#perSample.get(idx);
+    if (per === undefined && this.#perSample.size < MAX_KEYS) {
+      per = { samples: 0, ok: 0, recovered: 0, error: 0, truncated: 0 };
+      this.#perSample.set(idx, per);
+    }
+    if (per !== undefined) {
+      per.samples++;
+      per[r.status]++;
+      if (r.truncated) per.truncated++;
+    }
+    if (r.dropped !== undefined && r.dropped.length > 0) {
+      this.#droppedSamples++;
+      for (const d of r.dropped) {
+        this.#droppedSpans++;
+        this.#droppedTokens += d.to - d.from;
+        bump(this.#droppedReasons, d.reason);
+      }
+    }
+    if (r.repairs !== undefined) { for (const x of r.repairs) bump(this.#repairs, x.repair); }
+    const ct = r.content_tokens;
+    if (ct !== undefined && ct.length === r.messages.length) {
+      for (let k = 0; k < ct.length; k++) {
+        const ch = r.messages[k].channel ?? "(none)";
+        let e = this.#channelTokens.get(ch);
+        if (e === undefined) {
+          if (this.#channelTokens.size >= MAX_KEYS) continue;
+          e = { messages: 0, tokens: 0 };
+          this.#channelTokens.set(ch, e);
+        }
+        e.messages++;
+        e.tokens += ct[k];
+      }
+    }
+    for (const t of r.tool_calls) {
+      const json = t.recipient.startsWith("functions.") ||
+        (t.content_type ?? "").toLowerCase().includes("json");
+      if (!json || t.arguments !== null || t.raw === undefined) continue;
+      this.#badArgs++;
+      if (this.#badExamples.length < MAX_EXAMPLES) {
+        const ex: BadArgumentsExample = {
+          ...where,
+          recipient: t.recipient,
+          raw: t.raw.slice(0, 200),
+        };
+        if (r.sample !== undefined) ex.sample = r.sample;
+        this.#badExamples.push(ex);
+      }
+    }
     this.#tokens += tokens;
     this.#status[r.status]++;
     this.#stop[r.stop]++;
@@ -162,19 +305,41 @@ export class StatsCollector {
   /** The statistics so far, with throughput over `seconds`. */
   result(seconds: number, read: number, shard: string): ParseDatasetStats {
     const secs = Math.max(seconds, 1e-9);
+    const perChannel: Record<string, ChannelTokens> = Object.create(null);
+    for (const [k, v] of this.#channelTokens) {
+      perChannel[k] = { ...v, mean: v.messages === 0 ? 0 : v.tokens / v.messages };
+    }
+    const perSample: Record<string, SampleIndexStats> = Object.create(null);
+    const order = [...this.#perSample.keys()].sort((a, b) => Number(a) - Number(b));
+    for (const k of order) perSample[k] = { ...this.#perSample.get(k)! };
     return {
       records: this.#records,
+      samples: this.#samples,
       tokens: this.#tokens,
       messages: this.#messages,
       tool_calls: this.#toolCalls,
       status: { ...this.#status },
       stop: { ...this.#stop },
+      truncated: this.#truncated,
+      truncation_rate: this.#samples === 0 ? 0 : this.#truncated / this.#samples,
+      bad_arguments: { count: this.#badArgs, examples: this.#badExamples.slice() },
+      tokens_per_channel: perChannel,
+      dropped: {
+        spans: this.#droppedSpans,
+        tokens: this.#droppedTokens,
+        samples: this.#droppedSamples,
+        reasons: sortedObject(this.#droppedReasons),
+      },
+      repairs: sortedObject(this.#repairs),
+      stripped: this.#stripped,
+      per_sample: perSample,
       channels: sortedObject(this.#channels),
       recipients: sortedObject(this.#recipients),
       errors: topReasons(this.#errors),
       recovered: topReasons(this.#recovered),
       seconds,
       records_per_second: this.#records / secs,
+      samples_per_second: this.#samples / secs,
       tokens_per_second: this.#tokens / secs,
       read,
       shard,
@@ -197,14 +362,23 @@ export function formatStats(s: ParseDatasetStats, out: string, maxReasons = 5): 
   const rate = (x: number) =>
     x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e4 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(0);
   const parts = [
-    `${n(s.records)} records (ok ${n(s.status.ok)}, recovered ${n(s.status.recovered)}, error ${
-      n(s.status.error)
-    })`,
+    (s.samples !== s.records
+      ? `${n(s.records)} records, ${n(s.samples)} samples`
+      : `${n(s.records)} records`) +
+    ` (ok ${n(s.status.ok)}, recovered ${n(s.status.recovered)}, error ${n(s.status.error)})`,
     `stop: return ${n(s.stop.return)}, call ${n(s.stop.call)}, end ${n(s.stop.end)}, none ${
       n(s.stop.none)
     }`,
     `${n(s.tokens)} tokens`,
-    `${rate(s.records_per_second)} records/s, ${rate(s.tokens_per_second)} tokens/s` +
+    ...(s.truncated > 0 ? [`truncated ${(100 * s.truncation_rate).toFixed(1)}%`] : []),
+    ...(s.dropped.spans > 0
+      ? [`dropped ${n(s.dropped.spans)} spans (${n(s.dropped.tokens)} tokens)`]
+      : []),
+    ...(s.stripped > 0 ? [`stripped text ${n(s.stripped)}`] : []),
+    ...(s.bad_arguments.count > 0 ? [`bad tool arguments ${n(s.bad_arguments.count)}`] : []),
+    `${rate(s.records_per_second)} records/s, ` +
+    (s.samples !== s.records ? `${rate(s.samples_per_second)} samples/s, ` : "") +
+    `${rate(s.tokens_per_second)} tokens/s` +
     (s.backend ? ` (${s.backend})` : ""),
     `${s.seconds.toFixed(1)}s` +
     (s.shard !== "0/1" ? ` (shard ${s.shard} of ${n(s.read)} read)` : ""),

@@ -18,6 +18,7 @@ import { loadTokenizer } from "../../tokenizer/mod.ts";
 import { parseDataset, shardOutputPath } from "../../evals/parse_dataset.ts";
 import { formatStats, type ParseDatasetStats } from "../../evals/stats.ts";
 import { BACKEND_OPTION, openBackendOption } from "../backend.ts";
+import { parseFieldPath } from "../../evals/field_path.ts";
 
 function str(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;
@@ -51,6 +52,14 @@ export async function runParseDataset(
   mkdirSync(dirname(out), { recursive: true });
   const roleOpt = str(o.role) ?? "assistant";
   const role: Role | null = roleOpt === "none" ? null : roleOpt as Role;
+  const field = str(o.field);
+  if (field !== undefined) {
+    try {
+      parseFieldPath(field);
+    } catch (e) {
+      throw new UsageError(e instanceof Error ? e.message : String(e));
+    }
+  }
   const tokenizer = await loadTokenizer();
   const engine = await openBackendOption(host, o.backend, "parse-dataset");
   const progress = new Progress(host.stderr, { totalBytes: await totalInputBytes(inputs) });
@@ -59,7 +68,9 @@ export async function runParseDataset(
     out,
     tokenizer,
     role,
-    field: str(o.field),
+    field,
+    recover: str(o.recover) === "all" ? "all" : "first",
+    stripped: str(o.stripped) !== "off",
     shard,
     engine,
     onProgress: (p) => progress.update(p),
@@ -80,8 +91,9 @@ export const command: Command = {
     summary: "Parse sampled completions (eval outputs) into structured results (JSONL)",
     description:
       "Reads JSONL (plain or gzip) and Parquet records holding a completion as token ids\n" +
-      "(tokens, completion_tokens, output_ids) or as text spelling the special tokens (text,\n" +
-      "completion); --field picks another field. Writes one line per record, in input order:\n" +
+      "(tokens, completion_tokens, output_ids, token_ids) or as text (text, completion, output,\n" +
+      "response), or samples: vLLM outputs[*], SGLang, lm-eval resps, OpenAI choices[*] and batch\n" +
+      "output; --field PATH picks another. Writes one line per sample (\"sample\": i), in order:\n" +
       "the record's other fields unchanged, then messages, final, analysis, tool_calls, stop\n" +
       "(return|call|end|none), status (ok|recovered|error) and error. Unreadable records get an\n" +
       "error line too, so outputs align with inputs. A summary goes to stderr (and --stats FILE).\n" +
@@ -108,8 +120,23 @@ export const command: Command = {
       {
         name: "field",
         type: "string",
-        valueName: "NAME",
-        description: "Field holding the completion (token ids or text)",
+        valueName: "PATH",
+        description:
+          "Field path of the completion(s): outputs[*].token_ids, resps[0][0] ([*] marks samples)",
+      },
+      {
+        name: "recover",
+        type: "string",
+        choices: ["first", "all"],
+        default: "first",
+        description: "Salvage malformed messages as the reference (first) or every one (all)",
+      },
+      {
+        name: "stripped",
+        type: "string",
+        choices: ["on", "off"],
+        default: "on",
+        description: "Recover text decoded without special tokens (analysis…assistantfinal…)",
       },
       BACKEND_OPTION,
       {
@@ -134,6 +161,7 @@ export const command: Command = {
     examples: [
       "harmony parse-dataset samples.jsonl.gz --out results.jsonl --stats stats.json",
       "harmony parse-dataset generations.parquet --field output_ids --out results.jsonl.gz",
+      "harmony parse-dataset vllm_n4.jsonl --field 'outputs[*].token_ids' --recover all --out r.jsonl",
       "harmony parse-dataset raw.jsonl --role none --field response --out parsed.jsonl --shard 0/4",
     ],
   },
