@@ -93,7 +93,7 @@ export const command: Command = {
       "Reads JSONL (plain or gzip) and Parquet records holding a completion as token ids\n" +
       "(tokens, completion_tokens, output_ids, token_ids) or as text (text, completion, output,\n" +
       "response), or samples: vLLM outputs[*], SGLang, lm-eval resps, OpenAI choices[*] and batch\n" +
-      "output; --field PATH picks another. Writes one line per sample (\"sample\": i), in order:\n" +
+      'output; --field PATH picks another. Writes one line per sample ("sample": i), in order:\n' +
       "the record's other fields unchanged, then messages, final, analysis, tool_calls, stop\n" +
       "(return|call|end|none), status (ok|recovered|error) and error. Unreadable records get an\n" +
       "error line too, so outputs align with inputs. A summary goes to stderr (and --stats FILE).\n" +
