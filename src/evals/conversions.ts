@@ -11,8 +11,9 @@
  */
 
 import { Author, Role } from "../chat/role.ts";
-import { DeveloperContent, TextContent } from "../chat/content.ts";
+import { DeveloperContent } from "../chat/content.ts";
 import { Message } from "../chat/message.ts";
+import { messageText } from "./completion.ts";
 
 /** The built-in tools vLLM maps to MCP server labels (`BUILTIN_TOOL_TO_MCP_SERVER_LABEL`). */
 const BUILTIN_TOOLS: ReadonlyMap<string, string> = new Map([
@@ -58,12 +59,6 @@ export type ResponsesItem = { type?: string; [key: string]: any };
 function id(kind: string, options: ConversionOptions | undefined, k: number): string {
   const p = options?.idPrefix;
   return p === undefined || p === "" ? `${kind}_${k}` : `${kind}_${p}_${k}`;
-}
-
-function textOf(m: Message): string {
-  let s = "";
-  for (const c of m.content) if (c instanceof TextContent) s += c.text;
-  return s;
 }
 
 /**
@@ -121,7 +116,7 @@ export function toChatCompletionMessage(
   const calls: ChatToolCall[] = [];
   for (const m of messages) {
     if (m.author.role !== Role.Assistant) continue;
-    const text = textOf(m);
+    const text = messageText(m);
     if (m.recipient !== undefined) {
       if (!isFunctionRecipient(m.recipient)) continue;
       calls.push({
@@ -195,7 +190,7 @@ export function toResponsesOutput(
     const m = messages[i];
     if (m.author.role !== Role.Assistant) continue;
     const status = options?.incomplete && i === messages.length - 1 ? "incomplete" : "completed";
-    const text = textOf(m);
+    const text = messageText(m);
     const r = m.recipient;
     const k = items.length;
     if (r === undefined) {

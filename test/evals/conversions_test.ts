@@ -16,7 +16,8 @@ import {
 } from "../../src/evals/mod.ts";
 import { main } from "../../src/cli/main.ts";
 import { memoryHost } from "../../src/cli/host.ts";
-import { enc, harmonyOutputs } from "./_helpers.ts";
+import { parseMessagesFromCompletionTokens } from "../../src/parse/mod.ts";
+import { enc, encoding, harmonyOutputs } from "./_helpers.ts";
 
 const A = Role.Assistant;
 const analysis = (t: string) => Message.fromRoleAndContent(A, t).withChannel("analysis");
@@ -303,6 +304,35 @@ describe("round trips", () => {
         final("It is 42."),
       ]),
     ]);
+  });
+  test("corpus outputs: every lossless-shaped assistant message comes back exactly", () => {
+    let checked = 0;
+    let calls = 0;
+    for (const row of harmonyOutputs()) {
+      let parsed: Message[];
+      try {
+        parsed = parseMessagesFromCompletionTokens(encoding, enc(row.text), null, {
+          strict: false,
+        });
+      } catch {
+        continue; // malformed outputs are salvage's business
+      }
+      const lossless = parsed.filter((m) =>
+        m.author.role === A && m.content.length === 1 &&
+        (m.recipient === undefined
+          ? m.channel === "analysis" || m.channel === "final"
+          : m.recipient.startsWith("functions.") && m.channel === "commentary" &&
+            m.contentType === "<|constrain|>json")
+      );
+      if (lossless.length === 0) continue;
+      const back = fromResponsesInput(toResponsesOutput(lossless), {
+        functionCallContentType: "<|constrain|>json",
+      });
+      assert.deepEqual(json(back), json(lossless), row.source);
+      checked += lossless.length;
+      calls += lossless.filter((m) => m.recipient !== undefined).length;
+    }
+    assert.ok(checked >= 5 && calls >= 1, `${checked} messages, ${calls} calls`);
   });
   test("lossy, as documented: preambles come back final, <|constrain|>json comes back json", () => {
     const back = fromResponsesInput(toResponsesOutput([preamble("p"), call("functions.f", "{}")]));
