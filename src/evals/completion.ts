@@ -287,7 +287,18 @@ function stopKind(encoding: ParserEncoding, tokens: ArrayLike<number>): StopKind
   return "none";
 }
 
-function textOf(m: Message): string {
+/**
+ * A message's text: its text contents concatenated (system and developer contents add nothing).
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { Message, Role } from "../mod.ts";
+ * import { messageText } from "./completion.ts";
+ * strictEqual(messageText(Message.fromRoleAndContents(Role.User, ["a", "b"])), "ab");
+ * ```
+ */
+export function messageText(m: Message): string {
   let s = "";
   for (const c of m.content) if (c.type === "text") s += (c as TextContent).text;
   return s;
@@ -313,7 +324,7 @@ export function summarizeMessages(
   const toolCalls: ToolCallResult[] = [];
   for (const m of messages) {
     if (m.author.role !== "assistant") continue;
-    const text = textOf(m);
+    const text = messageText(m);
     if (m.recipient !== undefined) {
       toolCalls.push({
         recipient: m.recipient,

@@ -57,3 +57,13 @@ export {
   partialName,
   shardOutputPath,
 } from "./parse_dataset.ts";
+export {
+  type ChatCompletionMessage,
+  type ChatToolCall,
+  type ConversionOptions,
+  fromResponsesInput,
+  type FromResponsesOptions,
+  type ResponsesItem,
+  toChatCompletionMessage,
+  toResponsesOutput,
+} from "./conversions.ts";

@@ -23,6 +23,9 @@ import {
   RecordReadError,
 } from "./record.ts";
 import type { RecoverMode } from "./salvage.ts";
+import { messageFromJson } from "../chat/json.ts";
+import type { Message } from "../chat/message.ts";
+import { toChatCompletionMessage, toResponsesOutput } from "./conversions.ts";
 import { type ParseDatasetStats, StatsCollector } from "./stats.ts";
 
 /** Counters passed to {@link ParseDatasetOptions.onProgress}. */
@@ -57,6 +60,11 @@ export interface ParseDatasetOptions {
   stripped?: boolean;
   /** The shard to process (default: everything). */
   shard?: Shard;
+  /**
+   * Conversions added to each line (`conversions.ts`): `openai` (the chat-completions message)
+   * and `responses` (the Responses output items); ids use the prefix `<record>_<sample>`.
+   */
+  emit?: readonly ("openai" | "responses")[];
   /**
    * Batch backend for encoding text completions (`allowedSpecial: "all"`) and strict parsing
    * (an `Engine` from `openBackend`); results are the CPU's whatever runs them, so the output
@@ -148,6 +156,19 @@ async function runEngine(
   }
 }
 
+/** The result's messages back as `Message`s (one that does not read back is left out). */
+function messagesOf(result: CompletionAnalysis): Message[] {
+  const out: Message[] = [];
+  for (const m of result.messages) {
+    try {
+      out.push(messageFromJson(m));
+    } catch {
+      // written out as parsed; the conversions skip it
+    }
+  }
+  return out;
+}
+
 const EMPTY: CompletionAnalysis = {
   messages: [],
   final: null,
@@ -192,8 +213,22 @@ export async function parseDataset(options: ParseDatasetOptions): Promise<ParseD
   let pending: Pending[] = [];
   let pendingTokens = 0;
 
+  const emitOpenai = options.emit?.includes("openai") ?? false;
+  const emitResponses = options.emit?.includes("responses") ?? false;
+
   const emit = (p: Pending, result: CompletionAnalysis, tokens: number): void => {
     stats.add(p.statsError ?? result, tokens, p.where);
+    if (emitOpenai || emitResponses) {
+      const messages = messagesOf(result);
+      const conv = { idPrefix: `${p.where.record}_${result.sample ?? 0}` };
+      if (emitOpenai) result.openai = toChatCompletionMessage(messages, conv);
+      if (emitResponses) {
+        result.responses = toResponsesOutput(messages, {
+          ...conv,
+          incomplete: result.stop === "none",
+        });
+      }
+    }
     file.writeText(formatResultLine(p.carried, result) + "\n");
     progress.records++;
     progress.tokens += tokens;

@@ -60,6 +60,19 @@ export async function runParseDataset(
       throw new UsageError(e instanceof Error ? e.message : String(e));
     }
   }
+  const emit: ("openai" | "responses")[] = [];
+  const emitOpt = o.emit;
+  for (const v of Array.isArray(emitOpt) ? emitOpt : typeof emitOpt === "string" ? [emitOpt] : []) {
+    for (const part of v.split(",")) {
+      const name = part.trim();
+      if (name !== "openai" && name !== "responses") {
+        throw new UsageError(
+          `Cannot parse dataset: --emit ${JSON.stringify(name)} is not openai or responses`,
+        );
+      }
+      if (!emit.includes(name)) emit.push(name);
+    }
+  }
   const tokenizer = await loadTokenizer();
   const engine = await openBackendOption(host, o.backend, "parse-dataset");
   const progress = new Progress(host.stderr, { totalBytes: await totalInputBytes(inputs) });
@@ -72,6 +85,7 @@ export async function runParseDataset(
     recover: str(o.recover) === "all" ? "all" : "first",
     stripped: str(o.stripped) !== "off",
     shard,
+    emit,
     engine,
     onProgress: (p) => progress.update(p),
   }).finally(() => engine.destroy());
@@ -138,6 +152,14 @@ export const command: Command = {
         default: "on",
         description: "Recover text decoded without special tokens (analysis…assistantfinal…)",
       },
+      {
+        name: "emit",
+        type: "string",
+        valueName: "FORMAT",
+        multiple: true,
+        description:
+          'Add "openai" (chat-completions message) and/or "responses" (output items): openai,responses',
+      },
       BACKEND_OPTION,
       {
         name: "shard",
@@ -162,6 +184,7 @@ export const command: Command = {
       "harmony parse-dataset samples.jsonl.gz --out results.jsonl --stats stats.json",
       "harmony parse-dataset generations.parquet --field output_ids --out results.jsonl.gz",
       "harmony parse-dataset vllm_n4.jsonl --field 'outputs[*].token_ids' --recover all --out r.jsonl",
+      "harmony parse-dataset vllm_n4.jsonl --emit openai,responses --out r.jsonl",
       "harmony parse-dataset raw.jsonl --role none --field response --out parsed.jsonl --shard 0/4",
     ],
   },
