@@ -49,9 +49,17 @@ const out = (text) => {
 
 const results = [];
 
-// Deno: "ok | 12 passed (3 steps) | 0 failed | 1 ignored (1s)".
+// Deno: "ok | 12 passed (3 steps) | 0 failed | 1 ignored (1s)". `--no-check`: types are checked
+// once by `npm run check` (deno check of src/, its doc examples, test/, bench/, scripts/); without
+// it `deno test` type-checks again for every worker thread a test starts (render-dataset's pool).
 {
-  const r = run(bin("deno"), ["test", "-A", "--no-prompt", ...(paths.length ? paths : ["test/"])]);
+  const r = run(bin("deno"), [
+    "test",
+    "-A",
+    "--no-prompt",
+    "--no-check",
+    ...(paths.length ? paths : ["test/"]),
+  ]);
   const line = r.text.split("\n").reverse().find((l) => /\d+ passed .*\| \d+ failed/.test(l)) ?? "";
   results.push({
     runtime: "deno",

@@ -39,7 +39,9 @@ describe("signals", () => {
       async () => {
         await withTmp(async (dir) => {
           const input = join(dir, "big.jsonl");
-          writeFileSync(input, Buffer.concat(Array(30).fill(readFileSync(GLAIVE))));
+          // Big enough that the run is still going when the signal arrives right after its first
+          // checkpoint (about 3 s of work on a fast machine).
+          writeFileSync(input, Buffer.concat(Array(200).fill(readFileSync(GLAIVE))));
           const flags = ["--output-format", "bin", "--backend", "cpu", "--checkpoint-every", "32"];
           const prefix = join(dir, "t");
           const child = spawnCli([
