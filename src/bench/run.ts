@@ -195,58 +195,53 @@ async function engineTasks(
   const textBytes = utf8Bytes(texts);
   const convos = input.conversations;
   const completionBytes = completions.reduce((n, c) => n + c.length * 4, 0);
+  // One entry per in-process task: its items and how one batch of them is run.
+  const jobs: Array<{
+    task: BenchTask;
+    count: number;
+    bytes: number;
+    batches: (size: number | null) => Array<() => Promise<{ tokens: number }>>;
+  }> = [
+    {
+      task: "encode",
+      count: texts.length,
+      bytes: textBytes,
+      batches: (size) =>
+        batchesOf(texts, size).map((b) => async () => {
+          const r = await engine.encodeBatch(b, { disallowedSpecial: [] });
+          return { tokens: r.tokens.length };
+        }),
+    },
+    {
+      task: "render",
+      count: convos.length,
+      bytes: textBytes,
+      batches: (size) =>
+        batchesOf(convos, size).map((b) => async () => {
+          const items = await engine.renderBatch(b, { mode: "completion" });
+          let tokens = 0;
+          for (const it of items) if (it.tokens) tokens += it.tokens.length;
+          return { tokens };
+        }),
+    },
+    {
+      task: "parse",
+      count: completions.length,
+      bytes: completionBytes,
+      batches: (size) =>
+        batchesOf(completions, size).map((b) => async () => {
+          await engine.parseBatch(b, { role: null });
+          let tokens = 0;
+          for (const c of b) tokens += c.length;
+          return { tokens };
+        }),
+    },
+  ];
   for (const size of batchSizes) {
-    if (tasks.has("encode") && texts.length) {
-      const batches = batchesOf(texts, size).map((b) => async () => {
-        const r = await engine.encodeBatch(b, { disallowedSpecial: [] });
-        return { tokens: r.tokens.length };
-      });
-      points.push(
-        await measure(
-          "encode",
-          "ours",
-          1,
-          size,
-          repeats,
-          engineTask(engine, batches, texts.length, textBytes),
-        ),
-      );
-    }
-    if (tasks.has("render") && convos.length) {
-      const batches = batchesOf(convos, size).map((b) => async () => {
-        const items = await engine.renderBatch(b, { mode: "completion" });
-        let tokens = 0;
-        for (const it of items) if ("tokens" in it && it.tokens) tokens += it.tokens.length;
-        return { tokens };
-      });
-      points.push(
-        await measure(
-          "render",
-          "ours",
-          1,
-          size,
-          repeats,
-          engineTask(engine, batches, convos.length, textBytes),
-        ),
-      );
-    }
-    if (tasks.has("parse") && completions.length) {
-      const batches = batchesOf(completions, size).map((b) => async () => {
-        await engine.parseBatch(b, { role: null });
-        let tokens = 0;
-        for (const c of b) tokens += c.length;
-        return { tokens };
-      });
-      points.push(
-        await measure(
-          "parse",
-          "ours",
-          1,
-          size,
-          repeats,
-          engineTask(engine, batches, completions.length, completionBytes),
-        ),
-      );
+    for (const job of jobs) {
+      if (!tasks.has(job.task) || job.count === 0) continue;
+      const run = engineTask(engine, job.batches(size), job.count, job.bytes);
+      points.push(await measure(job.task, "ours", 1, size, repeats, run));
     }
   }
   return points;

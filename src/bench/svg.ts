@@ -71,6 +71,20 @@ function frame(o: ChartOptions, body: string, legend: readonly string[]): string
     `<text class="title" x="${PAD.left}" y="20">${escapeXml(o.title)}</text>${body}${items}</svg>`;
 }
 
+/** The plot area of a chart and the value scale for the largest of `series`' values. */
+function layout(options: ChartOptions, series: readonly Series[]) {
+  const w = options.width ?? 640, h = options.height ?? 300;
+  let max = 0;
+  for (const s of series) for (const v of s.values) if (v !== null && v > max) max = v;
+  return {
+    w,
+    h,
+    plotW: w - PAD.left - PAD.right,
+    plotH: h - PAD.top - PAD.bottom,
+    ...niceScale(max),
+  };
+}
+
 function valueAxis(o: ChartOptions, top: number, step: number): string {
   const w = o.width ?? 640, h = o.height ?? 300;
   const plotH = h - PAD.top - PAD.bottom;
@@ -106,11 +120,7 @@ export function barChart(
   series: readonly Series[],
   options: ChartOptions,
 ): string {
-  const w = options.width ?? 640, h = options.height ?? 300;
-  const plotW = w - PAD.left - PAD.right, plotH = h - PAD.top - PAD.bottom;
-  let max = 0;
-  for (const s of series) for (const v of s.values) if (v !== null && v > max) max = v;
-  const { top, step } = niceScale(max);
+  const { w, plotW, plotH, top, step } = layout(options, series);
   let body = valueAxis(options, top, step);
   const groupW = plotW / Math.max(1, categories.length);
   const barW = Math.max(2, (groupW * 0.8) / Math.max(1, series.length));
@@ -172,12 +182,8 @@ export function lineChart(
   series: readonly Series[],
   options: LineChartOptions,
 ): string {
-  const w = options.width ?? 640, h = options.height ?? 300;
-  const plotW = w - PAD.left - PAD.right, plotH = h - PAD.top - PAD.bottom;
   const all = options.ideal ? [options.ideal, ...series] : series;
-  let max = 0;
-  for (const s of all) for (const v of s.values) if (v !== null && v > max) max = v;
-  const { top, step } = niceScale(max);
+  const { w, plotW, plotH, top, step } = layout(options, all);
   const fx = (x: number) => (options.logX ? Math.log10(Math.max(x, 1e-9)) : x);
   const lo = Math.min(...xs.map(fx)), hi = Math.max(...xs.map(fx));
   const px = (x: number) => PAD.left + (hi > lo ? ((fx(x) - lo) / (hi - lo)) * plotW : plotW / 2);
