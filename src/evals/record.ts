@@ -415,9 +415,13 @@ export const STRIPPED_REASON = "stripped-text";
  * ```ts
  * import assert from "node:assert/strict";
  * import { finishSample } from "./record.ts";
- * const r = finishSample({
+ * import type { CompletionResult } from "./completion.ts";
+ * const parsed: CompletionResult = {
  *   messages: [], final: null, analysis: null, tool_calls: [], stop: "end", status: "ok",
- * }, { tokens: [], field: "outputs[*].token_ids", carried: [], sample: 2, finishReason: "length" });
+ * };
+ * const r = finishSample(parsed, {
+ *   tokens: [], field: "outputs[*].token_ids", carried: [], sample: 2, finishReason: "length",
+ * });
  * assert.deepEqual([r.stop, r.sample], ["none", 2]);
  * ```
  */
