@@ -27,9 +27,10 @@ import {
   patchFile,
 } from "./bin_format.ts";
 import { outputFiles } from "./writers.ts";
+import { shardTag } from "./shard.ts";
 
 /** Formats `merge` handles. */
-export type MergeFormat = "megatron" | "bin";
+export type MergeFormat = "megatron" | "bin" | "jsonl";
 
 const SUFFIXES = [
   ".loss_mask.bin",
@@ -38,6 +39,8 @@ const SUFFIXES = [
   ".checkpoint.json",
   ".bin",
   ".idx",
+  ".jsonl",
+  ".parquet",
 ];
 
 /**
@@ -82,10 +85,60 @@ export function prefixesOf(names: readonly string[]): string[] {
  * ```
  */
 export function detectDatasetFormat(prefix: string): MergeFormat {
+  if (existsSync(`${prefix}.jsonl`)) return "jsonl";
+  if (existsSync(`${prefix}.parquet`)) {
+    throw new SyntaxError(
+      `Cannot merge ${prefix}: Parquet outputs are not merged (read the shard files as one dataset)`,
+    );
+  }
   const head = readRange(`${prefix}.idx`, 0, 9);
   if (head[0] === 0x4d && head[1] === 0x4d && head[2] === 0x49) return "megatron";
   if (BIN_INDEX_MAGIC.every((b, i) => head[i] === b)) return "bin";
   throw new SyntaxError(`Cannot merge ${prefix}: ${prefix}.idx is not a Megatron or bin index`);
+}
+
+const SHARD_TAG = /\.shard-(\d+)-of-(\d+)$/;
+
+/**
+ * Checks that the shard prefixes among `prefixes` (`BASE.shard-IIIII-of-NNNNN`) form whole sets:
+ * for each `BASE`, one count `N` and every index `0..N-1` present. Prefixes without a shard tag
+ * are not checked.
+ *
+ * @throws {RangeError} naming the first missing shard, or the two counts that disagree.
+ * @example
+ * ```ts
+ * import { throws } from "node:assert/strict";
+ * import { checkShardSet } from "./merge.ts";
+ * checkShardSet(["t.shard-00000-of-00002", "t.shard-00001-of-00002"]);
+ * throws(() => checkShardSet(["t.shard-00000-of-00002"]), /t\.shard-00001-of-00002 is missing/);
+ * ```
+ */
+export function checkShardSet(prefixes: readonly string[]): void {
+  const sets = new Map<string, { count: number; tag: string; seen: Set<number> }>();
+  for (const p of prefixes) {
+    const m = SHARD_TAG.exec(p);
+    if (m === null) continue;
+    const base = p.slice(0, m.index);
+    const count = Number(m[2]);
+    const set = sets.get(base) ?? { count, tag: p, seen: new Set<number>() };
+    if (set.count !== count) {
+      throw new RangeError(
+        `Cannot merge ${p}: ${set.tag} is of ${set.count} shards, it of ${count}`,
+      );
+    }
+    set.seen.add(Number(m[1]));
+    sets.set(base, set);
+  }
+  for (const [base, set] of sets) {
+    for (let i = 0; i < set.count; i++) {
+      if (!set.seen.has(i)) {
+        const missing = `${base}${shardTag({ index: i, count: set.count })}`;
+        throw new RangeError(
+          `Cannot merge: shard ${missing} is missing (${set.seen.size} of ${set.count} given)`,
+        );
+      }
+    }
+  }
 }
 
 /** What a merge did. */
@@ -122,7 +175,20 @@ export function mergeDatasets(prefixes: readonly string[], out: string): MergeSu
       throw new SyntaxError(`Cannot merge ${p}: it is ${f}, ${prefixes[0]} is ${format}`);
     }
   }
-  const summary = format === "megatron" ? mergeMegatron(prefixes, out) : mergeBin(prefixes, out);
+  for (const p of prefixes) {
+    for (const side of [".checkpoint.json", ".lock"]) {
+      if (existsSync(p + side)) {
+        throw new SyntaxError(
+          `Cannot merge ${p}: it is incomplete (${p}${side} exists: a run is writing it or was interrupted)`,
+        );
+      }
+    }
+  }
+  const summary = format === "megatron"
+    ? mergeMegatron(prefixes, out)
+    : format === "bin"
+    ? mergeBin(prefixes, out)
+    : mergeJsonl(prefixes, out);
   const errors = prefixes.map((p) => `${p}.errors.jsonl`).filter((p) => existsSync(p));
   if (errors.length > 0) {
     const dst = `${out}.errors.jsonl`;
@@ -141,6 +207,7 @@ function mergeMegatron(prefixes: readonly string[], out: string): MergeSummary {
   const tok = new AppendFile(tempName(files[0]));
   const mask = new AppendFile(tempName(files[2]));
   const lengths = new AppendFile(lengthsPath);
+  for (const p of prefixes) checkMegatron(p);
   let records = 0;
   let tokens = 0;
   try {
@@ -180,6 +247,7 @@ function mergeBin(prefixes: readonly string[], out: string): MergeSummary {
   const tok = new AppendFile(tempName(files[0]));
   const mask = new AppendFile(tempName(files[1]));
   const idx = new AppendFile(tempName(files[2]));
+  for (const p of prefixes) checkBin(p);
   let records = 0;
   let tokens = 0;
   try {
@@ -219,6 +287,97 @@ function mergeBin(prefixes: readonly string[], out: string): MergeSummary {
   return { format: "bin", inputs: prefixes.length, records, tokens, files };
 }
 
+function fail(p: string, what: string): never {
+  throw new SyntaxError(`Cannot merge ${p}: it is truncated or inconsistent (${what})`);
+}
+
+// A Megatron dataset is whole when both indexes have the size their counts give
+// (prefix + int32 sizes + int64 pointers + int64 document indices), agree on the sequence count,
+// and the .bin files hold exactly the elements the sizes sum to (4 bytes per token, 1 per mask).
+function checkMegatron(p: string): void {
+  const size = (f: string) => statSync(f).size;
+  const idx = decodeMegatronIndexHeader(readRange(`${p}.idx`, 0, MEGATRON_INDEX_PREFIX_BYTES));
+  const midx = decodeMegatronIndexHeader(
+    readRange(`${p}.loss_mask.idx`, 0, MEGATRON_INDEX_PREFIX_BYTES),
+  );
+  for (const [f, h] of [[`${p}.idx`, idx], [`${p}.loss_mask.idx`, midx]] as const) {
+    const want = MEGATRON_INDEX_PREFIX_BYTES + 12 * h.sequenceCount + 8 * h.documentCount;
+    if (size(f) !== want) fail(p, `${f} is ${size(f)} bytes, its counts need ${want}`);
+  }
+  if (midx.sequenceCount !== idx.sequenceCount) {
+    fail(p, `${idx.sequenceCount} sequences, ${midx.sequenceCount} loss masks`);
+  }
+  let elements = 0;
+  const n = idx.sequenceCount;
+  for (let i = 0; i < n; i += 1 << 16) {
+    const count = Math.min(1 << 16, n - i);
+    const bytes = readRange(`${p}.idx`, MEGATRON_INDEX_PREFIX_BYTES + i * 4, count * 4);
+    const lengths = new Int32Array(bytes.buffer, bytes.byteOffset, count);
+    for (let j = 0; j < count; j++) elements += lengths[j];
+  }
+  if (size(`${p}.bin`) !== elements * 4) {
+    fail(p, `${p}.bin is ${size(`${p}.bin`)} bytes, its index says ${elements * 4}`);
+  }
+  if (size(`${p}.loss_mask.bin`) !== elements) {
+    fail(
+      p,
+      `${p}.loss_mask.bin is ${size(`${p}.loss_mask.bin`)} bytes, its index says ${elements}`,
+    );
+  }
+}
+
+// A bin dataset is whole when both headers and the index agree on records and tokens, the files
+// have the sizes those give, and the index's last offset is the token count.
+function checkBin(p: string): void {
+  const size = (f: string) => statSync(f).size;
+  const header = (f: string) => {
+    const v = new DataView(readRange(f, 0, 32).buffer);
+    return { tokens: Number(v.getBigUint64(16, true)), records: Number(v.getBigUint64(24, true)) };
+  };
+  const t = header(`${p}.bin`);
+  const m = header(`${p}.loss_mask.bin`);
+  const n = Number(new DataView(readRange(`${p}.idx`, 0, 16).buffer).getBigUint64(8, true));
+  if (t.records !== n || m.records !== n || m.tokens !== t.tokens) {
+    fail(p, `records ${t.records}/${m.records}/${n} and tokens ${t.tokens}/${m.tokens} disagree`);
+  }
+  const sizes: Array<[string, number]> = [
+    [`${p}.bin`, BIN_HEADER_BYTES + 4 * t.tokens],
+    [`${p}.loss_mask.bin`, BIN_HEADER_BYTES + t.tokens],
+    [`${p}.idx`, 16 + 8 * (n + 1)],
+  ];
+  for (const [f, want] of sizes) {
+    if (size(f) !== want) fail(p, `${f} is ${size(f)} bytes, its header needs ${want}`);
+  }
+  const last = new DataView(readRange(`${p}.idx`, 16 + 8 * n, 8).buffer).getBigUint64(0, true);
+  if (Number(last) !== t.tokens) fail(p, `its last offset is ${last}, not ${t.tokens}`);
+}
+
+// JSONL outputs: one record per line, each line ending in "\n"; a file that does not end in
+// "\n" was cut mid-record.
+function mergeJsonl(prefixes: readonly string[], out: string): MergeSummary {
+  const dst = `${out}.jsonl`;
+  for (const p of prefixes) {
+    const n = statSync(`${p}.jsonl`).size;
+    if (n > 0 && readRange(`${p}.jsonl`, n - 1, 1)[0] !== 0x0a) {
+      fail(p, `${p}.jsonl does not end with a newline`);
+    }
+  }
+  const f = new AppendFile(tempName(dst));
+  let records = 0;
+  try {
+    for (const p of prefixes) {
+      const n = statSync(`${p}.jsonl`).size;
+      copyRange(`${p}.jsonl`, 0, n, f, (chunk) => {
+        for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1)) records++;
+      });
+    }
+  } finally {
+    f.close();
+  }
+  renameSync(tempName(dst), dst);
+  return { format: "jsonl", inputs: prefixes.length, records, tokens: 0, files: [dst] };
+}
+
 function readRange(path: string, position: number, length: number): Uint8Array {
   const fd = openSync(path, "r");
   try {
@@ -235,7 +394,13 @@ function readRange(path: string, position: number, length: number): Uint8Array {
   }
 }
 
-function copyRange(path: string, position: number, length: number, into: AppendFile): void {
+function copyRange(
+  path: string,
+  position: number,
+  length: number,
+  into: AppendFile,
+  see?: (chunk: Uint8Array) => void,
+): void {
   const fd = openSync(path, "r");
   const buf = new Uint8Array(1 << 20);
   try {
@@ -243,6 +408,7 @@ function copyRange(path: string, position: number, length: number, into: AppendF
     while (done < length) {
       const r = readSync(fd, buf, 0, Math.min(buf.length, length - done), position + done);
       if (r === 0) throw new SyntaxError(`Cannot merge: ${path} is shorter than its index says`);
+      see?.(buf.subarray(0, r));
       into.write(buf.subarray(0, r));
       done += r;
     }

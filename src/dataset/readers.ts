@@ -5,7 +5,9 @@
  *
  * Records carry where they came from (file, line or row, byte offset) so an error line can name
  * them, and a {@link ReadPosition} lets a resumed run start where a checkpoint left off: plain
- * JSONL seeks to the byte offset; gzip and Parquet re-read and skip.
+ * JSONL seeks to the byte offset; gzip and Parquet re-read and skip. Inputs that cannot be seeked
+ * (pipes, `/dev/stdin`, process substitution) are read once, in order (JSONL and gzip; Parquet
+ * needs a seekable file), and cannot be resumed.
  *
  * @module
  */
@@ -92,7 +94,7 @@ export function detectInputKind(head: Uint8Array): InputKind {
 }
 
 /**
- * Total size in bytes of the input files (for progress ETA).
+ * Total size in bytes of the input files (for progress ETA), 0 when one is a pipe.
  *
  * @example
  * ```ts ignore
@@ -102,7 +104,12 @@ export function detectInputKind(head: Uint8Array): InputKind {
  */
 export async function totalInputBytes(paths: readonly string[]): Promise<number> {
   let n = 0;
-  for (const p of paths) n += (await stat(p)).size;
+  for (const p of paths) {
+    const st = await stat(p);
+    // A pipe's size is unknown, so the total is too: 0 means "no percent or ETA".
+    if (!st.isFile()) return 0;
+    n += st.size;
+  }
   return n;
 }
 
@@ -125,8 +132,20 @@ export async function* readRecords(
   let index = start?.records ?? 0;
   for (let f = start?.fileIndex ?? 0; f < paths.length; f++) {
     const path = paths[f];
-    const kind = await fileKind(path);
     const resumeHere = start && start.fileIndex === f ? start : undefined;
+    // A pipe (FIFO, /dev/stdin, process substitution) can be read once, in order: its kind
+    // comes from its first chunk, which is then read again from memory.
+    const piped = !(await stat(path)).isFile()
+      ? await pipeChunks(path, options.chunkSize ?? (1 << 20), options.onBytes)
+      : undefined;
+    if (piped && resumeHere && (resumeHere.line > 0 || resumeHere.offset > 0)) {
+      throw new RangeError(`Cannot resume from "${path}": it is a pipe, which cannot be re-read`);
+    }
+    const kind = piped ? piped.kind : await fileKind(path);
+    if (piped && kind === "parquet") {
+      await piped.chunks.return(undefined);
+      throw new Error(`Cannot read "${path}": Parquet needs a seekable file, not a pipe`);
+    }
     if (kind === "parquet") {
       const rows = readParquetRows(
         path,
@@ -144,7 +163,8 @@ export async function* readRecords(
     const seekable = kind === "jsonl" && skipLines > 0;
     const seek = seekable ? resumeHere!.offset : 0;
     const lineBase = seekable ? skipLines - 1 : 0;
-    let chunks = fileChunks(path, seek, options.chunkSize ?? (1 << 20), options.onBytes);
+    let chunks = piped?.chunks ??
+      fileChunks(path, seek, options.chunkSize ?? (1 << 20), options.onBytes);
     if (kind === "jsonl.gz") {
       chunks = gunzip(chunks, (e) =>
         new Error(
@@ -217,6 +237,52 @@ export async function* fileChunks(
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Opens a file that cannot be seeked (a pipe) and reads its first chunk: the kind it shows, and
+ * all its bytes in order (that first chunk included), read sequentially.
+ */
+async function pipeChunks(
+  path: string,
+  chunkSize: number,
+  onBytes?: (bytes: number) => void,
+): Promise<{ kind: InputKind; chunks: AsyncGenerator<Uint8Array> }> {
+  const fh = await open(path, "r");
+  const next = async (): Promise<Uint8Array> => {
+    const buf = new Uint8Array(chunkSize);
+    const { bytesRead } = await fh.read(buf, 0, chunkSize, null);
+    onBytes?.(bytesRead);
+    return buf.subarray(0, bytesRead);
+  };
+  let first: Uint8Array;
+  try {
+    first = await next();
+    // A magic number split over two reads: read on until 4 bytes or the end.
+    while (first.length > 0 && first.length < 4) {
+      const more = await next();
+      if (more.length === 0) break;
+      first = concat(first, more);
+    }
+  } catch (e) {
+    await fh.close();
+    throw new Error(`Cannot read "${path}": ${e instanceof Error ? e.message : e}`, { cause: e });
+  }
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    try {
+      for (let c = first; c.length > 0; c = await next()) yield c;
+    } finally {
+      await fh.close();
+    }
+  }
+  return { kind: detectInputKind(first.subarray(0, 4)), chunks: chunks() };
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
 }
 
 /**

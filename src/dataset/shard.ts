@@ -1,7 +1,7 @@
 /**
  * Deterministic sharding by record index: shard `i` of `n` takes the records whose 0-based index
  * over all inputs is `i` modulo `n`. Defaults come from the scheduler's environment: Slurm job
- * arrays (`SLURM_ARRAY_TASK_ID` relative to `SLURM_ARRAY_TASK_MIN`, `SLURM_ARRAY_TASK_COUNT`) or
+ * arrays (task `(SLURM_ARRAY_TASK_ID − MIN) / STEP` of `(MAX − MIN) / STEP + 1`, see `slurmShard`) or
  * Kubernetes Indexed Jobs (`JOB_COMPLETION_INDEX`, with the count from `--shard-count`).
  *
  * @module
@@ -74,14 +74,21 @@ export function resolveShard(
   const slurmId = env("SLURM_ARRAY_TASK_ID");
   const slurmCount = env("SLURM_ARRAY_TASK_COUNT");
   if (slurmId !== undefined && slurmCount !== undefined) {
-    const min = env("SLURM_ARRAY_TASK_MIN");
-    const base = min !== undefined ? toInt(min, "SLURM_ARRAY_TASK_MIN") : 0;
-    return check({
-      index: toInt(slurmId, "SLURM_ARRAY_TASK_ID") - base,
-      count: flags.shardCount !== undefined
-        ? toInt(flags.shardCount, "--shard-count")
-        : toInt(slurmCount, "SLURM_ARRAY_TASK_COUNT"),
-    });
+    if (flags.shardCount !== undefined) {
+      // The index as the array gives it; the count as the flag says.
+      const count = toInt(flags.shardCount, "--shard-count");
+      return check({
+        index: slurmShard((k) =>
+          k === "SLURM_ARRAY_TASK_MAX"
+            ? undefined
+            : k === "SLURM_ARRAY_TASK_COUNT"
+            ? String(count)
+            : env(k)
+        ).index,
+        count,
+      });
+    }
+    return slurmShard(env);
   }
   const k8s = env("JOB_COMPLETION_INDEX");
   if (k8s !== undefined) {
@@ -97,6 +104,52 @@ export function resolveShard(
     throw new RangeError("Cannot use --shard-count: no shard index (--shard or a scheduler)");
   }
   return WHOLE;
+}
+
+/**
+ * The shard of a Slurm array task: task `SLURM_ARRAY_TASK_ID` of the range
+ * `SLURM_ARRAY_TASK_MIN..SLURM_ARRAY_TASK_MAX` stepped by `SLURM_ARRAY_TASK_STEP` is shard
+ * `(id − min) / step` of `(max − min) / step + 1` (`--array=0-4:2` gives tasks 0, 2, 4 → shards
+ * 0, 1, 2 of 3). Without `SLURM_ARRAY_TASK_MAX` the count is `SLURM_ARRAY_TASK_COUNT`; a missing
+ * min is 0 and a missing step 1.
+ *
+ * @throws {RangeError} when a variable is not an integer, the id is off the step grid or the
+ *   count disagrees with `SLURM_ARRAY_TASK_COUNT`.
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { slurmShard } from "./shard.ts";
+ * const env: Record<string, string> = {
+ *   SLURM_ARRAY_TASK_ID: "4", SLURM_ARRAY_TASK_MIN: "0", SLURM_ARRAY_TASK_MAX: "4",
+ *   SLURM_ARRAY_TASK_STEP: "2", SLURM_ARRAY_TASK_COUNT: "3",
+ * };
+ * deepStrictEqual(slurmShard((k) => env[k]), { index: 2, count: 3 });
+ * ```
+ */
+export function slurmShard(env: (name: string) => string | undefined): Shard {
+  const int = (name: string, fallback: number): number => {
+    const v = env(name);
+    return v === undefined ? fallback : toInt(v, name);
+  };
+  const id = int("SLURM_ARRAY_TASK_ID", 0);
+  const min = int("SLURM_ARRAY_TASK_MIN", 0);
+  const step = int("SLURM_ARRAY_TASK_STEP", 1);
+  const tasks = env("SLURM_ARRAY_TASK_COUNT");
+  if (step < 1 || (id - min) % step !== 0) {
+    throw new RangeError(
+      `Cannot use Slurm task ${id}: not on the array grid ${min}+k·${step} (pass --shard i/n)`,
+    );
+  }
+  const max = env("SLURM_ARRAY_TASK_MAX");
+  const count = max !== undefined
+    ? (toInt(max, "SLURM_ARRAY_TASK_MAX") - min) / step + 1
+    : int("SLURM_ARRAY_TASK_COUNT", 1);
+  if (!Number.isInteger(count) || (tasks !== undefined && toInt(tasks, "count") !== count)) {
+    throw new RangeError(
+      `Cannot use Slurm array ${min}-${max}:${step}: ${tasks} tasks is not a contiguous range (pass --shard i/n)`,
+    );
+  }
+  return check({ index: (id - min) / step, count });
 }
 
 /**

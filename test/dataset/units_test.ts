@@ -44,6 +44,55 @@ describe("shards", () => {
     assert.throws(() => resolveShard({ shardCount: "4" }, env({})), { name: "RangeError" });
   });
 
+  test("resolveShard(): a stepped Slurm array (--array=0-4:2) maps task (id − min) / step of (max − min) / step + 1", () => {
+    const env = (vars: Record<string, string>) => (k: string) => vars[k];
+    const array = (id: number, min: number, max: number, step: number) =>
+      env({
+        SLURM_ARRAY_TASK_ID: String(id),
+        SLURM_ARRAY_TASK_MIN: String(min),
+        SLURM_ARRAY_TASK_MAX: String(max),
+        SLURM_ARRAY_TASK_STEP: String(step),
+        SLURM_ARRAY_TASK_COUNT: String((max - min) / step + 1),
+      });
+    assert.deepEqual([0, 2, 4].map((id) => resolveShard({}, array(id, 0, 4, 2))), [
+      { index: 0, count: 3 },
+      { index: 1, count: 3 },
+      { index: 2, count: 3 },
+    ]);
+    assert.deepEqual([3, 6, 9].map((id) => resolveShard({}, array(id, 3, 9, 3))), [
+      { index: 0, count: 3 },
+      { index: 1, count: 3 },
+      { index: 2, count: 3 },
+    ]);
+    assert.deepEqual(resolveShard({ shardCount: "6" }, array(4, 0, 4, 2)), { index: 2, count: 6 });
+    // A plain range without STEP/MAX (older Slurm) is as before.
+    assert.deepEqual(
+      resolveShard(
+        {},
+        env({ SLURM_ARRAY_TASK_ID: "7", SLURM_ARRAY_TASK_MIN: "5", SLURM_ARRAY_TASK_COUNT: "3" }),
+      ),
+      { index: 2, count: 3 },
+    );
+    // A list array (--array=1,2,7) is not a stepped range: refused, not mis-numbered.
+    assert.throws(
+      () =>
+        resolveShard(
+          {},
+          env({
+            SLURM_ARRAY_TASK_ID: "7",
+            SLURM_ARRAY_TASK_MIN: "1",
+            SLURM_ARRAY_TASK_MAX: "7",
+            SLURM_ARRAY_TASK_STEP: "1",
+            SLURM_ARRAY_TASK_COUNT: "3",
+          }),
+        ),
+      {
+        name: "RangeError",
+        message: /^Cannot use Slurm array 1-7:1: 3 tasks is not a contiguous range/,
+      },
+    );
+  });
+
   test("inShard() and shardPrefix()", () => {
     assert.deepEqual([0, 1, 2, 3, 4, 5].filter((i) => inShard(i, { index: 1, count: 3 })), [1, 4]);
     assert.equal(shardPrefix("d/t", { index: 0, count: 1 }), "d/t");

@@ -1,24 +1,27 @@
 /**
  * `harmony merge`: concatenate `render-dataset` outputs (e.g. the shards of a job array) into one
- * Megatron or `bin` dataset.
+ * Megatron, `bin` or JSONL dataset, after checking that every shard is there and complete.
  *
  * @module
  */
 
 import type { Command } from "../commands.ts";
-import { checkInputFiles, UsageError } from "../args.ts";
-import { mergeDatasets, prefixesOf } from "../../dataset/merge.ts";
+import { existsSync } from "node:fs";
+import { asUsageError, checkInputFiles, UsageError } from "../args.ts";
+import { checkShardSet, mergeDatasets, prefixesOf } from "../../dataset/merge.ts";
 import { formatCount } from "../../dataset/progress.ts";
 
 /** The `merge` command. */
 export const command: Command = {
   spec: {
     name: "merge",
-    summary: "Concatenate render-dataset outputs (Megatron or bin) into one dataset",
+    summary: "Concatenate render-dataset outputs (Megatron, bin or JSONL) into one dataset",
     description:
       "Inputs are output prefixes, or their files as a shell glob gives them (duplicates and\n" +
       "temporary files are ignored). Records keep the order of the inputs; PREFIX.errors.jsonl\n" +
-      "files are concatenated too.",
+      "files are concatenated too. Shards (PREFIX.shard-I-of-N) must all be given, and each input\n" +
+      "must be complete: sizes and counts are checked before anything is written (a missing shard\n" +
+      "exits 2, a truncated or unfinished one 3).",
     positionals: { name: "INPUT...", description: "Dataset prefixes or files", min: 1 },
     options: [
       { name: "out", type: "string", valueName: "PREFIX", description: "Output prefix (required)" },
@@ -29,12 +32,15 @@ export const command: Command = {
     const out = args.options.out;
     if (typeof out !== "string") throw new UsageError("Cannot merge: --out PREFIX is required");
     const prefixes = prefixesOf(args.positionals).filter((p) => p !== out);
-    checkInputFiles(prefixes, ".idx");
+    for (const p of prefixes) {
+      const data = [".idx", ".jsonl", ".parquet"].find((x) => existsSync(p + x));
+      checkInputFiles([p], data ?? ".idx");
+    }
+    asUsageError(() => checkShardSet(prefixes));
     const s = mergeDatasets(prefixes, out);
+    const tokens = s.format === "jsonl" ? "" : `, ${formatCount(s.tokens)} tokens`;
     await host.stderr.write(
-      `merge: ${s.inputs} ${s.format} datasets → ${s.records} records, ${
-        formatCount(s.tokens)
-      } tokens → ${s.files[0]}\n`,
+      `merge: ${s.inputs} ${s.format} datasets → ${s.records} records${tokens} → ${s.files[0]}\n`,
     );
     return 0;
   },

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname } from "node:path";
 import type { Command } from "../commands.ts";
@@ -93,6 +93,16 @@ export async function runRenderDataset(
   const out = str(o.out);
   if (!out) throw new UsageError("Cannot render dataset: --out PREFIX is required");
   checkInputFiles(inputs);
+  if (o.resume === true) {
+    const pipe = inputs.find((p) => !statSync(p).isFile());
+    if (pipe !== undefined) {
+      throw new UsageError(
+        `Cannot resume from "${
+          pipe.slice(0, 32)
+        }": it is a pipe, which cannot be re-read (run without --resume)`,
+      );
+    }
+  }
   const shard = asUsageError(() =>
     resolveShard({ shard: str(o.shard), shardCount: str(o["shard-count"]) }, (n) => host.env(n))
   );
