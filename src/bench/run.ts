@@ -365,17 +365,24 @@ async function datasetPoints(
     const none = new Set<string>();
     const renderFlags = options.commandOptions?.renderDataset ?? none;
     const parseFlags = options.commandOptions?.parseDataset ?? none;
-    const takeWorkers = renderFlags.has("workers") && parseFlags.has("workers");
-    const workerCounts = takeWorkers ? workers : [1];
-    if (!takeWorkers && workers.some((w) => w !== 1)) {
-      note("render-dataset/parse-dataset take no --workers in this build: measured with 1");
-    }
+    // Each command gets the worker counts only if it takes --workers (else it runs once, as 1).
+    const countsFor = (name: string, flags: ReadonlySet<string>) => {
+      if (flags.has("workers")) return workers;
+      if (workers.some((w) => w !== 1)) note(`${name} takes no --workers: measured with 1`);
+      return [1];
+    };
+    const renderWorkers = tasks.has("render-dataset")
+      ? countsFor("render-dataset", renderFlags)
+      : [];
+    const parseWorkers = tasks.has("parse-dataset") ? countsFor("parse-dataset", parseFlags) : [];
+    const workerCounts = [...new Set([...renderWorkers, ...parseWorkers])];
     const quiet = (flags: ReadonlySet<string>) =>
       flags.has("progress-every") ? ["--progress-every", "0"] : [];
     for (const backend of backends) {
       for (const w of workerCounts) {
-        const extra = takeWorkers ? ["--workers", String(w)] : [];
-        if (tasks.has("render-dataset") && input.conversations.length) {
+        const extraFor = (flags: ReadonlySet<string>) =>
+          flags.has("workers") ? ["--workers", String(w)] : [];
+        if (renderWorkers.includes(w) && input.conversations.length) {
           points.push(
             await measure("render-dataset", "ours", w, null, repeats, async () => {
               const prefix = join(dir, `r${run++}`);
@@ -389,7 +396,7 @@ async function datasetPoints(
                 "--backend",
                 backend,
                 ...quiet(renderFlags),
-                ...extra,
+                ...extraFor(renderFlags),
               ]);
               if (r.code > 1) {
                 throw new Error(`render-dataset failed (exit ${r.code}): ${r.stderr.trim()}`);
@@ -409,7 +416,7 @@ async function datasetPoints(
             }),
           );
         }
-        if (tasks.has("parse-dataset") && evalLines.length) {
+        if (parseWorkers.includes(w) && evalLines.length) {
           points.push(
             await measure("parse-dataset", "ours", w, null, repeats, async () => {
               const out = join(dir, `p${run++}.jsonl`);
@@ -424,7 +431,7 @@ async function datasetPoints(
                 "--backend",
                 backend,
                 ...quiet(parseFlags),
-                ...extra,
+                ...extraFor(parseFlags),
               ]);
               if (r.code > 1) {
                 throw new Error(`parse-dataset failed (exit ${r.code}): ${r.stderr.trim()}`);

@@ -55,7 +55,8 @@ function niceScale(max: number): { top: number; step: number } {
   return { top: Math.ceil(max / step) * step, step };
 }
 
-function frame(o: ChartOptions, body: string, legend: readonly string[]): string {
+/** The chart's frame and legend; `ideal` names a dashed reference line drawn last in it. */
+function frame(o: ChartOptions, body: string, legend: readonly string[], ideal?: string): string {
   const w = o.width ?? 640, h = o.height ?? 300;
   let items = "";
   let x = PAD.left;
@@ -64,6 +65,10 @@ function frame(o: ChartOptions, body: string, legend: readonly string[]): string
       `<text class="label" x="${x + 14}" y="${h - 9}">${escapeXml(name)}</text>`;
     x += 24 + name.length * 7;
   });
+  if (ideal !== undefined) {
+    items += `<path class="ideal" d="M${x} ${h - 13}h16"/>` +
+      `<text class="label" x="${x + 20}" y="${h - 9}">${escapeXml(ideal)}</text>`;
+  }
   return `<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 ${w} ${h}" ` +
     `width="${w}" height="${h}" aria-label="${escapeXml(o.title)}"><title>${
       escapeXml(o.title)
@@ -218,5 +223,5 @@ export function lineChart(
     });
   });
   const legend = series.map((s) => s.name);
-  return frame(options, body, options.ideal ? [...legend, options.ideal.name] : legend);
+  return frame(options, body, legend, options.ideal?.name);
 }
