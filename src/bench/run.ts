@@ -376,31 +376,46 @@ async function datasetPoints(
       : [];
     const parseWorkers = tasks.has("parse-dataset") ? countsFor("parse-dataset", parseFlags) : [];
     const workerCounts = [...new Set([...renderWorkers, ...parseWorkers])];
-    const quiet = (flags: ReadonlySet<string>) =>
-      flags.has("progress-every") ? ["--progress-every", "0"] : [];
+    // Runs one dataset command with the point's backend and workers (and no log progress),
+    // where the command takes those flags; a failure of the run as a whole is an error.
+    const command = async (
+      name: string,
+      flags: ReadonlySet<string>,
+      args: string[],
+      backend: string,
+      w: number,
+    ) => {
+      const r = await runCommand([
+        name,
+        ...args,
+        "--backend",
+        backend,
+        ...(flags.has("progress-every") ? ["--progress-every", "0"] : []),
+        ...(flags.has("workers") ? ["--workers", String(w)] : []),
+      ]);
+      if (r.code > 1) throw new Error(`${name} failed (exit ${r.code}): ${r.stderr.trim()}`);
+      return backendFromSummary(r.stderr, backend);
+    };
+    const noGpu = { dispatches: 0, bytesMoved: 0, gpuTimeNs: 0 };
     for (const backend of backends) {
       for (const w of workerCounts) {
-        const extraFor = (flags: ReadonlySet<string>) =>
-          flags.has("workers") ? ["--workers", String(w)] : [];
         if (renderWorkers.includes(w) && input.conversations.length) {
           points.push(
             await measure("render-dataset", "ours", w, null, repeats, async () => {
               const prefix = join(dir, `r${run++}`);
-              const r = await runCommand([
+              const ran = await command(
                 "render-dataset",
-                records,
-                "--out",
-                prefix,
-                "--output-format",
-                "megatron",
-                "--backend",
+                renderFlags,
+                [
+                  records,
+                  "--out",
+                  prefix,
+                  "--output-format",
+                  "megatron",
+                ],
                 backend,
-                ...quiet(renderFlags),
-                ...extraFor(renderFlags),
-              ]);
-              if (r.code > 1) {
-                throw new Error(`render-dataset failed (exit ${r.code}): ${r.stderr.trim()}`);
-              }
+                w,
+              );
               const tokens = (await stat(`${prefix}.bin`)).size / 4;
               const failed = await lineCount(`${prefix}.errors.jsonl`);
               await rmPrefix(dir, prefix);
@@ -408,10 +423,8 @@ async function datasetPoints(
                 items: input.lines.length - failed,
                 tokens,
                 inputBytes: input.linesBytes,
-                dispatches: 0,
-                bytesMoved: 0,
-                gpuTimeNs: 0,
-                backend: backendFromSummary(r.stderr, backend),
+                ...noGpu,
+                backend: ran,
               };
             }),
           );
@@ -421,21 +434,19 @@ async function datasetPoints(
             await measure("parse-dataset", "ours", w, null, repeats, async () => {
               const out = join(dir, `p${run++}.jsonl`);
               const statsFile = `${out}.stats.json`;
-              const r = await runCommand([
+              const ran = await command(
                 "parse-dataset",
-                evals,
-                "--out",
-                out,
-                "--stats",
-                statsFile,
-                "--backend",
+                parseFlags,
+                [
+                  evals,
+                  "--out",
+                  out,
+                  "--stats",
+                  statsFile,
+                ],
                 backend,
-                ...quiet(parseFlags),
-                ...extraFor(parseFlags),
-              ]);
-              if (r.code > 1) {
-                throw new Error(`parse-dataset failed (exit ${r.code}): ${r.stderr.trim()}`);
-              }
+                w,
+              );
               const stats = JSON.parse(await readFile(statsFile, "utf8")) as {
                 records: number;
                 tokens: number;
@@ -446,10 +457,8 @@ async function datasetPoints(
                 items: stats.records,
                 tokens: stats.tokens,
                 inputBytes: evalBytes,
-                dispatches: 0,
-                bytesMoved: 0,
-                gpuTimeNs: 0,
-                backend: backendFromSummary(r.stderr, backend),
+                ...noGpu,
+                backend: ran,
               };
             }),
           );

@@ -114,9 +114,10 @@ export async function runRenderDataset(
   let summary: RenderDatasetSummary;
   // Worker threads encode on the CPU: `--backend gpu` stays on the main thread; under `auto`
   // more than one worker means CPU workers (the GPU is for single-process runs).
-  const workers = engine.kind === "gpu" ? 1 : resolveWorkers(str(o.workers));
+  const totalBytes = await totalInputBytes(inputs);
+  const workers = engine.kind === "gpu" ? 1 : resolveWorkers(str(o.workers), totalBytes);
   const progress = new Progress(host.stderr, {
-    totalBytes: await totalInputBytes(inputs),
+    totalBytes,
     logEveryMs: progressEveryMs(str(o["progress-every"])),
   });
   const trapped = host.trapSignals?.();
@@ -169,14 +170,21 @@ const unusedRenderBatch = (): never => {
 };
 
 /**
- * The worker count of `--workers` (default: the available cores, at most 16).
+ * The worker count of `--workers` (default: the available cores, at most 16, for inputs of at
+ * least {@link MIN_WORKER_INPUT_BYTES}; one thread for smaller ones).
  *
  * @throws {UsageError} unless a positive integer.
  */
-export function resolveWorkers(text: string | undefined): number {
-  if (text === undefined) return Math.max(1, Math.min(availableParallelism(), 16));
-  return positiveInt(text, "--workers");
+export function resolveWorkers(text: string | undefined, inputBytes = Infinity): number {
+  if (text !== undefined) return positiveInt(text, "--workers");
+  // Each worker loads the vocabulary (about a second) before it renders: below a few MB of input
+  // one thread finishes first, so the default only starts workers for inputs worth it.
+  if (inputBytes < MIN_WORKER_INPUT_BYTES) return 1;
+  return Math.max(1, Math.min(availableParallelism(), 16));
 }
+
+/** Inputs smaller than this (8 MiB) default to one thread; `--workers N` still starts N. */
+export const MIN_WORKER_INPUT_BYTES = 8 << 20;
 
 /** `--progress-every SECONDS` in milliseconds (default 10 s; 0 turns the log lines off). */
 export function progressEveryMs(text: string | undefined): number {
@@ -266,7 +274,8 @@ export const command: Command = {
         name: "workers",
         type: "string",
         valueName: "N",
-        description: "Worker threads rendering batches (default: available cores, at most 16)",
+        description:
+          "Worker threads rendering batches (default: available cores, at most 16; one thread for inputs under 8 MiB)",
       },
       {
         name: "progress-every",
