@@ -165,7 +165,7 @@ const runs: [string, string, Engine | undefined][] = [
 ];
 if (gpu) runs.push(["ids.jsonl", `GPU ${adapter}`, gpu], ["text.jsonl", `GPU ${adapter}`, gpu]);
 for (const [file, label, engine] of runs) {
-  const s = await e2e(file, engine)();
+  const { stats: s } = await e2e(file, engine)();
   console.log(
     `${file} (${label}): ${s.records} records, ${
       (s.records_per_second / 1e3).toFixed(1)

@@ -12,9 +12,16 @@
  * @module
  */
 
-import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
-import { HASH_BLOCK, hashRange, syncDir, tailHash, writeFileDurably } from "../io/durable_file.ts";
+import {
+  finalName,
+  HASH_BLOCK,
+  hashRange,
+  syncDir,
+  tailHash,
+  writeFileDurably,
+} from "../io/durable_file.ts";
 import type { ReadPosition } from "./readers.ts";
 import type { WriterState } from "./writers.ts";
 
@@ -60,8 +67,11 @@ export interface FileMark {
   hash: string;
 }
 
-/** A checkpoint file's contents. */
-export interface Checkpoint {
+/**
+ * What every job's checkpoint holds, whatever else it records (`render-dataset`'s
+ * {@link Checkpoint}, `parse-dataset`'s in `src/evals/parse_dataset.ts`).
+ */
+export interface JournalBase {
   /** Format version (2). */
   version: 2;
   /** The run's settings; a resume must use the same. */
@@ -70,16 +80,23 @@ export interface Checkpoint {
   inputs: InputFingerprint[];
   /** Where reading stopped. */
   position: ReadPosition;
+  /** Every temporary file with its length and tail hash. */
+  files: FileMark[];
+  /**
+   * Every record is written; what remains is finalization (renames of `files` to their final
+   * names, {@link finalName}); a resume completes it.
+   */
+  finalizing?: boolean;
+}
+
+/** A `render-dataset` checkpoint file's contents. */
+export interface Checkpoint extends JournalBase {
   /** Counts up to `position`. */
   counts: RunCounts;
   /** The output writer's state. */
   writer: WriterState;
   /** Byte length of the temporary errors file. */
   errorsLength: number;
-  /** Every temporary file with its length and tail hash. */
-  files: FileMark[];
-  /** Every record is written; what remains is finalization (a resume completes it). */
-  finalizing?: boolean;
 }
 
 /**
@@ -106,7 +123,7 @@ export function checkpointPath(prefix: string): string {
  * saveCheckpoint("out/train", checkpoint);
  * ```
  */
-export function saveCheckpoint(prefix: string, cp: Checkpoint): void {
+export function saveCheckpoint<T extends JournalBase>(prefix: string, cp: T): void {
   writeFileDurably(checkpointPath(prefix), JSON.stringify(cp));
 }
 
@@ -121,12 +138,14 @@ export function saveCheckpoint(prefix: string, cp: Checkpoint): void {
  * cp?.position.records;
  * ```
  */
-export function loadCheckpoint(prefix: string): Checkpoint | undefined {
+export function loadCheckpoint<T extends JournalBase = Checkpoint>(
+  prefix: string,
+): T | undefined {
   const path = checkpointPath(prefix);
   if (!existsSync(path)) return undefined;
-  let cp: Checkpoint;
+  let cp: T;
   try {
-    cp = JSON.parse(readFileSync(path, "utf8")) as Checkpoint;
+    cp = JSON.parse(readFileSync(path, "utf8")) as T;
   } catch (e) {
     throw new SyntaxError(`Cannot read checkpoint ${path}: ${e instanceof Error ? e.message : e}`, {
       cause: e,
@@ -217,7 +236,7 @@ export function inputsChanged(inputs: readonly InputFingerprint[]): string | und
  * ```
  */
 export function resumeMismatch(
-  cp: Checkpoint,
+  cp: JournalBase,
   settings: Record<string, unknown>,
   inputs: readonly InputFingerprint[],
 ): string | undefined {
@@ -283,4 +302,60 @@ export function verifyFiles(files: readonly FileMark[]): string | undefined {
     }
   }
   return undefined;
+}
+
+/** Options of {@link openJournal}. */
+export interface OpenJournalOptions {
+  /** Continue from the checkpoint if there is one (else: a fresh run). */
+  resume: boolean;
+  /** This run's settings (a resume must match the checkpoint's). */
+  settings: Record<string, unknown>;
+  /** This run's inputs, from {@link describeInputs}. */
+  inputs: readonly InputFingerprint[];
+}
+
+/**
+ * Starts a job on `prefix` from its journal, the one rule for every checkpointed job:
+ * - a fresh run (`resume` false) removes an old checkpoint first, so it cannot outlive the
+ *   temporary files the run is about to truncate;
+ * - a resume refuses inputs that cannot be re-read (pipes), other settings, changed inputs, and
+ *   temporary files shorter than, or with another last block than, the checkpoint recorded;
+ * - a resume of a run killed while finalizing first renames back what was already published
+ *   (`files` are temporary names), so the caller finalizes again from the checkpoint.
+ *
+ * @returns the checkpoint to continue from, or undefined (start from the beginning).
+ * @throws {RangeError} `Cannot resume PREFIX: why` when a resume cannot be verified.
+ * @throws {SyntaxError} when the checkpoint cannot be read.
+ * @example
+ * ```ts ignore
+ * import { describeInputs, openJournal } from "./checkpoint.ts";
+ * const cp = openJournal("out/train", { resume: true, settings, inputs: describeInputs(paths) });
+ * cp?.position; // where to read on from
+ * ```
+ */
+export function openJournal<T extends JournalBase>(
+  prefix: string,
+  options: OpenJournalOptions,
+): T | undefined {
+  if (!options.resume) {
+    removeCheckpoint(prefix);
+    return undefined;
+  }
+  const refuse = (why: string) => new RangeError(`Cannot resume ${prefix}: ${why}`);
+  const pipe = options.inputs.find((f) => f.size < 0);
+  if (pipe) throw refuse(`input ${pipe.path} is not a regular file and cannot be re-read`);
+  const cp = loadCheckpoint<T>(prefix);
+  if (!cp) return undefined;
+  const why = resumeMismatch(cp, options.settings, options.inputs);
+  if (why) throw refuse(why);
+  if (cp.finalizing) {
+    // Killed while publishing: take back what was renamed, then finalize again.
+    for (const f of cp.files) {
+      const final = finalName(f.path);
+      if (!existsSync(f.path) && existsSync(final)) renameSync(final, f.path);
+    }
+  }
+  const bad = verifyFiles(cp.files);
+  if (bad) throw refuse(bad);
+  return cp;
 }

@@ -25,7 +25,7 @@
  * @module
  */
 
-import { existsSync, renameSync, rmSync } from "node:fs";
+import { renameSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { AppendFile, syncDir, tempName } from "../io/durable_file.ts";
 import { acquireOutputLock, type OutputLock } from "../io/output_lock.ts";
@@ -34,13 +34,11 @@ import {
   describeInputs,
   type FileMark,
   inputsChanged,
-  loadCheckpoint,
   markFile,
+  openJournal,
   removeCheckpoint,
-  resumeMismatch,
   type RunCounts,
   saveCheckpoint,
-  verifyFiles,
 } from "./checkpoint.ts";
 import type { TrainOn } from "./loss_mask.ts";
 import type { HarmonyJsonConversation, InputFormat, MappingDefaults } from "./mapping.ts";
@@ -158,11 +156,6 @@ interface BatchRunner {
 
 const START: ReadPosition = { records: 0, fileIndex: 0, line: 0, offset: 0 };
 
-/** The final name of a temporary file. */
-function finalOf(temp: string): string {
-  return temp.endsWith(".tmp") ? temp.slice(0, -4) : temp;
-}
-
 /**
  * Renders a dataset. See the module doc for the guarantees.
  *
@@ -211,31 +204,8 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
   const inputBytes = await totalInputBytes(options.inputs);
   const errorsFile = `${prefix}.errors.jsonl`;
   const errorsTemp = tempName(errorsFile);
-  const refuse = (why: string) => new RangeError(`Cannot resume ${prefix}: ${why}`);
 
-  let cp: Checkpoint | undefined;
-  if (options.resume) {
-    const pipe = inputs.find((f) => f.size < 0);
-    if (pipe) throw refuse(`input ${pipe.path} is not a regular file and cannot be re-read`);
-    cp = loadCheckpoint(prefix);
-    if (cp) {
-      const why = resumeMismatch(cp, settings, inputs);
-      if (why) throw refuse(why);
-      if (cp.finalizing) {
-        // Killed while publishing: take back what was renamed, then finalize again.
-        for (const f of cp.files) {
-          if (!existsSync(f.path) && existsSync(finalOf(f.path))) {
-            renameSync(finalOf(f.path), f.path);
-          }
-        }
-      }
-      const bad = verifyFiles(cp.files);
-      if (bad) throw refuse(bad);
-    }
-  } else {
-    // A fresh run: an old checkpoint must not outlive the files it describes.
-    removeCheckpoint(prefix);
-  }
+  const cp = openJournal<Checkpoint>(prefix, { resume: options.resume === true, settings, inputs });
   const counts: RunCounts & PolicyCounts = cp ? { ...emptyPolicyCounts(), ...cp.counts } : {
     ...emptyPolicyCounts(),
     read: 0,

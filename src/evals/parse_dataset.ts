@@ -1,45 +1,77 @@
 /**
  * The `parse-dataset` pipeline: streams eval records (JSONL, JSONL.gz, Parquet) through
- * `analyzeCompletion` (`./completion.ts`) and writes one JSONL line per record, in input order, under a
- * temporary name renamed at the end. Memory is bounded by one record plus a 1 MiB output buffer.
+ * {@link parseRecords} (`./parse_batch.ts`) on the main thread or in worker threads, and writes
+ * one JSONL line per sample, in input order, under a temporary name renamed at the end. Memory
+ * is bounded: a fixed number of batches in flight (one on the main thread, two per worker) plus
+ * a 1 MiB output buffer.
+ *
+ * Nothing is lost or corrupted, with the same rules as `render-dataset` (`src/dataset/pipeline.ts`;
+ * the journal is `OUT.checkpoint.json`, see `src/dataset/checkpoint.ts`):
+ * - one run per output: `OUT.lock` is taken first (`src/io/output_lock.ts`);
+ * - a fresh run removes an old checkpoint before it truncates `OUT.tmp`;
+ * - every `checkpointEvery` records the output is fsynced, then the checkpoint (read position,
+ *   output length and last-block hash, input fingerprints, the statistics so far) is written
+ *   durably; `resume` verifies all of it and refuses what it cannot verify;
+ * - inputs that change while the run reads them are detected at each checkpoint;
+ * - the final rename starts with a `finalizing` checkpoint, so a run killed around it is
+ *   completed by `resume`;
+ * - an aborted `signal` (SIGINT/SIGTERM in the CLI) drains the batches in flight, writes a
+ *   checkpoint and returns `interrupted: true`.
  *
  * @module
  */
 
-import { renameSync, rmSync } from "node:fs";
+import { existsSync, renameSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
 import type { Role } from "../chat/role.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
-import { readRecords } from "../dataset/readers.ts";
+import { type ReadPosition, readRecords } from "../dataset/readers.ts";
 import { inShard, type Shard, shardTag, WHOLE } from "../dataset/shard.ts";
-import { AppendFile, tempName } from "../io/durable_file.ts";
+import {
+  checkpointPath,
+  describeInputs,
+  inputsChanged,
+  type JournalBase,
+  markFile,
+  openJournal,
+  removeCheckpoint,
+  saveCheckpoint,
+} from "../dataset/checkpoint.ts";
+import { WorkerPool } from "../dataset/worker_pool.ts";
+import { AppendFile, syncDir, tempName } from "../io/durable_file.ts";
+import { acquireOutputLock } from "../io/output_lock.ts";
 import type { Backend } from "../engine/backend.ts";
 import { CpuBackend } from "../engine/cpu_backend.ts";
-import { analyzeParsedCompletion, type CompletionAnalysis } from "./completion.ts";
-import {
-  type EvalRecord,
-  finishSample,
-  formatResultLine,
-  readEvalSamples,
-  RecordReadError,
-} from "./record.ts";
 import type { RecoverMode } from "./salvage.ts";
-import { messageFromJson } from "../chat/json.ts";
-import type { Message } from "../chat/message.ts";
-import { toChatCompletionMessage, toResponsesOutput } from "./conversions.ts";
-import { type ParseDatasetStats, StatsCollector } from "./stats.ts";
+import {
+  type ParsedSample,
+  parseRecords,
+  type ParseSettings,
+  type RawEvalRecord,
+} from "./parse_batch.ts";
+import {
+  type ParseDatasetStats,
+  StatsCollector,
+  type StatsRateBase,
+  type StatsSnapshot,
+} from "./stats.ts";
 
 /** Counters passed to {@link ParseDatasetOptions.onProgress}. */
 export interface ParseDatasetProgress {
   /** Records read (all shards). */
   read: number;
-  /** Records written. */
+  /** Samples written. */
   records: number;
-  /** Records with status `error`. */
+  /** Samples with status `error`. */
   failed: number;
   /** Tokens parsed. */
   tokens: number;
-  /** Raw input bytes read. */
+  /** Raw input bytes read (this run). */
   bytes: number;
+  /** Records read before this run (a resume's checkpoint), 0 otherwise. */
+  resumedRead: number;
+  /** Tokens parsed before this run, 0 otherwise. */
+  resumedTokens: number;
 }
 
 /** Options of {@link parseDataset}. */
@@ -68,15 +100,50 @@ export interface ParseDatasetOptions {
   /**
    * Batch backend for encoding text completions (`allowedSpecial: "all"`) and strict parsing
    * (an `Engine` from `openBackend`); results are the CPU's whatever runs them, so the output
-   * does not depend on the backend. Default: the CPU backend over `tokenizer`.
+   * does not depend on the backend. Default: the CPU backend over `tokenizer`. Not used with
+   * `workers` > 1 (each worker parses on its own CPU backend).
    */
   engine?: Backend;
-  /** Records per engine batch (default 2048; a batch also ends at 8M tokens). */
+  /**
+   * Worker threads parsing batches (default 1: everything on the main thread). Output,
+   * statistics and checkpoints are the same for every count, and a run may resume with another.
+   */
+  workers?: number;
+  /**
+   * Records per batch (default 2048 on the main thread, 256 per worker batch; a batch also ends
+   * at 8 MiB of JSONL text).
+   */
   batchSize?: number;
-  /** Called after every record (throttle on the receiving side). */
+  /** Continue from `OUT.checkpoint.json` if it exists (default false). */
+  resume?: boolean;
+  /** Records read between checkpoints (default 8192). */
+  checkpointEvery?: number;
+  /**
+   * Stops reading when aborted: the batches in flight are written, a checkpoint is taken, the
+   * output stays under its temporary name, and the summary says `interrupted`; `resume`
+   * continues.
+   */
+  signal?: AbortSignal;
+  /** Take `OUT.lock` for the run (default true). */
+  lock?: boolean;
+  /** Called after the output is renamed to its final name (tests simulate kills here). */
+  onFinalizeRename?: (path: string) => void;
+  /** Called after every batch written (throttle on the receiving side). */
   onProgress?: (p: ParseDatasetProgress) => void;
   /** Clock in milliseconds (default `performance.now`). */
   now?: () => number;
+}
+
+/** The result of {@link parseDataset}. */
+export interface ParseDatasetSummary {
+  /** The run's statistics (a resumed run: of the whole run, rates of this part only). */
+  stats: ParseDatasetStats;
+  /** Whether the run was aborted before completing. */
+  interrupted: boolean;
+  /** Records read before this run started (from the checkpoint), 0 without resume. */
+  resumedFrom: number;
+  /** The output file: `out`, or its temporary name if `interrupted`. */
+  file: string;
 }
 
 /** The temporary name the output is written under until the run completes (`tempName`). */
@@ -84,221 +151,242 @@ export function partialName(out: string): string {
   return tempName(out);
 }
 
-/** A record on its way through a batch. */
-interface Pending {
-  where: { record: number; file: string; line: number };
-  carried: string[];
-  record?: EvalRecord;
-  result?: CompletionAnalysis;
-  /** The result as the statistics see it (read errors without the record's location). */
-  statsError?: CompletionAnalysis;
+/** The checkpoint of a `parse-dataset` run. */
+interface ParseCheckpoint extends JournalBase {
+  /** Byte length of the temporary output. */
+  outputLength: number;
+  /** The statistics up to `position`. */
+  stats: StatsSnapshot;
+  /** The progress counters up to `position` (without `bytes`). */
+  progress: { read: number; records: number; failed: number; tokens: number };
 }
 
-/** Makes `p` an error line for a record that cannot be read (or failed unexpectedly). */
-function failRecord(p: Pending, e: unknown): void {
-  if (e instanceof RecordReadError) p.carried = e.carried;
-  const sample = e instanceof RecordReadError ? e.sample : p.record?.sample;
-  const reason = e instanceof RecordReadError ? e.reason : "internal";
-  const message = e instanceof Error ? e.message : String(e);
-  const { record, file, line } = p.where;
-  p.record = undefined;
-  p.result = {
-    ...EMPTY,
-    error: `${reason}: record ${record} (${file}:${line}): ${message}`,
-    reason,
-  };
-  if (sample !== undefined) p.result.sample = sample;
-  // The statistics name the record themselves.
-  p.statsError = { ...p.result, error: `${reason}: ${message}` };
-}
+const START: ReadPosition = { records: 0, fileIndex: 0, line: 0, offset: 0 };
+const BATCH_TEXT = 1 << 23;
 
-/** Encodes the batch's texts and strict-parses its completions on the engine, then analyzes. */
-async function runEngine(
-  engine: Backend,
-  encoding: { tokenizer: Tokenizer },
-  batch: Pending[],
-  role: Role | null,
-  recover?: RecoverMode,
-): Promise<void> {
-  const texts: string[] = [];
-  const textOf: Pending[] = [];
-  for (const p of batch) {
-    if (p.record?.text !== undefined) {
-      texts.push(p.record.text);
-      textOf.push(p);
-    }
-  }
-  if (texts.length > 0) {
-    const encoded = await engine.encodeBatch(texts, { allowedSpecial: "all" });
-    for (let i = 0; i < texts.length; i++) {
-      const p = textOf[i];
-      const err = encoded.errors.get(i);
-      if (err) failRecord(p, new RecordReadError("bad-completion", err.message, { cause: err }));
-      else p.record = { ...p.record!, tokens: encoded.get(i), text: undefined };
-    }
-  }
-  const todo = batch.filter((p) => p.record !== undefined);
-  if (todo.length === 0) return;
-  const parsed = await engine.parseBatch(todo.map((p) => p.record!.tokens), {
-    role,
-    strict: true,
-  });
-  for (let i = 0; i < todo.length; i++) {
-    const p = todo[i];
-    try {
-      p.result = finishSample(
-        analyzeParsedCompletion(encoding, p.record!.tokens, parsed[i], { role, recover }),
-        p.record!,
-      );
-    } catch (e) {
-      failRecord(p, e);
-    }
-  }
+/** Parses batches somewhere (here, or in worker threads). */
+interface BatchRunner {
+  run(records: RawEvalRecord[]): Promise<ParsedSample[]>;
+  close(): Promise<void>;
 }
-
-/** The result's messages back as `Message`s (one that does not read back is left out). */
-function messagesOf(result: CompletionAnalysis): Message[] {
-  const out: Message[] = [];
-  for (const m of result.messages) {
-    try {
-      out.push(messageFromJson(m));
-    } catch {
-      // written out as parsed; the conversions skip it
-    }
-  }
-  return out;
-}
-
-const EMPTY: CompletionAnalysis = {
-  messages: [],
-  final: null,
-  analysis: null,
-  tool_calls: [],
-  stop: "none",
-  status: "error",
-};
 
 /**
  * Parses a dataset of sampled completions into eval results (see `completion.ts` for the fields'
  * rules and docs/parse-dataset.md for the format). A record that cannot be read still gets its
  * output line (`status: "error"`, `error` naming the record, its file and line), so output line
- * *k* always belongs to the shard's input record *k*.
+ * *k* always belongs to the shard's input sample *k*. See the module doc for the guarantees.
  *
- * @returns the run's statistics.
- * @throws when an input cannot be opened or is corrupt as a whole (gzip, Parquet), or the output
- * cannot be written; the partial output is removed.
+ * @returns the run's statistics, and whether it was interrupted.
+ * @throws {OutputLockedError} when another run holds `OUT.lock`.
+ * @throws {RangeError} when a resume does not match its checkpoint, the temporary output is not
+ * what the checkpoint recorded, or an input changed; otherwise when an input cannot be opened or
+ * is corrupt as a whole (gzip, Parquet), or the output cannot be written.
  * @example
  * ```ts ignore
  * import { loadTokenizer } from "../tokenizer/mod.ts";
  * import { parseDataset } from "./parse_dataset.ts";
- * const stats = await parseDataset({
+ * const { stats } = await parseDataset({
  *   inputs: ["samples.jsonl.gz"], out: "results.jsonl", tokenizer: await loadTokenizer(),
  * });
  * console.log(stats.status, stats.tokens_per_second);
  * ```
  */
-export async function parseDataset(options: ParseDatasetOptions): Promise<ParseDatasetStats> {
+export async function parseDataset(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
+  const lock = options.lock === false ? undefined : acquireOutputLock(options.out);
+  try {
+    return await run(options);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
   const { tokenizer, out } = options;
   const shard = options.shard ?? WHOLE;
   const role = options.role === undefined ? "assistant" : options.role;
   const now = options.now ?? (() => performance.now());
-  const encoding = { tokenizer };
-  const stats = new StatsCollector();
-  const temp = partialName(out);
-  const file = new AppendFile(temp, { gzip: out.endsWith(".gz") });
+  const workers = Math.max(1, Math.floor(options.workers ?? 1));
+  const batchSize = Math.max(1, options.batchSize ?? (workers > 1 ? 256 : 2048));
+  const every = Math.max(1, options.checkpointEvery ?? 8192);
+  const gzip = out.endsWith(".gz");
+  const parse: ParseSettings = {
+    role,
+    field: options.field,
+    recover: options.recover ?? "first",
+    stripped: options.stripped !== false,
+    emit: [...(options.emit ?? [])],
+  };
+  const settings = {
+    command: "parse-dataset",
+    ...parse,
+    field: parse.field ?? null,
+    shard: `${shard.index}/${shard.count}`,
+    gzip,
+  };
+  const inputs = describeInputs(options.inputs);
+  const cp = openJournal<ParseCheckpoint>(out, {
+    resume: options.resume === true,
+    settings,
+    inputs,
+  });
   const started = now();
-  const progress: ParseDatasetProgress = { read: 0, records: 0, failed: 0, tokens: 0, bytes: 0 };
-  const engine = options.engine ?? new CpuBackend(tokenizer);
-  const batchSize = Math.max(1, options.batchSize ?? 2048);
-  let pending: Pending[] = [];
-  let pendingTokens = 0;
-
-  const emitOpenai = options.emit?.includes("openai") ?? false;
-  const emitResponses = options.emit?.includes("responses") ?? false;
-
-  const emit = (p: Pending, result: CompletionAnalysis, tokens: number): void => {
-    stats.add(p.statsError ?? result, tokens, p.where);
-    if (emitOpenai || emitResponses) {
-      const messages = messagesOf(result);
-      const conv = { idPrefix: `${p.where.record}_${result.sample ?? 0}` };
-      if (emitOpenai) result.openai = toChatCompletionMessage(messages, conv);
-      if (emitResponses) {
-        result.responses = toResponsesOutput(messages, {
-          ...conv,
-          incomplete: result.stop === "none",
-        });
-      }
-    }
-    file.writeText(formatResultLine(p.carried, result) + "\n");
-    progress.records++;
-    progress.tokens += tokens;
-    if (result.status === "error") progress.failed++;
-    options.onProgress?.(progress);
+  const temp = partialName(out);
+  const stats = cp ? StatsCollector.fromSnapshot(cp.stats) : new StatsCollector();
+  const base: StatsRateBase | undefined = cp
+    ? { records: cp.stats.records, samples: cp.stats.samples, tokens: cp.stats.tokens }
+    : undefined;
+  const file = new AppendFile(temp, { gzip, truncateTo: cp?.outputLength });
+  const progress: ParseDatasetProgress = {
+    ...(cp?.progress ?? { read: 0, records: 0, failed: 0, tokens: 0 }),
+    bytes: 0,
+    resumedRead: cp?.progress.read ?? 0,
+    resumedTokens: cp?.progress.tokens ?? 0,
   };
+  if (cp) {
+    // Bytes of the files already done, for the progress estimate.
+    for (let i = 0; i < cp.position.fileIndex; i++) progress.bytes += Math.max(0, inputs[i].size);
+  }
+  let position: ReadPosition = cp?.position ?? START;
+  const summary = (interrupted: boolean): ParseDatasetSummary => ({
+    stats: stats.result(
+      (now() - started) / 1000,
+      progress.read,
+      `${shard.index}/${shard.count}`,
+      base,
+    ),
+    interrupted,
+    resumedFrom: progress.resumedRead,
+    file: interrupted ? temp : out,
+  });
 
-  const flush = async (): Promise<void> => {
-    const batch = pending;
-    pending = [];
-    pendingTokens = 0;
-    await runEngine(engine, encoding, batch, role, options.recover);
-    for (const p of batch) emit(p, p.result!, p.record ? p.record.tokens.length : 0);
-  };
-
-  /** A record's samples (one for a flat record), analyzed on the CPU when there is no engine. */
-  const readSamples = (
-    rec: { index: number; file: string; line: number; text?: string; value?: unknown },
-  ): Pending[] => {
-    const where = { record: rec.index, file: rec.file, line: rec.line };
-    let read: (EvalRecord | RecordReadError)[];
-    try {
-      read = readEvalSamples(tokenizer, rec, {
-        field: options.field,
-        encodeText: false, // the engine encodes the texts of a batch together
-        stripped: options.stripped,
-        role,
-      });
-    } catch (e) {
-      const p: Pending = { where, carried: [] };
-      failRecord(p, e);
-      return [p];
-    }
-    return read.map((r) => {
-      const p: Pending = { where, carried: [] };
-      if (r instanceof RecordReadError) {
-        failRecord(p, r);
-        return p;
-      }
-      p.carried = r.carried;
-      p.record = r;
-      return p;
+  const checkpoint = (finalizing: boolean) => {
+    const changed = inputsChanged(inputs);
+    if (changed) throw new RangeError(`Cannot parse ${out}: ${changed} while it was read`);
+    file.sync();
+    const { read, records, failed, tokens } = progress;
+    saveCheckpoint<ParseCheckpoint>(out, {
+      version: 2,
+      settings,
+      inputs,
+      position,
+      files: [markFile(temp, file.length)],
+      outputLength: file.length,
+      stats: stats.snapshot(),
+      progress: { read, records, failed, tokens },
+      ...(finalizing ? { finalizing: true } : {}),
     });
   };
 
+  const finalize = () => {
+    file.close();
+    renameSync(temp, out);
+    options.onFinalizeRename?.(out);
+    syncDir(dirname(out));
+    removeCheckpoint(out);
+  };
+
+  if (cp?.finalizing) {
+    finalize();
+    return summary(false);
+  }
+
+  const runner: BatchRunner = workers > 1
+    ? new WorkerPool<RawEvalRecord[], ParsedSample[]>(
+      new URL("./parse_worker.ts", import.meta.url),
+      parse,
+      workers,
+    )
+    : (() => {
+      const ctx = { ...parse, tokenizer, engine: options.engine ?? new CpuBackend(tokenizer) };
+      return { run: (recs) => parseRecords(recs, ctx), close: () => Promise.resolve() };
+    })();
+  const maxInFlight = workers > 1 ? 2 * workers : 1;
+  const queue: Promise<ParsedSample[]>[] = [];
+
+  const submit = (recs: RawEvalRecord[]) => {
+    if (recs.length === 0) return;
+    const done = runner.run(recs);
+    done.catch(() => {}); // awaited in order by writeOldest; no unhandled rejection meanwhile
+    queue.push(done);
+  };
+  const writeOldest = async () => {
+    for (const s of await queue.shift()!) {
+      stats.add(s.stats, s.tokens, s.where);
+      file.writeText(s.line + "\n");
+      progress.records++;
+      progress.tokens += s.tokens;
+      if (s.stats.status === "error") progress.failed++;
+    }
+    options.onProgress?.(progress);
+  };
+  const drain = async () => {
+    while (queue.length > 0) await writeOldest();
+  };
+
+  let batch: RawEvalRecord[] = [];
+  let batchText = 0;
+  let sinceCheckpoint = 0;
+  let interrupted = false;
   try {
     const records = readRecords(options.inputs, {
+      start: cp ? position : undefined,
       onBytes: (b) => void (progress.bytes += b),
     });
     for await (const rec of records) {
+      if (options.signal?.aborted) {
+        interrupted = true;
+        break;
+      }
       progress.read++;
-      if (!inShard(rec.index, shard)) continue;
-      for (const p of readSamples(rec)) {
-        pending.push(p);
-        pendingTokens += p.record ? p.record.tokens.length || (p.record.text?.length ?? 0) : 0;
-        if (pending.length >= batchSize || pendingTokens >= 1 << 23) await flush();
+      position = {
+        records: rec.index + 1,
+        fileIndex: rec.fileIndex,
+        line: rec.line,
+        offset: rec.byteOffset,
+      };
+      if (++sinceCheckpoint >= every) {
+        // After this record is handled (below); a checkpoint never splits a record's samples.
+        sinceCheckpoint = -1;
+      }
+      if (inShard(rec.index, shard)) {
+        const { index, file: f, line, text, value, error } = rec;
+        batch.push({ index, file: f, line, text, value, error });
+        batchText += text?.length ?? 0;
+        if (batch.length >= batchSize || batchText >= BATCH_TEXT) {
+          submit(batch);
+          batch = [];
+          batchText = 0;
+          while (queue.length >= maxInFlight) await writeOldest();
+        }
+      }
+      if (sinceCheckpoint < 0) {
+        submit(batch);
+        batch = [];
+        batchText = 0;
+        await drain();
+        checkpoint(false);
+        sinceCheckpoint = 0;
       }
     }
-    if (pending.length > 0) await flush();
-    file.close();
-  } catch (e) {
-    try {
+    submit(batch);
+    batch = [];
+    await drain();
+    if (interrupted) {
+      checkpoint(false);
       file.close();
-    } finally {
-      rmSync(temp, { force: true });
+    } else {
+      checkpoint(true);
+      finalize();
     }
+  } catch (e) {
+    file.close();
+    // Without a checkpoint the temporary output can never be resumed: remove it.
+    if (!existsSync(checkpointPath(out))) rmSync(temp, { force: true });
     throw e;
+  } finally {
+    await runner.close();
   }
-  renameSync(temp, out);
-  return stats.result((now() - started) / 1000, progress.read, `${shard.index}/${shard.count}`);
+  return summary(interrupted);
 }
 
 /**

@@ -98,6 +98,12 @@ export interface ParseDatasetStats {
   repairs: Record<string, number>;
   /** Samples recovered from stripped text. */
   stripped: number;
+  /**
+   * Samples whose record could not be read (bad JSON, invalid UTF-8, no or a malformed
+   * completion, an internal failure): error lines the model's output did not cause. The CLI
+   * exits 1 when this is not 0, as `render-dataset` does for failed records.
+   */
+  unreadable: number;
   /** Counts by sample index (`"0"`, `"1"`, …; records without samples count as index 0). */
   per_sample: Record<string, SampleIndexStats>;
   /** Messages by channel (`(none)` for messages without one). */
@@ -163,6 +169,8 @@ export interface StatsInput {
   truncated?: boolean;
   /** Stripped-text sample. */
   stripped?: boolean;
+  /** The record (or sample) could not be read: see {@link ParseDatasetStats.unreadable}. */
+  unreadable?: boolean;
   /** Dropped spans. */
   dropped?: readonly { from: number; to: number; reason: string }[];
   /** Repairs. */
@@ -187,6 +195,70 @@ export interface StatsInput {
   /** Error reason code. */
   reason?: string;
 }
+
+/**
+ * The state of a {@link StatsCollector} as plain JSON data: a `parse-dataset` checkpoint holds
+ * it, so that a resumed run's statistics equal a clean run's. Maps are entry lists in insertion
+ * order (the order the statistics list ties in).
+ */
+export interface StatsSnapshot {
+  /** Format version (1). */
+  version: 1;
+  /** Records counted. */
+  records: number;
+  /** Samples counted. */
+  samples: number;
+  /** The last record index counted (-1: none). */
+  lastRecord: number;
+  /** Tokens counted. */
+  tokens: number;
+  /** Messages counted. */
+  messages: number;
+  /** Tool calls counted. */
+  toolCalls: number;
+  /** Truncated samples. */
+  truncated: number;
+  /** Stripped-text samples. */
+  stripped: number;
+  /** Unreadable samples. */
+  unreadable: number;
+  /** Tool calls with bad arguments, and the first examples. */
+  badArguments: { count: number; examples: BadArgumentsExample[] };
+  /** Dropped spans, their tokens and the samples with any. */
+  dropped: { spans: number; tokens: number; samples: number };
+  /** By status. */
+  status: Record<CompletionStatus, number>;
+  /** By stop token. */
+  stop: Record<StopKind, number>;
+  /** Channel → content tokens. */
+  channelTokens: [string, { messages: number; tokens: number }][];
+  /** Dropped-span reason → spans. */
+  droppedReasons: [string, number][];
+  /** Repair → count. */
+  repairs: [string, number][];
+  /** Sample index → counts. */
+  perSample: [string, SampleIndexStats][];
+  /** Channel → messages. */
+  channels: [string, number][];
+  /** Recipient → tool calls. */
+  recipients: [string, number][];
+  /** Error reasons. */
+  errors: [string, ReasonCount][];
+  /** Recovered reasons. */
+  recovered: [string, ReasonCount][];
+}
+
+/** Throughput counts done before a resume, left out of the rates. */
+export interface StatsRateBase {
+  /** Records counted before this run. */
+  records: number;
+  /** Samples counted before this run. */
+  samples: number;
+  /** Tokens counted before this run. */
+  tokens: number;
+}
+
+const clone = <T>(v: T): T => structuredClone(v);
 
 /**
  * Accumulates {@link ParseDatasetStats} over results. Memory is bounded: at most 1000 channel
@@ -217,6 +289,7 @@ export class StatsCollector {
   #droppedReasons = new Map<string, number>();
   #repairs = new Map<string, number>();
   #stripped = 0;
+  #unreadable = 0;
   #perSample = new Map<string, SampleIndexStats>();
   #tokens = 0;
   #messages = 0;
@@ -237,6 +310,7 @@ export class StatsCollector {
     this.#samples++;
     if (r.truncated) this.#truncated++;
     if (r.stripped) this.#stripped++;
+    if (r.unreadable) this.#unreadable++;
     const idx = String(r.sample ?? 0);
     let per = this.#perSample.get(idx);
     if (per === undefined && this.#perSample.size < MAX_KEYS) {
@@ -302,8 +376,100 @@ export class StatsCollector {
     }
   }
 
-  /** The statistics so far, with throughput over `seconds`. */
-  result(seconds: number, read: number, shard: string): ParseDatasetStats {
+  /**
+   * The collector's state, to continue from with {@link StatsCollector.fromSnapshot}.
+   *
+   * @example
+   * ```ts
+   * import { deepStrictEqual } from "node:assert/strict";
+   * import { StatsCollector } from "./stats.ts";
+   * const s = new StatsCollector();
+   * s.add({ status: "ok", stop: "end", messages: [{ channel: "final" }], tool_calls: [] }, 3, {
+   *   record: 0, file: "a.jsonl", line: 1,
+   * });
+   * const copy = StatsCollector.fromSnapshot(JSON.parse(JSON.stringify(s.snapshot())));
+   * deepStrictEqual(copy.result(1, 1, "0/1"), s.result(1, 1, "0/1"));
+   * ```
+   */
+  snapshot(): StatsSnapshot {
+    return clone({
+      version: 1 as const,
+      records: this.#records,
+      samples: this.#samples,
+      lastRecord: this.#lastRecord,
+      tokens: this.#tokens,
+      messages: this.#messages,
+      toolCalls: this.#toolCalls,
+      truncated: this.#truncated,
+      stripped: this.#stripped,
+      unreadable: this.#unreadable,
+      badArguments: { count: this.#badArgs, examples: this.#badExamples },
+      dropped: {
+        spans: this.#droppedSpans,
+        tokens: this.#droppedTokens,
+        samples: this.#droppedSamples,
+      },
+      status: this.#status,
+      stop: this.#stop,
+      channelTokens: [...this.#channelTokens],
+      droppedReasons: [...this.#droppedReasons],
+      repairs: [...this.#repairs],
+      perSample: [...this.#perSample],
+      channels: [...this.#channels],
+      recipients: [...this.#recipients],
+      errors: [...this.#errors],
+      recovered: [...this.#recovered],
+    });
+  }
+
+  /**
+   * A collector continuing from `s` (from {@link StatsCollector.snapshot}).
+   *
+   * @throws {SyntaxError} when `s` is not a version 1 snapshot.
+   */
+  static fromSnapshot(s: StatsSnapshot): StatsCollector {
+    if (s?.version !== 1 || !Array.isArray(s.channels) || !Array.isArray(s.errors)) {
+      throw new SyntaxError("Cannot restore statistics: not a version 1 snapshot");
+    }
+    const c = new StatsCollector();
+    const v = clone(s);
+    c.#records = v.records;
+    c.#samples = v.samples;
+    c.#lastRecord = v.lastRecord;
+    c.#tokens = v.tokens;
+    c.#messages = v.messages;
+    c.#toolCalls = v.toolCalls;
+    c.#truncated = v.truncated;
+    c.#stripped = v.stripped;
+    c.#unreadable = v.unreadable;
+    c.#badArgs = v.badArguments.count;
+    c.#badExamples = v.badArguments.examples;
+    c.#droppedSpans = v.dropped.spans;
+    c.#droppedTokens = v.dropped.tokens;
+    c.#droppedSamples = v.dropped.samples;
+    c.#status = v.status;
+    c.#stop = v.stop;
+    c.#channelTokens = new Map(v.channelTokens);
+    c.#droppedReasons = new Map(v.droppedReasons);
+    c.#repairs = new Map(v.repairs);
+    c.#perSample = new Map(v.perSample);
+    c.#channels = new Map(v.channels);
+    c.#recipients = new Map(v.recipients);
+    c.#errors = new Map(v.errors);
+    c.#recovered = new Map(v.recovered);
+    return c;
+  }
+
+  /**
+   * The statistics so far, with throughput over `seconds`; `base` (a resumed run's counts at its
+   * start) is left out of the rates, which count this run's work only.
+   */
+  result(
+    seconds: number,
+    read: number,
+    shard: string,
+    base?: StatsRateBase,
+  ): ParseDatasetStats {
     const secs = Math.max(seconds, 1e-9);
     const perChannel: Record<string, ChannelTokens> = Object.create(null);
     for (const [k, v] of this.#channelTokens) {
@@ -332,15 +498,16 @@ export class StatsCollector {
       },
       repairs: sortedObject(this.#repairs),
       stripped: this.#stripped,
+      unreadable: this.#unreadable,
       per_sample: perSample,
       channels: sortedObject(this.#channels),
       recipients: sortedObject(this.#recipients),
       errors: topReasons(this.#errors),
       recovered: topReasons(this.#recovered),
       seconds,
-      records_per_second: this.#records / secs,
-      samples_per_second: this.#samples / secs,
-      tokens_per_second: this.#tokens / secs,
+      records_per_second: (this.#records - (base?.records ?? 0)) / secs,
+      samples_per_second: (this.#samples - (base?.samples ?? 0)) / secs,
+      tokens_per_second: (this.#tokens - (base?.tokens ?? 0)) / secs,
       read,
       shard,
     };
@@ -357,7 +524,12 @@ export class StatsCollector {
  * strictEqual(formatStats(new StatsCollector().result(1, 0, "0/1"), "out.jsonl").startsWith("parse-dataset: 0 records"), true);
  * ```
  */
-export function formatStats(s: ParseDatasetStats, out: string, maxReasons = 5): string {
+export function formatStats(
+  s: ParseDatasetStats,
+  out: string,
+  maxReasons = 5,
+  notes: readonly string[] = [],
+): string {
   const n = (x: number) => x.toLocaleString("en-US");
   const rate = (x: number) =>
     x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e4 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(0);
@@ -375,6 +547,7 @@ export function formatStats(s: ParseDatasetStats, out: string, maxReasons = 5): 
       ? [`dropped ${n(s.dropped.spans)} spans (${n(s.dropped.tokens)} tokens)`]
       : []),
     ...(s.stripped > 0 ? [`stripped text ${n(s.stripped)}`] : []),
+    ...(s.unreadable > 0 ? [`unreadable ${n(s.unreadable)}`] : []),
     ...(s.bad_arguments.count > 0 ? [`bad tool arguments ${n(s.bad_arguments.count)}`] : []),
     `${rate(s.records_per_second)} records/s, ` +
     (s.samples !== s.records ? `${rate(s.samples_per_second)} samples/s, ` : "") +
@@ -382,6 +555,7 @@ export function formatStats(s: ParseDatasetStats, out: string, maxReasons = 5): 
     (s.backend ? ` (${s.backend})` : ""),
     `${s.seconds.toFixed(1)}s` +
     (s.shard !== "0/1" ? ` (shard ${s.shard} of ${n(s.read)} read)` : ""),
+    ...notes,
   ];
   const lines = [`parse-dataset: ${parts.join("; ")} → ${out}`];
   for (const r of s.errors.slice(0, maxReasons)) {

@@ -42,6 +42,20 @@ export function tempName(path: string): string {
   return `${path}.tmp`;
 }
 
+/**
+ * The final name of a file written under {@link tempName} (other names are returned as they are).
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { finalName } from "./durable_file.ts";
+ * deepStrictEqual(finalName("out/train.bin.tmp"), "out/train.bin");
+ * ```
+ */
+export function finalName(temp: string): string {
+  return temp.endsWith(".tmp") ? temp.slice(0, -4) : temp;
+}
+
 /** Options of {@link AppendFile}. */
 export interface AppendFileOptions {
   /**

@@ -22,7 +22,7 @@ async function run(lines: string[], extra: Record<string, unknown> = {}) {
   const dir = mkdtempSync(join(tmpdir(), "harmony-inputs-"));
   try {
     writeFileSync(join(dir, "in.jsonl"), lines.join("\n") + "\n");
-    const stats = await parseDataset({
+    const { stats } = await parseDataset({
       inputs: [join(dir, "in.jsonl")],
       out: join(dir, "out.jsonl"),
       tokenizer,

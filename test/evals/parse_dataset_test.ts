@@ -84,8 +84,10 @@ describe("harmony parse-dataset", () => {
         "--backend",
         "auto",
       ]);
-      assert.equal(r.code, 0, r.err);
+      // Records that cannot be read are error lines, and the exit code says so (as render-dataset).
+      assert.equal(r.code, 1, r.err);
       assert.match(r.err, /^parse-dataset: \d+ records \(ok \d+/);
+      assert.match(r.err, new RegExp(`; unreadable ${bad.size};`));
       assert.equal(r.out, "");
       const out = readOut(outPath);
       assert.equal(out.length, lines.length);
@@ -131,8 +133,8 @@ describe("harmony parse-dataset", () => {
       const gz = join(dir, "in.jsonl.gz");
       writeFileSync(plain, lines.join("\n"));
       writeFileSync(gz, gzipSync(lines.join("\n")));
-      assert.equal((await cli([plain, "--out", join(dir, "a.jsonl")])).code, 0);
-      assert.equal((await cli([gz, "--out", join(dir, "b.jsonl.gz")])).code, 0);
+      assert.equal((await cli([plain, "--out", join(dir, "a.jsonl")])).code, 1); // bad records
+      assert.equal((await cli([gz, "--out", join(dir, "b.jsonl.gz")])).code, 1);
       const a = readOut(join(dir, "a.jsonl"));
       const b = readOut(join(dir, "b.jsonl.gz"));
       assert.equal(a.length, lines.length);
@@ -157,7 +159,7 @@ describe("harmony parse-dataset", () => {
       );
       const out = join(dir, "o.jsonl");
       const r = await cli([input, "--out", out, "--field", "response", "--role", "none"]);
-      assert.equal(r.code, 0, r.err);
+      assert.equal(r.code, 1, r.err); // record 2 has no response field
       const rows = readOut(out);
       assert.equal(rows[0].final, "4");
       assert.equal(rows[0].analysis, "Think.");
@@ -177,8 +179,11 @@ describe("harmony parse-dataset", () => {
       let total = 0;
       for (const i of [0, 1, 2]) {
         const r = await cli([input, "--out", join(dir, "r.jsonl"), "--shard", `${i}/3`]);
-        assert.equal(r.code, 0, r.err);
         const rows = readOut(join(dir, `r.shard-0000${i}-of-00003.jsonl`));
+        const unreadable = rows.some((row) =>
+          /^(bad-json|no-completion|token-out-of-range)/.test(row.error ?? "")
+        );
+        assert.equal(r.code, unreadable ? 1 : 0, r.err);
         total += rows.length;
         for (const row of rows) if (row.id !== undefined) ids.push(row.id);
         rows.forEach((row) => {
@@ -233,7 +238,7 @@ describe("harmony parse-dataset", () => {
       const pq = join(dir, "in.parquet");
       writeFileSync(pq, writer.getBytes());
       const out = join(dir, "o.jsonl");
-      const stats = await parseDataset({ inputs: [pq], out, tokenizer });
+      const { stats } = await parseDataset({ inputs: [pq], out, tokenizer });
       const text = readFileSync(out, "utf8").split("\n").filter(Boolean);
       assert.equal(text.length, built.length);
       text.forEach((l, i) => {

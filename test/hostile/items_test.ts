@@ -96,10 +96,12 @@ test("2: invalid UTF-8 in render-dataset and parse-dataset is an error record na
       input,
       new Uint8Array([...new TextEncoder().encode('{"id":"caf'), 0xe9, 0x22, 0x7d, 10]),
     );
-    // parse-dataset's exit code for unreadable records is its own policy; the line is ours.
-    await main(
-      ["parse-dataset", input, "--out", join(dir, "p.out"), "--backend", "cpu"],
-      memoryHost(),
+    // One rule for both commands: a record that cannot be read makes the exit code 1.
+    const host = memoryHost();
+    assert.equal(
+      await main(["parse-dataset", input, "--out", join(dir, "p.out"), "--backend", "cpu"], host),
+      1,
+      host.err(),
     );
     const line = JSON.parse(readFileSync(join(dir, "p.out"), "utf8")) as { error: string };
     assert.match(

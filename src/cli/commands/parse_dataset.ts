@@ -8,17 +8,28 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Command } from "../commands.ts";
-import type { Host } from "../host.ts";
+import { type Host, interruptExitCode } from "../host.ts";
 import { checkInputFiles, UsageError } from "../args.ts";
 import type { Role } from "../../chat/role.ts";
 import { resolveShard } from "../../dataset/shard.ts";
 import { Progress } from "../../dataset/progress.ts";
 import { totalInputBytes } from "../../dataset/readers.ts";
 import { loadTokenizer } from "../../tokenizer/mod.ts";
-import { parseDataset, shardOutputPath } from "../../evals/parse_dataset.ts";
+import {
+  parseDataset,
+  type ParseDatasetSummary,
+  shardOutputPath,
+} from "../../evals/parse_dataset.ts";
 import { formatStats, type ParseDatasetStats } from "../../evals/stats.ts";
 import { BACKEND_OPTION, openBackendOption } from "../backend.ts";
 import { parseFieldPath } from "../../evals/field_path.ts";
+import {
+  checkpointEvery,
+  jobOptions,
+  progressEveryMs,
+  refusePipesOnResume,
+  resolveWorkers,
+} from "../job_flags.ts";
 
 function str(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;
@@ -33,10 +44,21 @@ export async function runParseDataset(
   host: Host,
   inputs: string[],
   o: Record<string, string | boolean | string[] | undefined>,
-): Promise<{ stats: ParseDatasetStats; out: string; statsFile?: string }> {
+): Promise<{
+  stats: ParseDatasetStats;
+  out: string;
+  statsFile?: string;
+  /** Whether a signal stopped the run (a checkpoint was written). */
+  interrupted: boolean;
+  /** Records read before this run (from the checkpoint). */
+  resumedFrom: number;
+  /** The exit code when a signal interrupted the run. */
+  exitSignal?: number;
+}> {
   const outOpt = str(o.out);
   if (!outOpt) throw new UsageError("Cannot parse dataset: --out FILE is required");
   checkInputFiles(inputs);
+  refusePipesOnResume(inputs, o.resume === true);
   let shard;
   try {
     shard = resolveShard(
@@ -75,27 +97,61 @@ export async function runParseDataset(
   }
   const tokenizer = await loadTokenizer();
   const engine = await openBackendOption(host, o.backend, "parse-dataset");
-  const progress = new Progress(host.stderr, { totalBytes: await totalInputBytes(inputs) });
-  const stats = await parseDataset({
-    inputs,
-    out,
-    tokenizer,
-    role,
-    field,
-    recover: str(o.recover) === "all" ? "all" : "first",
-    stripped: str(o.stripped) !== "off",
-    shard,
-    emit,
-    engine,
-    onProgress: (p) => progress.update(p),
-  }).finally(() => engine.destroy());
+  const totalBytes = await totalInputBytes(inputs);
+  // Worker threads parse on the CPU: `--backend gpu` stays on the main thread, as in
+  // render-dataset (under `auto`, a GPU that opened means one thread).
+  const workers = engine.kind === "gpu" ? 1 : resolveWorkers(str(o.workers), totalBytes);
+  const progress = new Progress(host.stderr, {
+    totalBytes,
+    logEveryMs: progressEveryMs(str(o["progress-every"])),
+  });
+  const trapped = host.trapSignals?.();
+  let summary: ParseDatasetSummary;
+  try {
+    summary = await parseDataset({
+      inputs,
+      out,
+      tokenizer,
+      role,
+      field,
+      recover: str(o.recover) === "all" ? "all" : "first",
+      stripped: str(o.stripped) !== "off",
+      shard,
+      emit,
+      engine,
+      workers,
+      resume: o.resume === true,
+      checkpointEvery: checkpointEvery(str(o["checkpoint-every"])),
+      signal: trapped?.signal,
+      onProgress: (p) =>
+        progress.update({
+          records: p.read,
+          failed: p.failed,
+          tokens: p.tokens,
+          bytes: p.bytes,
+          resumedRecords: p.resumedRead,
+          resumedTokens: p.resumedTokens,
+        }),
+    });
+  } finally {
+    trapped?.release();
+    engine.destroy();
+  }
   progress.end();
-  stats.backend = engine.describe();
-  if (statsFile !== undefined) {
+  const stats = summary.stats;
+  stats.backend = workers > 1 ? `${workers} workers, cpu` : engine.describe();
+  if (statsFile !== undefined && !summary.interrupted) {
     mkdirSync(dirname(statsFile), { recursive: true });
     writeFileSync(statsFile, JSON.stringify(stats, null, 2) + "\n");
   }
-  return { stats, out, statsFile };
+  return {
+    stats,
+    out,
+    statsFile,
+    interrupted: summary.interrupted,
+    resumedFrom: summary.resumedFrom,
+    exitSignal: summary.interrupted && trapped ? interruptExitCode(trapped.signal) : undefined,
+  };
 }
 
 /** The `parse-dataset` command. */
@@ -179,6 +235,7 @@ export const command: Command = {
         valueName: "FILE",
         description: "Also write the summary statistics as JSON",
       },
+      ...jobOptions("parsing"),
     ],
     examples: [
       "harmony parse-dataset samples.jsonl.gz --out results.jsonl --stats stats.json",
@@ -189,8 +246,17 @@ export const command: Command = {
     ],
   },
   async run(args, host) {
-    const { stats, out } = await runParseDataset(host, args.positionals, args.options);
-    await host.stderr.write(formatStats(stats, out));
-    return 0;
+    const r = await runParseDataset(host, args.positionals, args.options);
+    if (r.interrupted) {
+      await host.stderr.write(
+        `parse-dataset: interrupted after ${r.stats.read} records; ` +
+          "run again with --resume to continue\n",
+      );
+      return r.exitSignal ?? 130;
+    }
+    const notes = r.resumedFrom > 0 ? [`resumed after record ${r.resumedFrom}`] : [];
+    await host.stderr.write(formatStats(r.stats, r.out, 5, notes));
+    // One rule with render-dataset: exit 1 when a record of the shard could not be read.
+    return r.stats.unreadable > 0 ? 1 : 0;
   },
 };

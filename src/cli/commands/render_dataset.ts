@@ -5,8 +5,7 @@
  * @module
  */
 
-import { mkdirSync, statSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Command } from "../commands.ts";
 import { type Host, interruptExitCode } from "../host.ts";
@@ -28,6 +27,13 @@ import { formatCount, formatDuration, Progress } from "../../dataset/progress.ts
 import { totalInputBytes } from "../../dataset/readers.ts";
 import { loadTrainingRenderer } from "../../dataset/training_renderer.ts";
 import { BACKEND_OPTION, openBackendOption } from "../backend.ts";
+import {
+  checkpointEvery,
+  jobOptions,
+  progressEveryMs,
+  refusePipesOnResume,
+  resolveWorkers,
+} from "../job_flags.ts";
 
 function str(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;
@@ -93,16 +99,7 @@ export async function runRenderDataset(
   const out = str(o.out);
   if (!out) throw new UsageError("Cannot render dataset: --out PREFIX is required");
   checkInputFiles(inputs);
-  if (o.resume === true) {
-    const pipe = inputs.find((p) => !statSync(p).isFile());
-    if (pipe !== undefined) {
-      throw new UsageError(
-        `Cannot resume from "${
-          pipe.slice(0, 32)
-        }": it is a pipe, which cannot be re-read (run without --resume)`,
-      );
-    }
-  }
+  refusePipesOnResume(inputs, o.resume === true);
   const shard = asUsageError(() =>
     resolveShard({ shard: str(o.shard), shardCount: str(o["shard-count"]) }, (n) => host.env(n))
   );
@@ -125,7 +122,6 @@ export async function runRenderDataset(
     const renderBatch = workers > 1
       ? unusedRenderBatch
       : await loadTrainingRenderer({ analysis: policy.analysis, encoder: engine });
-    const every = str(o["checkpoint-every"]);
     summary = await renderDataset({
       inputs,
       prefix,
@@ -143,7 +139,7 @@ export async function runRenderDataset(
       // GPU batches must be large to pay for the upload (and for `auto` to open the GPU at
       // all); CPU batches only amortize calls.
       batchSize: engine.kind === "cpu" ? 64 : 1024,
-      checkpointEvery: every !== undefined ? positiveInt(every, "--checkpoint-every") : undefined,
+      checkpointEvery: checkpointEvery(str(o["checkpoint-every"])),
       toConversation: conversationFromJson,
       renderBatch,
       workers,
@@ -168,41 +164,6 @@ export async function runRenderDataset(
 const unusedRenderBatch = (): never => {
   throw new TypeError("Cannot render on the main thread: worker threads render");
 };
-
-/**
- * The worker count of `--workers` (default: the available cores, at most 16, for inputs of at
- * least {@link MIN_WORKER_INPUT_BYTES}; one thread for smaller ones).
- *
- * @throws {UsageError} unless a positive integer.
- */
-export function resolveWorkers(text: string | undefined, inputBytes = Infinity): number {
-  if (text !== undefined) return positiveInt(text, "--workers");
-  // Each worker loads the vocabulary (about a second) before it renders: below a few MB of input
-  // one thread finishes first, so the default only starts workers for inputs worth it.
-  if (inputBytes < MIN_WORKER_INPUT_BYTES) return 1;
-  return Math.max(1, Math.min(availableParallelism(), 16));
-}
-
-/** Inputs smaller than this (8 MiB) default to one thread; `--workers N` still starts N. */
-export const MIN_WORKER_INPUT_BYTES = 8 << 20;
-
-/** `--progress-every SECONDS` in milliseconds (default 10 s; 0 turns the log lines off). */
-export function progressEveryMs(text: string | undefined): number {
-  if (text === undefined) return 10_000;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < 0 || text.trim() === "") {
-    throw new UsageError("Cannot parse arguments: --progress-every takes seconds (0: off)");
-  }
-  return n * 1000;
-}
-
-function positiveInt(text: string, flag: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new UsageError(`Cannot parse arguments: ${flag} takes a positive integer`);
-  }
-  return n;
-}
 
 /** The `render-dataset` command. */
 export const command: Command = {
@@ -265,30 +226,7 @@ export const command: Command = {
         valueName: "N",
         description: "Shard count with JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)",
       },
-      {
-        name: "resume",
-        type: "boolean",
-        description: "Continue an interrupted run from its checkpoint",
-      },
-      {
-        name: "workers",
-        type: "string",
-        valueName: "N",
-        description:
-          "Worker threads rendering batches (default: available cores, at most 16; one thread for inputs under 8 MiB)",
-      },
-      {
-        name: "progress-every",
-        type: "string",
-        valueName: "SECONDS",
-        description: "Progress line interval when stderr is not a terminal (default 10; 0: off)",
-      },
-      {
-        name: "checkpoint-every",
-        type: "string",
-        valueName: "N",
-        description: "Records between checkpoints (default 8192)",
-      },
+      ...jobOptions("rendering"),
     ],
     examples: [
       "harmony render-dataset chats.jsonl.gz --out data/train",
