@@ -515,7 +515,10 @@ export class StatsCollector {
 }
 
 /**
- * The human summary of a run (stderr): one line of counts, then one line per frequent error.
+ * The human summary of a run (stderr): one line of counts, then (when there is anything to
+ * say) lines for mean content tokens per message by channel, dropped spans and repairs by kind,
+ * the first tool call with bad JSON arguments, counts per sample index (records with several
+ * samples), and one line per frequent error reason.
  *
  * @example
  * ```ts
@@ -558,6 +561,45 @@ export function formatStats(
     ...notes,
   ];
   const lines = [`parse-dataset: ${parts.join("; ")} → ${out}`];
+  const list = (o: Record<string, number>) =>
+    Object.entries(o).map(([k, v]) => `${k} ${n(v)}`).join(", ");
+  const channels = Object.entries(s.tokens_per_channel);
+  if (channels.length > 0) {
+    lines.push(
+      `  tokens per message: ${
+        channels.map(([k, v]) => `${k} ${v.mean.toFixed(1)} (${n(v.messages)})`).join(", ")
+      }`,
+    );
+  }
+  if (s.dropped.spans > 0) {
+    lines.push(
+      `  dropped spans: ${list(s.dropped.reasons)} (in ${n(s.dropped.samples)} samples)`,
+    );
+  }
+  if (Object.keys(s.repairs).length > 0) lines.push(`  repairs: ${list(s.repairs)}`);
+  const bad = s.bad_arguments.examples[0];
+  if (bad !== undefined) {
+    lines.push(
+      `  bad tool arguments: ${
+        n(s.bad_arguments.count)
+      }, e.g. record ${bad.record} (${bad.file}:${bad.line})` +
+        `${bad.sample === undefined ? "" : ` sample ${bad.sample}`} ${
+          bad.recipient.slice(0, 64)
+        }: ${JSON.stringify(bad.raw.slice(0, 60))}`,
+    );
+  }
+  const indices = Object.entries(s.per_sample);
+  if (indices.length > 1) {
+    lines.push(
+      `  per sample: ${
+        indices.map(([k, v]) =>
+          `#${k} ${n(v.samples)} (ok ${n(v.ok)}, recovered ${n(v.recovered)}, error ${
+            n(v.error)
+          }, truncated ${n(v.truncated)})`
+        ).join("; ")
+      }`,
+    );
+  }
   for (const r of s.errors.slice(0, maxReasons)) {
     lines.push(
       `  error ${r.reason}: ${
