@@ -137,8 +137,16 @@ describe("parse-dataset --resume", () => {
       await run({ inputs: [input], out: clean });
       const out = join(dir, "r.jsonl.gz");
       const ctrl = new AbortController();
-      await run({ inputs: [input], out, signal: ctrl.signal, onProgress: abortAfter(20, ctrl) });
-      await run({ inputs: [input], out, resume: true });
+      const part = await run({
+        inputs: [input],
+        out,
+        signal: ctrl.signal,
+        onProgress: abortAfter(20, ctrl),
+      });
+      assert.equal(part.interrupted, true);
+      assert.ok(existsSync(`${out}.checkpoint.json`));
+      const r = await run({ inputs: [input], out, resume: true });
+      assert.ok(r.resumedFrom > 0);
       const { gunzipSync } = await import("node:zlib");
       assert.equal(
         gunzipSync(readFileSync(out)).toString(),
