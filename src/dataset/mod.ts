@@ -82,7 +82,16 @@ export {
 } from "./megatron.ts";
 export { type BinDataset, openBinDataset } from "./bin_format.ts";
 export { mergeDatasets, type MergeSummary, prefixesOf } from "./merge.ts";
-export { inShard, parseShard, resolveShard, type Shard, shardPrefix, WHOLE } from "./shard.ts";
+export {
+  type ByteRange,
+  ownsUnit,
+  parseShard,
+  resolveShard,
+  type Shard,
+  shardPrefix,
+  shardRange,
+  WHOLE,
+} from "./shard.ts";
 export { formatCount, formatDuration, Progress, type ProgressCounts } from "./progress.ts";
 export { type Checkpoint, checkpointPath, type RunCounts } from "./checkpoint.ts";
 export {

@@ -9,8 +9,8 @@
 import { renameSync, rmSync } from "node:fs";
 import type { Role } from "../chat/role.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
-import { readRecords } from "../dataset/readers.ts";
-import { inShard, type Shard, shardTag, WHOLE } from "../dataset/shard.ts";
+import { type InputRecord, InputShard } from "../dataset/readers.ts";
+import { type Shard, shardTag, WHOLE } from "../dataset/shard.ts";
 import { AppendFile, tempName } from "../io/durable_file.ts";
 import type { Backend } from "../engine/backend.ts";
 import { CpuBackend } from "../engine/cpu_backend.ts";
@@ -87,6 +87,8 @@ export function partialName(out: string): string {
 /** A record on its way through a batch. */
 interface Pending {
   where: { record: number; file: string; line: number };
+  /** The input record and which of its samples this is (to redo it once placed). */
+  source?: { rec: InputRecord; k: number };
   carried: string[];
   record?: EvalRecord;
   result?: CompletionAnalysis;
@@ -169,6 +171,11 @@ function messagesOf(result: CompletionAnalysis): Message[] {
   return out;
 }
 
+/** Whether a result names its record's position (an error, a recovery, a tool call's example). */
+function namesPosition(p: Pending): boolean {
+  return p.result!.status !== "ok" || p.result!.tool_calls.length > 0;
+}
+
 const EMPTY: CompletionAnalysis = {
   messages: [],
   final: null,
@@ -200,6 +207,11 @@ const EMPTY: CompletionAnalysis = {
 export async function parseDataset(options: ParseDatasetOptions): Promise<ParseDatasetStats> {
   const { tokenizer, out } = options;
   const shard = options.shard ?? WHOLE;
+  // Shard i reads only its part of the inputs (contiguous shards, `shard.ts`). Record indexes and
+  // lines name errors, statistics examples and --emit ids; a shard not at the inputs' start
+  // places itself among them (one scan before its range) when a batch first needs that.
+  const input = await InputShard.open(options.inputs, shard);
+  let placed = input.range === undefined || input.range.start === 0;
   const role = options.role === undefined ? "assistant" : options.role;
   const now = options.now ?? (() => performance.now());
   const encoding = { tokenizer };
@@ -236,19 +248,25 @@ export async function parseDataset(options: ParseDatasetOptions): Promise<ParseD
     options.onProgress?.(progress);
   };
 
-  const flush = async (): Promise<void> => {
-    const batch = pending;
+  const flush = async (midRecord = false): Promise<void> => {
+    let batch = pending;
     pending = [];
     pendingTokens = 0;
     await runEngine(engine, encoding, batch, role, options.recover);
+    if (!placed && (midRecord || batch.some(namesPosition))) {
+      // This batch names records (or splits one): place the shard, then redo the batch.
+      await input.place();
+      placed = true;
+      batch = batch.map((p) => readSamples(p.source!.rec)[p.source!.k]);
+      await runEngine(engine, encoding, batch, role, options.recover);
+    }
     for (const p of batch) emit(p, p.result!, p.record ? p.record.tokens.length : 0);
   };
 
   /** A record's samples (one for a flat record), analyzed on the CPU when there is no engine. */
-  const readSamples = (
-    rec: { index: number; file: string; line: number; text?: string; value?: unknown },
-  ): Pending[] => {
-    const where = { record: rec.index, file: rec.file, line: rec.line };
+  const readSamples = (rec: InputRecord): Pending[] => {
+    const at = input.located(rec) ?? { index: rec.index, line: rec.line };
+    const where = { record: at.index, file: rec.file, line: at.line };
     let read: (EvalRecord | RecordReadError)[];
     try {
       read = readEvalSamples(tokenizer, rec, {
@@ -258,12 +276,12 @@ export async function parseDataset(options: ParseDatasetOptions): Promise<ParseD
         role,
       });
     } catch (e) {
-      const p: Pending = { where, carried: [] };
+      const p: Pending = { where, carried: [], source: { rec, k: 0 } };
       failRecord(p, e);
       return [p];
     }
-    return read.map((r) => {
-      const p: Pending = { where, carried: [] };
+    return read.map((r, k) => {
+      const p: Pending = { where, carried: [], source: { rec, k } };
       if (r instanceof RecordReadError) {
         failRecord(p, r);
         return p;
@@ -275,16 +293,23 @@ export async function parseDataset(options: ParseDatasetOptions): Promise<ParseD
   };
 
   try {
-    const records = readRecords(options.inputs, {
+    if (emitOpenai || emitResponses) {
+      await input.place();
+      placed = true;
+    }
+    const records = input.records({
       onBytes: (b) => void (progress.bytes += b),
     });
     for await (const rec of records) {
       progress.read++;
-      if (!inShard(rec.index, shard)) continue;
-      for (const p of readSamples(rec)) {
+      const samples = readSamples(rec);
+      for (let k = 0; k < samples.length; k++) {
+        const p = samples[k];
         pending.push(p);
         pendingTokens += p.record ? p.record.tokens.length || (p.record.text?.length ?? 0) : 0;
-        if (pending.length >= batchSize || pendingTokens >= 1 << 23) await flush();
+        if (pending.length >= batchSize || pendingTokens >= 1 << 23) {
+          await flush(k < samples.length - 1);
+        }
       }
     }
     if (pending.length > 0) await flush();
