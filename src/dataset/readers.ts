@@ -517,7 +517,8 @@ const BOM = [0xef, 0xbb, 0xbf];
 
 /**
  * Reads `[from, to)` of a file as byte chunks and then, unless byte `to − 1` is a newline, on
- * through the next newline (the line that crosses `to`), calling `onBytes` per chunk.
+ * through the next newline (the line that crosses `to`, read in chunks growing from 4 KiB),
+ * calling `onBytes` per chunk.
  */
 async function* rangeChunks(
   path: string,
@@ -541,9 +542,10 @@ async function* rangeChunks(
       yield buf.subarray(0, bytesRead);
     }
     if (last === 10) return;
-    for (;;) {
-      const buf = new Uint8Array(chunkSize);
-      const { bytesRead } = await fh.read(buf, 0, chunkSize, pos);
+    // The crossing line is usually short: read it in growing chunks, from 4 KiB.
+    for (let size = Math.min(4096, chunkSize);; size = Math.min(2 * size, chunkSize)) {
+      const buf = new Uint8Array(size);
+      const { bytesRead } = await fh.read(buf, 0, size, pos);
       if (bytesRead === 0) return;
       pos += bytesRead;
       onBytes?.(bytesRead);

@@ -11,6 +11,13 @@ import type { Role } from "../chat/role.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
 import { type InputRecord, InputShard } from "../dataset/readers.ts";
 import { type Shard, shardTag, WHOLE } from "../dataset/shard.ts";
+import { describeInputs } from "../dataset/checkpoint.ts";
+import {
+  inputsHash,
+  settingsHash,
+  VOCABULARY,
+  writeShardManifest,
+} from "../dataset/shard_manifest.ts";
 import { AppendFile, tempName } from "../io/durable_file.ts";
 import type { Backend } from "../engine/backend.ts";
 import { CpuBackend } from "../engine/cpu_backend.ts";
@@ -322,8 +329,29 @@ export async function parseDataset(options: ParseDatasetOptions): Promise<ParseD
     }
     throw e;
   }
+  if (shard.count > 1) writeParseManifest(out, shard, options);
   renameSync(temp, out);
   return stats.result((now() - started) / 1000, progress.read, `${shard.index}/${shard.count}`);
+}
+
+/** Records a shard's settings next to its output for `merge` (`shard_manifest.ts`). */
+function writeParseManifest(out: string, shard: Shard, options: ParseDatasetOptions): void {
+  const settings = {
+    role: options.role === undefined ? "assistant" : options.role,
+    field: options.field,
+    recover: options.recover,
+    stripped: options.stripped,
+    emit: options.emit,
+  };
+  writeShardManifest(out.endsWith(".jsonl") ? out.slice(0, -6) : out, {
+    version: 1,
+    command: "parse-dataset",
+    format: out.endsWith(".gz") ? "jsonl.gz" : "jsonl",
+    vocabulary: VOCABULARY,
+    shard,
+    settings: settingsHash(settings),
+    inputs: inputsHash(describeInputs(options.inputs)),
+  });
 }
 
 /**
