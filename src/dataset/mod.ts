@@ -22,17 +22,26 @@
  */
 
 export {
+  countLines,
   detectInputKind,
   fileAsyncBuffer,
   fileChunks,
   gunzip,
   type InputKind,
   type InputRecord,
+  InputShard,
   type ReadPosition,
   readRecords,
   type ReadRecordsOptions,
+  type RecordLocation,
   totalInputBytes,
 } from "./readers.ts";
+export {
+  manifestPath,
+  manifestsDisagree,
+  readShardManifest,
+  type ShardManifest,
+} from "./shard_manifest.ts";
 export {
   checkMessagesField,
   defaultSystemMessage,

@@ -279,16 +279,16 @@ export interface RecordLocation {
  * import { join } from "node:path";
  * import { InputShard } from "./readers.ts";
  * const path = join(mkdtempSync(join(tmpdir(), "shard-")), "a.jsonl");
- * writeFileSync(path, '{"a":1}\n\n{"a":2}\n{"a":3}\n');
+ * writeFileSync(path, '{"a":1}\n\n{"a":2}\n{"a":3}\n'); // 25 bytes
+ * // Shard 1 of 2 owns bytes 12..24: the line starting at byte 17 (`{"a":2}` starts at 9).
  * const input = await InputShard.open([path], { index: 1, count: 2 });
- * const texts: string[] = [];
- * for await (const rec of input.records()) texts.push(rec.text!);
- * strictEqual(texts.join(","), '{"a":2},{"a":3}');
- * const first = input.records();
- * const rec = (await first.next()).value!;
- * await first.return(undefined);
- * strictEqual((await input.locate(rec)).index, 1); // the blank line is not a record
- * strictEqual((await input.locate(rec)).line, 3);
+ * const recs = [];
+ * for await (const rec of input.records()) recs.push(rec);
+ * strictEqual(recs.map((r) => r.text).join(), '{"a":3}');
+ * strictEqual(recs[0].index, 0); // counted in the shard
+ * const at = await input.locate(recs[0]); // one scan of bytes 0..16
+ * strictEqual(at.index, 2); // the blank line is not a record
+ * strictEqual(at.line, 4);
  * ```
  */
 export class InputShard {

@@ -37,7 +37,7 @@ import { type ParseDatasetStats, StatsCollector } from "./stats.ts";
 
 /** Counters passed to {@link ParseDatasetOptions.onProgress}. */
 export interface ParseDatasetProgress {
-  /** Records read (all shards). */
+  /** Records read (this shard's). */
   read: number;
   /** Records written. */
   records: number;
