@@ -284,8 +284,16 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
   let position: ReadPosition = cp?.position ?? START;
   let bytes = 0;
   if (cp) {
-    // Bytes of the files already done, for the progress estimate.
-    for (let i = 0; i < cp.position.fileIndex; i++) bytes += Math.max(0, inputs[i].size);
+    // Bytes already done, for the progress estimate: whole files before the position (for a
+    // shard, the part of them in its range).
+    let at = 0;
+    for (let i = 0; i < cp.position.fileIndex; i++) {
+      const size = Math.max(0, inputs[i].size);
+      const from = Math.max(at, input.range?.start ?? 0);
+      const to = Math.min(at + size, input.range?.end ?? Infinity);
+      bytes += Math.max(0, to - from);
+      at += size;
+    }
   }
   const progress = () => options.onProgress?.({ ...counts, bytes, resumedFrom, resumedTokens });
 

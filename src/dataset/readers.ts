@@ -334,7 +334,7 @@ export class InputShard {
       if (!st.isFile()) {
         throw new RangeError(
           `Cannot shard "${
-            path.slice(-32)
+            path.slice(0, 32)
           }": it is a pipe, whose size is unknown (shard regular files, or run without --shard)`,
         );
       }

@@ -206,7 +206,7 @@ describe("contiguous shards: reading", () => {
       }
       await assert.rejects(InputShard.open([fifo], { index: 0, count: 2 }), {
         name: "RangeError",
-        message: /^Cannot shard ".*pipe": it is a pipe, whose size is unknown/,
+        message: /^Cannot shard ".*": it is a pipe, whose size is unknown/,
       });
     });
   });
@@ -257,6 +257,35 @@ describe("contiguous shards: render-dataset + merge", () => {
     });
   }
 
+  test("one gzip file in three shards: two shards are empty, and the merge is the unsharded run", async () => {
+    await withTmp(async (dir) => {
+      const gz = writeInputs(dir)[1];
+      const whole = join(dir, "whole");
+      await run({ inputs: [gz], prefix: whole, outputFormat: "megatron" });
+      const prefixes = await renderShards([gz], join(dir, "t"), 3, "megatron");
+      assert.deepEqual(prefixes.map((p) => statSync(`${p}.bin`).size > 0), [true, false, false]);
+      mergeDatasets(prefixes, join(dir, "m"));
+      sameFiles(join(dir, "m"), whole, "megatron", "3 shards of one gzip file");
+    });
+  });
+
+  test("shards rendered by worker threads merge to the single-thread unsharded run", async () => {
+    await withTmp(async (dir) => {
+      const inputs = writeInputs(dir);
+      const whole = join(dir, "whole");
+      await run({ inputs, prefix: whole, outputFormat: "bin" });
+      const prefixes: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const shard = { index: i, count: 3 };
+        const prefix = shardPrefix(join(dir, "t"), shard);
+        await run({ inputs, prefix, outputFormat: "bin", shard, workers: 2, batchSize: 2 });
+        prefixes.push(prefix);
+      }
+      mergeDatasets(prefixes, join(dir, "m"));
+      sameFiles(join(dir, "m"), whole, "bin", "3 shards, 2 workers each");
+    });
+  });
+
   test("a shard resumed from a checkpoint inside its range equals the clean shard", async () => {
     await withTmp(async (dir) => {
       const inputs = writeInputs(dir);
@@ -293,6 +322,25 @@ describe("contiguous shards: render-dataset + merge", () => {
 });
 
 describe("contiguous shards: merge checks the shards' settings", () => {
+  test("render-dataset --shard over a pipe is a usage error (exit 2), not a partial shard", async (t) => {
+    await withTmp(async (dir) => {
+      const fifo = join(dir, "pipe");
+      try {
+        execFileSync("mkfifo", [fifo]);
+      } catch {
+        t.skip("mkfifo is not available");
+        return;
+      }
+      const host = memoryHost();
+      const code = await main(
+        ["render-dataset", fifo, "--out", join(dir, "o"), "--shard", "0/2", "--backend", "cpu"],
+        host,
+      );
+      assert.equal(code, 2, host.err());
+      assert.match(host.err(), /Cannot shard ".*": it is a pipe, whose size is unknown/);
+    });
+  });
+
   test("merge refuses shards made with other settings, out of order, or without a manifest (exit 3)", async () => {
     await withTmp(async (dir) => {
       const inputs = writeInputs(dir);
