@@ -2,9 +2,10 @@
  * Merging of `render-dataset` outputs (the shards of one run) into one dataset: Megatron datasets
  * (tokens and loss masks), flat `bin` datasets and JSONL (`render-dataset --output-format jsonl`
  * and `parse-dataset` outputs). Shards are contiguous ranges of the inputs (`shard.ts`), so the
- * merge of all shards of a run, in order, is byte for byte the unsharded run's output. Data files are copied in 1 MiB chunks and the
- * indexes rebuilt by streaming, so memory stays bounded whatever the sizes. The merged records
- * are the inputs' records in the order the prefixes are given (shard 0's, then shard 1's, …).
+ * merge of all shards of a run, in order, is byte for byte the unsharded run's output. Data
+ * files are copied in 1 MiB chunks and the indexes rebuilt by streaming, so memory stays bounded
+ * whatever the sizes. The merged records are the inputs' records in the order the prefixes are
+ * given (shard 0's, then shard 1's, …).
  *
  * @module
  */
