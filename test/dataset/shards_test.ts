@@ -3,7 +3,7 @@
 // the unsharded run, for every output format merge handles.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { execFileSync } from "node:child_process";
@@ -26,6 +26,7 @@ import { FIXTURES, withTmp } from "./_helpers.ts";
 import { main } from "../../src/cli/main.ts";
 import { memoryHost } from "../../src/cli/host.ts";
 
+// Worker threads and n = 1..5 runs take seconds on a busy machine: Bun's node:test default is 5 s.
 const renderBatch = await loadTrainingRenderer();
 const MIXED = join(FIXTURES, "mixed.jsonl");
 const GLAIVE = join(FIXTURES, "glaive_excerpt.jsonl");
@@ -110,7 +111,9 @@ async function wholeKeys(paths: string[]): Promise<string[]> {
 }
 
 describe("contiguous shards: reading", () => {
-  test("countLines() counts lines and records as readLines() and the blank-line rule do", async () => {
+  test("countLines() counts lines and records as readLines() and the blank-line rule do", {
+    timeout: 120_000,
+  }, async () => {
     // A seeded generator over the bytes that matter: newline, CR, blanks, BOM bytes, text, invalid.
     let seed = 12345;
     const rand = (n: number) => {
@@ -134,7 +137,9 @@ describe("contiguous shards: reading", () => {
     }
   });
 
-  test("n = 1..5 shards: their records, placed by locate(), are the whole read's, in order", async () => {
+  test("n = 1..5 shards: their records, placed by locate(), are the whole read's, in order", {
+    timeout: 120_000,
+  }, async () => {
     await withTmp(async (dir) => {
       const inputs = writeInputs(dir);
       const whole = await wholeKeys(inputs);
@@ -151,7 +156,9 @@ describe("contiguous shards: reading", () => {
     });
   });
 
-  test("shard i reads only its byte range plus the line crossing its end; locate() scans once", async () => {
+  test("shard i reads only its byte range plus the line crossing its end; locate() scans once", {
+    timeout: 120_000,
+  }, async () => {
     await withTmp(async (dir) => {
       const path = join(dir, "big.jsonl");
       const lines = Array.from(
@@ -195,7 +202,7 @@ describe("contiguous shards: reading", () => {
     });
   });
 
-  test("sharding a pipe is refused with a clear error", async (t) => {
+  test("sharding a pipe is refused with a clear error", { timeout: 120_000 }, async (t) => {
     await withTmp(async (dir) => {
       const fifo = join(dir, "pipe");
       try {
@@ -240,24 +247,30 @@ function sameFiles(a: string, b: string, format: "megatron" | "bin" | "jsonl", w
 
 describe("contiguous shards: render-dataset + merge", () => {
   for (const format of ["megatron", "bin", "jsonl"] as const) {
-    test(`${format}: merge of n = 1..5 shards is byte-identical to the unsharded run, errors file too`, async () => {
-      await withTmp(async (dir) => {
-        const inputs = writeInputs(dir);
-        const whole = join(dir, "whole");
-        const s = await run({ inputs, prefix: whole, outputFormat: format });
-        assert.ok(s.failed >= 3, "the inputs hold failing records");
-        for (let n = 1; n <= 5; n++) {
-          const prefixes = await renderShards(inputs, join(dir, `t${n}`), n, format);
-          if (n > 1) assert.ok(existsSync(manifestPath(prefixes[0])));
-          const merged = join(dir, `m${n}`);
-          mergeDatasets(prefixes, merged);
-          sameFiles(merged, whole, format, `${n} shards`);
-        }
-      });
-    });
+    test(
+      `${format}: merge of n = 1..5 shards is byte-identical to the unsharded run, errors file too`,
+      { timeout: 120_000 },
+      async () => {
+        await withTmp(async (dir) => {
+          const inputs = writeInputs(dir);
+          const whole = join(dir, "whole");
+          const s = await run({ inputs, prefix: whole, outputFormat: format });
+          assert.ok(s.failed >= 3, "the inputs hold failing records");
+          for (let n = 1; n <= 5; n++) {
+            const prefixes = await renderShards(inputs, join(dir, `t${n}`), n, format);
+            if (n > 1) assert.ok(existsSync(manifestPath(prefixes[0])));
+            const merged = join(dir, `m${n}`);
+            mergeDatasets(prefixes, merged);
+            sameFiles(merged, whole, format, `${n} shards`);
+          }
+        });
+      },
+    );
   }
 
-  test("one gzip file in three shards: two shards are empty, and the merge is the unsharded run", async () => {
+  test("one gzip file in three shards: two shards are empty, and the merge is the unsharded run", {
+    timeout: 120_000,
+  }, async () => {
     await withTmp(async (dir) => {
       const gz = writeInputs(dir)[1];
       const whole = join(dir, "whole");
@@ -269,7 +282,9 @@ describe("contiguous shards: render-dataset + merge", () => {
     });
   });
 
-  test("shards rendered by worker threads merge to the single-thread unsharded run", async () => {
+  test("shards rendered by worker threads merge to the single-thread unsharded run", {
+    timeout: 120_000,
+  }, async () => {
     await withTmp(async (dir) => {
       const inputs = writeInputs(dir);
       const whole = join(dir, "whole");
@@ -286,7 +301,9 @@ describe("contiguous shards: render-dataset + merge", () => {
     });
   });
 
-  test("a shard resumed from a checkpoint inside its range equals the clean shard", async () => {
+  test("a shard resumed from a checkpoint inside its range equals the clean shard", {
+    timeout: 120_000,
+  }, async () => {
     await withTmp(async (dir) => {
       const inputs = writeInputs(dir);
       const shard = { index: 1, count: 3 };
@@ -322,7 +339,9 @@ describe("contiguous shards: render-dataset + merge", () => {
 });
 
 describe("contiguous shards: merge checks the shards' settings", () => {
-  test("render-dataset --shard over a pipe is a usage error (exit 2), not a partial shard", async (t) => {
+  test("render-dataset --shard over a pipe is a usage error (exit 2), not a partial shard", {
+    timeout: 120_000,
+  }, async (t) => {
     await withTmp(async (dir) => {
       const fifo = join(dir, "pipe");
       try {
@@ -341,41 +360,50 @@ describe("contiguous shards: merge checks the shards' settings", () => {
     });
   });
 
-  test("merge refuses shards made with other settings, out of order, or without a manifest (exit 3)", async () => {
-    await withTmp(async (dir) => {
-      const inputs = writeInputs(dir);
-      const base = join(dir, "t");
-      const p0 = shardPrefix(base, { index: 0, count: 2 });
-      const p1 = shardPrefix(base, { index: 1, count: 2 });
-      await run({ inputs, prefix: p0, outputFormat: "jsonl", shard: { index: 0, count: 2 } });
-      await run({
-        inputs,
-        prefix: p1,
-        outputFormat: "jsonl",
-        shard: { index: 1, count: 2 },
-        trainOn: "final",
+  test(
+    "merge refuses shards made with other settings, out of order, or without a manifest (exit 3)",
+    { timeout: 120_000 },
+    async () => {
+      await withTmp(async (dir) => {
+        const inputs = writeInputs(dir);
+        const base = join(dir, "t");
+        const p0 = shardPrefix(base, { index: 0, count: 2 });
+        const p1 = shardPrefix(base, { index: 1, count: 2 });
+        await run({ inputs, prefix: p0, outputFormat: "jsonl", shard: { index: 0, count: 2 } });
+        await run({
+          inputs,
+          prefix: p1,
+          outputFormat: "jsonl",
+          shard: { index: 1, count: 2 },
+          trainOn: "final",
+        });
+        const merge = async (...args: string[]) => {
+          const host = memoryHost();
+          const code = await main(["merge", ...args, "--out", join(dir, "m")], host);
+          return { code, err: host.err() };
+        };
+        const r = await merge(p0, p1);
+        assert.equal(r.code, 3);
+        assert.match(
+          r.err,
+          /Cannot merge: .*t\.shard-00001-of-00002 was made with other settings than .*t\.shard-00000-of-00002/,
+        );
+        assert.equal(existsSync(join(dir, "m.jsonl")), false);
+        await run({ inputs, prefix: p1, outputFormat: "jsonl", shard: { index: 1, count: 2 } });
+        const swapped = await merge(p1, p0);
+        assert.equal(swapped.code, 3);
+        assert.match(swapped.err, /shard 1\/2 but given as input 1 \(give the shards in order\)/);
+        writeFileSync(inputs[3], readFileSync(inputs[3], "utf8") + "\n{}");
+        await run({ inputs, prefix: p1, outputFormat: "jsonl", shard: { index: 1, count: 2 } });
+        const other = await merge(p0, p1);
+        assert.equal(other.code, 3);
+        assert.match(other.err, /was made with other inputs than/);
+        rmSync(manifestPath(p0));
+        const bare = await merge(p0, p1);
+        assert.equal(bare.code, 3);
+        assert.match(bare.err, /t\.shard-00000-of-00002 has no .*\.shard\.json \(.*has one\)/);
+        assert.equal(existsSync(join(dir, "m.jsonl")), false);
       });
-      const merge = async (...args: string[]) => {
-        const host = memoryHost();
-        const code = await main(["merge", ...args, "--out", join(dir, "m")], host);
-        return { code, err: host.err() };
-      };
-      const r = await merge(p0, p1);
-      assert.equal(r.code, 3);
-      assert.match(
-        r.err,
-        /Cannot merge: .*t\.shard-00001-of-00002 was made with other settings than .*t\.shard-00000-of-00002/,
-      );
-      assert.equal(existsSync(join(dir, "m.jsonl")), false);
-      await run({ inputs, prefix: p1, outputFormat: "jsonl", shard: { index: 1, count: 2 } });
-      const swapped = await merge(p1, p0);
-      assert.equal(swapped.code, 3);
-      assert.match(swapped.err, /shard 1\/2 but given as input 1 \(give the shards in order\)/);
-      writeFileSync(inputs[3], readFileSync(inputs[3], "utf8") + "\n{}");
-      await run({ inputs, prefix: p1, outputFormat: "jsonl", shard: { index: 1, count: 2 } });
-      const other = await merge(p0, p1);
-      assert.equal(other.code, 3);
-      assert.match(other.err, /was made with other inputs than/);
-    });
-  });
+    },
+  );
 });

@@ -57,25 +57,37 @@ async function shardsMerged(
 
 describe("parse-dataset: contiguous shards", () => {
   for (const emit of [undefined, ["openai", "responses"] as const]) {
-    test(`n = 1..5 shards merge byte-identical to the unsharded output${emit ? " with --emit openai,responses" : ""}`, async () => {
-      await withTmp(async (dir) => {
-        const { lines, bad } = buildInput();
-        assert.ok(bad.size >= 3);
-        const inputs = writeInputs(dir, lines);
-        const options = { inputs, emit: emit ? [...emit] : undefined, batchSize: 5 };
-        const stats = await parseDataset({ ...options, tokenizer, out: join(dir, "whole.jsonl") });
-        const whole = readFileSync(join(dir, "whole.jsonl"), "utf8");
-        assert.match(whole, /"error":"[a-z-]+: record \d+ \([^)]*:\d+\)/);
-        for (let n = 1; n <= 5; n++) {
-          const r = await shardsMerged(dir, `s${n}`, n, options);
-          assert.equal(r.merged, whole, `${n} shards`);
-          assert.equal(r.records, stats.records);
-        }
-      });
-    });
+    test(
+      `n = 1..5 shards merge byte-identical to the unsharded output${
+        emit ? " with --emit openai,responses" : ""
+      }`,
+      { timeout: 120_000 },
+      async () => {
+        await withTmp(async (dir) => {
+          const { lines, bad } = buildInput();
+          assert.ok(bad.size >= 3);
+          const inputs = writeInputs(dir, lines);
+          const options = { inputs, emit: emit ? [...emit] : undefined, batchSize: 5 };
+          const stats = await parseDataset({
+            ...options,
+            tokenizer,
+            out: join(dir, "whole.jsonl"),
+          });
+          const whole = readFileSync(join(dir, "whole.jsonl"), "utf8");
+          assert.match(whole, /"error":"[a-z-]+: record \d+ \([^)]*:\d+\)/);
+          for (let n = 1; n <= 5; n++) {
+            const r = await shardsMerged(dir, `s${n}`, n, options);
+            assert.equal(r.merged, whole, `${n} shards`);
+            assert.equal(r.records, stats.records);
+          }
+        });
+      },
+    );
   }
 
-  test("records of several samples split over batches: merged shards equal the unsharded output", async () => {
+  test("records of several samples split over batches: merged shards equal the unsharded output", {
+    timeout: 120_000,
+  }, async () => {
     await withTmp(async (dir) => {
       const { lines } = buildInput();
       // Two samples per record from the token lists; some records fail to read.
