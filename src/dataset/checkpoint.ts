@@ -33,7 +33,7 @@ export interface RunCounts {
   written: number;
   /** Records that failed (one line each in `PREFIX.errors.jsonl`). */
   failed: number;
-  /** Records of other shards (skipped unread). */
+  /** Records of other shards: 0, since a contiguous shard reads only its own (`shard.ts`). */
   otherShards: number;
   /** Tokens written. */
   tokens: number;

@@ -1,8 +1,11 @@
 /**
  * Merging of `render-dataset` outputs (the shards of one run) into one dataset: Megatron datasets
- * (tokens and loss masks) and flat `bin` datasets. Data files are copied in 1 MiB chunks and the
- * indexes rebuilt by streaming, so memory stays bounded whatever the sizes. The merged records
- * are the inputs' records in the order the prefixes are given (shard 0's, then shard 1's, …).
+ * (tokens and loss masks), flat `bin` datasets and JSONL (`render-dataset --output-format jsonl`
+ * and `parse-dataset` outputs). Shards are contiguous ranges of the inputs (`shard.ts`), so the
+ * merge of all shards of a run, in order, is byte for byte the unsharded run's output. Data
+ * files are copied in 1 MiB chunks and the indexes rebuilt by streaming, so memory stays bounded
+ * whatever the sizes. The merged records are the inputs' records in the order the prefixes are
+ * given (shard 0's, then shard 1's, …).
  *
  * @module
  */
@@ -28,11 +31,13 @@ import {
 } from "./bin_format.ts";
 import { outputFiles } from "./writers.ts";
 import { shardTag } from "./shard.ts";
+import { manifestsDisagree, readShardManifest } from "./shard_manifest.ts";
 
 /** Formats `merge` handles. */
 export type MergeFormat = "megatron" | "bin" | "jsonl";
 
 const SUFFIXES = [
+  ".shard.json",
   ".loss_mask.bin",
   ".loss_mask.idx",
   ".errors.jsonl",
@@ -157,9 +162,12 @@ export interface MergeSummary {
 
 /**
  * Merges the datasets at `prefixes` into `out` (files written under temporary names, then
- * renamed). Errors files (`PREFIX.errors.jsonl`) are concatenated too.
+ * renamed). Errors files (`PREFIX.errors.jsonl`) are concatenated too. Shards carry the settings
+ * they were made with (`PREFIX.shard.json`, see `shard_manifest.ts`); shards made with other
+ * settings, inputs, vocabulary or shard count, or given out of order, are refused.
  *
  * @throws {SyntaxError} on mixed formats or malformed inputs.
+ * @throws {RangeError} when the shards' manifests disagree (naming the shard).
  * @example
  * ```ts ignore
  * import { mergeDatasets } from "./merge.ts";
@@ -184,6 +192,8 @@ export function mergeDatasets(prefixes: readonly string[], out: string): MergeSu
       }
     }
   }
+  const why = manifestsDisagree(prefixes.map((p) => [p, readShardManifest(p)] as const));
+  if (why !== undefined) throw new RangeError(`Cannot merge: ${why}`);
   const summary = format === "megatron"
     ? mergeMegatron(prefixes, out)
     : format === "bin"

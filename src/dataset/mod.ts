@@ -22,17 +22,26 @@
  */
 
 export {
+  countLines,
   detectInputKind,
   fileAsyncBuffer,
   fileChunks,
   gunzip,
   type InputKind,
   type InputRecord,
+  InputShard,
   type ReadPosition,
   readRecords,
   type ReadRecordsOptions,
+  type RecordLocation,
   totalInputBytes,
 } from "./readers.ts";
+export {
+  manifestPath,
+  manifestsDisagree,
+  readShardManifest,
+  type ShardManifest,
+} from "./shard_manifest.ts";
 export {
   checkMessagesField,
   defaultSystemMessage,
@@ -82,7 +91,16 @@ export {
 } from "./megatron.ts";
 export { type BinDataset, openBinDataset } from "./bin_format.ts";
 export { mergeDatasets, type MergeSummary, prefixesOf } from "./merge.ts";
-export { inShard, parseShard, resolveShard, type Shard, shardPrefix, WHOLE } from "./shard.ts";
+export {
+  type ByteRange,
+  ownsUnit,
+  parseShard,
+  resolveShard,
+  type Shard,
+  shardPrefix,
+  shardRange,
+  WHOLE,
+} from "./shard.ts";
 export { formatCount, formatDuration, Progress, type ProgressCounts } from "./progress.ts";
 export { type Checkpoint, checkpointPath, type RunCounts } from "./checkpoint.ts";
 export {

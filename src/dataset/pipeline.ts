@@ -8,7 +8,14 @@
  * Nothing is lost: each record of this shard yields an output record or one line in
  * `PREFIX.errors.jsonl` (`{"record", "file", "line", "byte_offset", "reason"}`), and
  * `read = written + failed + skipped + otherShards` (skipped: dropped by `--overflow drop` or
- * `--skip-untrained`, counted in the summary).
+ * `--skip-untrained`, counted in the summary; `otherShards` is 0: a shard reads only its part).
+ *
+ * Shards are contiguous (`shard.ts`): shard `i` of `n` reads only its byte range of the inputs
+ * (`InputShard`), so `merge` of all shards is byte for byte the unsharded output. Positions in
+ * the errors file are global: the first error of a shard counts the records before its range
+ * once (a newline scan; gzip inputs before it are decompressed). A sharded run writes
+ * `PREFIX.shard.json` (`shard_manifest.ts`) with its settings for `merge` to check. Resume
+ * positions are positions inside the shard's range.
  *
  * Nothing is corrupted (the journal is `PREFIX.checkpoint.json`, see `checkpoint.ts`):
  * - one run per prefix: `PREFIX.lock` is taken first (`src/io/output_lock.ts`);
@@ -42,8 +49,15 @@ import {
 } from "./checkpoint.ts";
 import type { TrainOn } from "./loss_mask.ts";
 import type { HarmonyJsonConversation, InputFormat, MappingDefaults } from "./mapping.ts";
-import { type InputRecord, type ReadPosition, readRecords, totalInputBytes } from "./readers.ts";
-import { inShard, type Shard, WHOLE } from "./shard.ts";
+import { type InputRecord, InputShard, type ReadPosition, totalInputBytes } from "./readers.ts";
+import { type Shard, WHOLE } from "./shard.ts";
+import {
+  inputsHash,
+  settingsHash,
+  type ShardManifest,
+  VOCABULARY,
+  writeShardManifest,
+} from "./shard_manifest.ts";
 import { createWriter, type DatasetWriter, type OutputFormat } from "./writers.ts";
 import type { Conversation } from "../chat/message.ts";
 import {
@@ -197,10 +211,24 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
     inputFormat,
     trainOn,
     shard: `${shard.index}/${shard.count}`,
+    // Checkpoints of round-robin shards (before contiguous ones) count other records: refused.
+    ...(shard.count > 1 ? { sharding: "contiguous" } : {}),
     defaults,
     ...options.settings,
   };
+  const input = await InputShard.open(options.inputs, shard);
   const inputs = describeInputs(options.inputs);
+  const manifest: ShardManifest | undefined = shard.count > 1
+    ? {
+      version: 1,
+      command: "render-dataset",
+      format,
+      vocabulary: VOCABULARY,
+      shard,
+      settings: settingsHash({ ...settings, shard: undefined }),
+      inputs: inputsHash(inputs),
+    }
+    : undefined;
   const inputBytes = await totalInputBytes(options.inputs);
   const errorsFile = `${prefix}.errors.jsonl`;
   const errorsTemp = tempName(errorsFile);
@@ -226,18 +254,29 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
   let position: ReadPosition = cp?.position ?? START;
   let bytes = 0;
   if (cp) {
-    // Bytes of the files already done, for the progress estimate.
-    for (let i = 0; i < cp.position.fileIndex; i++) bytes += Math.max(0, inputs[i].size);
+    // Bytes already done, for the progress estimate: whole files before the position (for a
+    // shard, the part of them in its range).
+    let at = 0;
+    for (let i = 0; i < cp.position.fileIndex; i++) {
+      const size = Math.max(0, inputs[i].size);
+      const from = Math.max(at, input.range?.start ?? 0);
+      const to = Math.min(at + size, input.range?.end ?? Infinity);
+      bytes += Math.max(0, to - from);
+      at += size;
+    }
   }
   const progress = () => options.onProgress?.({ ...counts, bytes, resumedFrom, resumedTokens });
 
-  const fail = (rec: InputRecord, reason: string) => {
+  // The errors file names records by their global index and line: a shard places its records
+  // among all inputs at its first error (one scan of the inputs before its range, cached).
+  const fail = async (rec: InputRecord, reason: string) => {
     counts.failed++;
+    const at = input.located(rec) ?? await input.locate(rec);
     errors.writeText(
       JSON.stringify({
-        record: rec.index,
+        record: at.index,
         file: rec.file,
-        line: rec.line,
+        line: at.line,
         byte_offset: rec.byteOffset,
         reason,
       }) + "\n",
@@ -273,7 +312,7 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
 
   if (cp?.finalizing) {
     try {
-      finalize(writer, errors, errorsFile, prefix, options.onFinalizeRename);
+      finalize(writer, errors, errorsFile, prefix, manifest, options.onFinalizeRename);
     } catch (e) {
       closeAll();
       throw e;
@@ -319,11 +358,11 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
     for (let i = 0; i < b.recs.length; i++) {
       const o = outcomes[i];
       if (o.reason !== undefined) {
-        fail(b.recs[i], o.reason);
+        await fail(b.recs[i], o.reason);
         continue;
       }
       const d = decideRecord(o.mask, o.trained, o.analysis, options.recordPolicy ?? {}, counts);
-      if (d.action === "fail") fail(b.recs[i], d.reason);
+      if (d.action === "fail") await fail(b.recs[i], d.reason);
       if (d.action !== "write") continue;
       const n = d.length;
       writer.write(
@@ -345,7 +384,7 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
   let interrupted = false;
   try {
     for await (
-      const rec of readRecords(options.inputs, {
+      const rec of input.records({
         start: cp ? position : undefined,
         onBytes: (n) => (bytes += n),
         keepNullFields: options.keepNullFields,
@@ -356,8 +395,7 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
         break;
       }
       counts.read++;
-      if (!inShard(rec.index, shard)) counts.otherShards++;
-      else batch.push(rec);
+      batch.push(rec);
       position = {
         records: rec.index + 1,
         fileIndex: rec.fileIndex,
@@ -386,7 +424,7 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
     } else {
       progress();
       checkpoint(true);
-      finalize(writer, errors, errorsFile, prefix, options.onFinalizeRename);
+      finalize(writer, errors, errorsFile, prefix, manifest, options.onFinalizeRename);
     }
   } catch (e) {
     closeAll();
@@ -407,7 +445,7 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
 
 /**
  * Publishes a run whose every record is durable (a `finalizing` checkpoint exists): indexes and
- * footers into temporary files, renames, directory fsync, checkpoint removal, scratch removal.
+ * footers into temporary files, the shard manifest, renames, directory fsync, checkpoint removal, scratch removal.
  * Each step can be repeated from the checkpoint.
  */
 function finalize(
@@ -415,11 +453,14 @@ function finalize(
   errors: AppendFile,
   errorsFile: string,
   prefix: string,
+  manifest: ShardManifest | undefined,
   onRename?: (path: string) => void,
 ): void {
   const plan = writer.prepareFinish();
   errors.sync();
   errors.close();
+  // Before the outputs appear: a published shard always has its manifest for `merge`.
+  if (manifest) writeShardManifest(prefix, manifest);
   const renames = [...plan.renames, { from: errors.path, to: errorsFile }];
   for (const r of renames) {
     renameSync(r.from, r.to);

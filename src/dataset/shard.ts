@@ -1,7 +1,21 @@
 /**
- * Deterministic sharding by record index: shard `i` of `n` takes the records whose 0-based index
- * over all inputs is `i` modulo `n`. Defaults come from the scheduler's environment: Slurm job
- * arrays (task `(SLURM_ARRAY_TASK_ID − MIN) / STEP` of `(MAX − MIN) / STEP + 1`, see `slurmShard`) or
+ * Contiguous sharding of the inputs. Shard `i` of `n` owns the byte range
+ * `[⌊i·T/n⌋, ⌊(i+1)·T/n⌋)` of the concatenation of all input files (`T` bytes in all, raw file
+ * bytes, compressed ones for gzip), and a *unit* belongs to the shard whose range holds its first
+ * byte — Hadoop's input-split rule, so concatenating the shards' outputs in shard order is the
+ * unsharded output:
+ * - plain JSONL: a unit is a line (a shard starting mid-line skips to the next line start; a
+ *   shard reads past its end to finish its last line);
+ * - Parquet: a unit is a whole row group (its first column chunk's first page);
+ * - JSONL.gz: a unit is the whole file (gzip cannot be entered mid-stream);
+ * - mixed inputs follow the same rule, file by file: every file keeps its place and its size in
+ *   the concatenation, whatever its kind.
+ * A pipe has no size, so it cannot be placed: sharding a pipe is refused (`readers.ts`). Shards
+ * may be empty (e.g. one gzip file in three shards). The readers read only a shard's range; the
+ * record indexes and line numbers before it are counted lazily (`InputShard.locate`).
+ *
+ * The shard itself comes from flags or the scheduler's environment: Slurm job arrays (task
+ * `(SLURM_ARRAY_TASK_ID − MIN) / STEP` of `(MAX − MIN) / STEP + 1`, see `slurmShard`) or
  * Kubernetes Indexed Jobs (`JOB_COMPLETION_INDEX`, with the count from `--shard-count`).
  *
  * @module
@@ -152,18 +166,45 @@ export function slurmShard(env: (name: string) => string | undefined): Shard {
   return check({ index: (id - min) / step, count });
 }
 
+/** A half-open byte range `[start, end)` of the concatenated inputs. */
+export interface ByteRange {
+  /** First byte owned. */
+  start: number;
+  /** First byte not owned. */
+  end: number;
+}
+
 /**
- * Whether record `index` belongs to `shard`.
+ * The byte range shard `i` of `n` owns among `total` bytes: `[⌊i·total/n⌋, ⌊(i+1)·total/n⌋)`.
+ * The ranges of the `n` shards are disjoint and cover `[0, total)`.
  *
  * @example
  * ```ts
- * import { strictEqual } from "node:assert/strict";
- * import { inShard } from "./shard.ts";
- * strictEqual(inShard(7, { index: 1, count: 3 }), true);
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { shardRange } from "./shard.ts";
+ * deepStrictEqual(shardRange(10, { index: 1, count: 3 }), { start: 3, end: 6 });
+ * deepStrictEqual(shardRange(10, { index: 2, count: 3 }), { start: 6, end: 10 });
  * ```
  */
-export function inShard(index: number, shard: Shard): boolean {
-  return index % shard.count === shard.index;
+export function shardRange(total: number, shard: Shard): ByteRange {
+  check(shard);
+  const at = (i: number) => i === shard.count ? total : Math.floor((i * total) / shard.count);
+  return { start: at(shard.index), end: at(shard.index + 1) };
+}
+
+/**
+ * Whether a unit (a line, a row group, a gzip file) whose first byte is at `position` in the
+ * concatenated inputs belongs to the shard owning `range`.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { ownsUnit } from "./shard.ts";
+ * deepStrictEqual([2, 3, 5, 6].map((p) => ownsUnit(p, { start: 3, end: 6 })), [false, true, true, false]);
+ * ```
+ */
+export function ownsUnit(position: number, range: ByteRange): boolean {
+  return position >= range.start && position < range.end;
 }
 
 /**

@@ -25,8 +25,14 @@ import { existsSync, renameSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Role } from "../chat/role.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
-import { type ReadPosition, readRecords } from "../dataset/readers.ts";
-import { inShard, type Shard, shardTag, WHOLE } from "../dataset/shard.ts";
+import { type InputRecord, InputShard, type ReadPosition } from "../dataset/readers.ts";
+import { type Shard, shardTag, WHOLE } from "../dataset/shard.ts";
+import {
+  inputsHash,
+  settingsHash,
+  VOCABULARY,
+  writeShardManifest,
+} from "../dataset/shard_manifest.ts";
 import {
   checkpointPath,
   describeInputs,
@@ -58,7 +64,7 @@ import {
 
 /** Counters passed to {@link ParseDatasetOptions.onProgress}. */
 export interface ParseDatasetProgress {
-  /** Records read (all shards). */
+  /** Records read (this shard's). */
   read: number;
   /** Samples written. */
   records: number;
@@ -203,6 +209,10 @@ export async function parseDataset(options: ParseDatasetOptions): Promise<ParseD
 async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
   const { tokenizer, out } = options;
   const shard = options.shard ?? WHOLE;
+  // Shard i reads only its part of the inputs (contiguous shards, `shard.ts`). Record indexes and
+  // lines name errors, statistics examples and --emit ids; a shard not at the inputs' start
+  // places itself among them (one scan before its range) when a batch first needs that.
+  const input = await InputShard.open(options.inputs, shard);
   const role = options.role === undefined ? "assistant" : options.role;
   const now = options.now ?? (() => performance.now());
   const workers = Math.max(1, Math.floor(options.workers ?? 1));
@@ -279,6 +289,18 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
 
   const finalize = () => {
     file.close();
+    // Before the output appears: a published shard always has its manifest for `merge`.
+    if (shard.count > 1) {
+      writeShardManifest(out.endsWith(".jsonl") ? out.slice(0, -6) : out, {
+        version: 1,
+        command: "parse-dataset",
+        format: gzip ? "jsonl.gz" : "jsonl",
+        vocabulary: VOCABULARY,
+        shard,
+        settings: settingsHash({ ...settings, shard: undefined }),
+        inputs: inputsHash(inputs),
+      });
+    }
     renameSync(temp, out);
     options.onFinalizeRename?.(out);
     syncDir(dirname(out));
@@ -301,16 +323,33 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
       return { run: (recs) => parseRecords(recs, ctx), close: () => Promise.resolve() };
     })();
   const maxInFlight = workers > 1 ? 2 * workers : 1;
-  const queue: Promise<ParsedSample[]>[] = [];
+  /** A batch in flight; `unplaced` keeps its records when it was read before the shard was placed. */
+  const queue: { done: Promise<ParsedSample[]>; unplaced?: InputRecord[] }[] = [];
+  // Nothing is before the whole input or the first shard: their positions are global.
+  let placed = input.range === undefined || input.range.start === 0;
+  const raw = (rec: InputRecord): RawEvalRecord => {
+    const at = input.located(rec) ?? { index: rec.index, line: rec.line };
+    const { file: f, text, value, error } = rec;
+    return { index: at.index, file: f, line: at.line, text, value, error };
+  };
 
-  const submit = (recs: RawEvalRecord[]) => {
+  const submit = (recs: InputRecord[]) => {
     if (recs.length === 0) return;
-    const done = runner.run(recs);
+    const done = runner.run(recs.map(raw));
     done.catch(() => {}); // awaited in order by writeOldest; no unhandled rejection meanwhile
-    queue.push(done);
+    queue.push(placed ? { done } : { done, unplaced: recs });
   };
   const writeOldest = async () => {
-    for (const s of await queue.shift()!) {
+    const entry = queue.shift()!;
+    let samples = await entry.done;
+    if (entry.unplaced && samples.some(namesPosition)) {
+      // The batch names its records (an error, a recovery, a tool call's example) by positions
+      // local to the shard: place the shard among all inputs, then parse the batch again.
+      await input.place();
+      placed = true;
+      samples = await runner.run(entry.unplaced.map(raw));
+    }
+    for (const s of samples) {
       stats.add(s.stats, s.tokens, s.where);
       file.writeText(s.line + "\n");
       progress.records++;
@@ -323,12 +362,17 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
     while (queue.length > 0) await writeOldest();
   };
 
-  let batch: RawEvalRecord[] = [];
+  let batch: InputRecord[] = [];
   let batchText = 0;
   let sinceCheckpoint = 0;
   let interrupted = false;
   try {
-    const records = readRecords(options.inputs, {
+    if ((parse.emit?.length ?? 0) > 0) {
+      // --emit ids name every record: place the shard before the first batch.
+      await input.place();
+      placed = true;
+    }
+    const records = input.records({
       start: cp ? position : undefined,
       onBytes: (b) => void (progress.bytes += b),
     });
@@ -348,16 +392,13 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
         // After this record is handled (below); a checkpoint never splits a record's samples.
         sinceCheckpoint = -1;
       }
-      if (inShard(rec.index, shard)) {
-        const { index, file: f, line, text, value, error } = rec;
-        batch.push({ index, file: f, line, text, value, error });
-        batchText += text?.length ?? 0;
-        if (batch.length >= batchSize || batchText >= BATCH_TEXT) {
-          submit(batch);
-          batch = [];
-          batchText = 0;
-          while (queue.length >= maxInFlight) await writeOldest();
-        }
+      batch.push(rec);
+      batchText += rec.text?.length ?? 0;
+      if (batch.length >= batchSize || batchText >= BATCH_TEXT) {
+        submit(batch);
+        batch = [];
+        batchText = 0;
+        while (queue.length >= maxInFlight) await writeOldest();
       }
       if (sinceCheckpoint < 0) {
         submit(batch);
@@ -387,6 +428,11 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
     await runner.close();
   }
   return summary(interrupted);
+}
+
+/** Whether a sample's line or statistics name its record's position. */
+function namesPosition(s: ParsedSample): boolean {
+  return s.stats.status !== "ok" || s.stats.tool_calls.length > 0;
 }
 
 /**

@@ -122,7 +122,7 @@ export interface ParseDatasetStats {
   samples_per_second: number;
   /** Tokens per second. */
   tokens_per_second: number;
-  /** Records read from the inputs (all shards). */
+  /** Records read from the inputs (this shard's: a shard reads only its part). */
   read: number;
   /** The shard, `i/n`. */
   shard: string;

@@ -2,7 +2,13 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { inShard, parseShard, resolveShard, shardPrefix } from "../../src/dataset/shard.ts";
+import {
+  ownsUnit,
+  parseShard,
+  resolveShard,
+  shardPrefix,
+  shardRange,
+} from "../../src/dataset/shard.ts";
 import { formatDuration, Progress } from "../../src/dataset/progress.ts";
 import { fillLossMask } from "../../src/dataset/loss_mask.ts";
 import { AppendFile } from "../../src/io/durable_file.ts";
@@ -93,8 +99,20 @@ describe("shards", () => {
     );
   });
 
-  test("inShard() and shardPrefix()", () => {
-    assert.deepEqual([0, 1, 2, 3, 4, 5].filter((i) => inShard(i, { index: 1, count: 3 })), [1, 4]);
+  test("shardRange() cuts [0, total) into n contiguous ranges; ownsUnit() by first byte; shardPrefix()", () => {
+    for (const total of [0, 1, 7, 100, 2 ** 40 + 3]) {
+      for (let n = 1; n <= 5; n++) {
+        let at = 0;
+        for (let i = 0; i < n; i++) {
+          const r = shardRange(total, { index: i, count: n });
+          assert.equal(r.start, at, `${total} ${i}/${n}`);
+          assert.ok(r.end >= r.start && r.end - r.start <= Math.ceil(total / n));
+          at = r.end;
+        }
+        assert.equal(at, total);
+      }
+    }
+    assert.deepEqual([0, 1, 2, 3, 4, 5].filter((p) => ownsUnit(p, { start: 2, end: 4 })), [2, 3]);
     assert.equal(shardPrefix("d/t", { index: 0, count: 1 }), "d/t");
     assert.equal(shardPrefix("d/t", { index: 3, count: 8 }), "d/t.shard-00003-of-00008");
   });

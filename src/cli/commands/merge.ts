@@ -21,7 +21,9 @@ export const command: Command = {
       "temporary files are ignored). Records keep the order of the inputs; PREFIX.errors.jsonl\n" +
       "files are concatenated too. Shards (PREFIX.shard-I-of-N) must all be given, and each input\n" +
       "must be complete: sizes and counts are checked before anything is written (a missing shard\n" +
-      "exits 2, a truncated or unfinished one 3).",
+      "exits 2, a truncated or unfinished one 3). Shards are contiguous parts of the input, so the\n" +
+      "merge of all shards is the unsharded output; each records its settings in PREFIX.shard.json\n" +
+      "and shards of other settings, inputs or counts, or given out of order, are refused (exit 3).",
     positionals: { name: "INPUT...", description: "Dataset prefixes or files", min: 1 },
     options: [
       { name: "out", type: "string", valueName: "PREFIX", description: "Output prefix (required)" },

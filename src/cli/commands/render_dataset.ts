@@ -5,7 +5,7 @@
  * @module
  */
 
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Command } from "../commands.ts";
 import { type Host, interruptExitCode } from "../host.ts";
@@ -24,7 +24,7 @@ import { OUTPUT_FORMATS, type OutputFormat } from "../../dataset/writers.ts";
 import { resolveShard, type Shard, shardPrefix } from "../../dataset/shard.ts";
 import { TRAIN_ON, type TrainOn } from "../../dataset/loss_mask.ts";
 import { formatCount, formatDuration, Progress } from "../../dataset/progress.ts";
-import { totalInputBytes } from "../../dataset/readers.ts";
+import { InputShard, totalInputBytes } from "../../dataset/readers.ts";
 import { loadTrainingRenderer } from "../../dataset/training_renderer.ts";
 import { BACKEND_OPTION, openBackendOption } from "../backend.ts";
 import {
@@ -103,6 +103,16 @@ export async function runRenderDataset(
   const shard = asUsageError(() =>
     resolveShard({ shard: str(o.shard), shardCount: str(o["shard-count"]) }, (n) => host.env(n))
   );
+  if (shard.count > 1) {
+    const pipe = inputs.find((p) => !statSync(p).isFile());
+    if (pipe !== undefined) {
+      throw new UsageError(
+        `Cannot shard "${
+          pipe.slice(0, 32)
+        }": it is a pipe, whose size is unknown (shard regular files, or run without --shard)`,
+      );
+    }
+  }
   const prefix = shardPrefix(out, shard);
   mkdirSync(dirname(prefix), { recursive: true });
   const defaults: MappingDefaults = mappingFlags(o);
@@ -111,7 +121,9 @@ export async function runRenderDataset(
   let summary: RenderDatasetSummary;
   // Worker threads encode on the CPU: `--backend gpu` stays on the main thread; under `auto`
   // more than one worker means CPU workers (the GPU is for single-process runs).
-  const totalBytes = await totalInputBytes(inputs);
+  // A shard reads its byte range of the inputs (`shard.ts`): that is its progress total.
+  const range = shard.count > 1 ? (await InputShard.open(inputs, shard)).range : undefined;
+  const totalBytes = range ? range.end - range.start : await totalInputBytes(inputs);
   const workers = engine.kind === "gpu" ? 1 : resolveWorkers(str(o.workers), totalBytes);
   const progress = new Progress(host.stderr, {
     totalBytes,
