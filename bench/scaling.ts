@@ -91,11 +91,12 @@ function args(c: Config, out: string): string[] {
 }
 
 /**
- * Records, samples and tokens from the run's --stats file (the only `*.json` in its directory:
- * render-dataset writes the name as given, parse-dataset adds the shard tag).
+ * Records, samples and tokens from the run's --stats file (`out.stats*.json` in its directory:
+ * render-dataset writes the name as given, parse-dataset adds the shard tag; shard manifests
+ * `*.shard.json` are other files).
  */
 function statsOf(c: Config, dir: string): { records: number; samples: number; tokens: number } {
-  const file = readdirSync(dir).find((f) => f.endsWith(".json"));
+  const file = readdirSync(dir).find((f) => /^out\.stats.*\.json$/.test(f));
   if (!file) throw new Error(`Cannot read the stats of ${c.command} in ${dir}: no --stats file`);
   const s = JSON.parse(readFileSync(join(dir, file), "utf8"));
   if (c.command === "render-dataset") {
