@@ -1,14 +1,19 @@
 /**
  * Worker-thread entry of `render-dataset --workers N` (see `render_workers.ts`): loads the
- * training renderer once, then renders the batches it receives with {@link renderRecords}.
+ * training renderer once, then renders the batches it receives with {@link renderRecords}; batches
+ * arrive and leave packed (`render_workers.ts`).
  *
  * @module
  */
 
 import { conversationFromJson } from "../chat/json.ts";
 import { renderRecords } from "./record_batch.ts";
-import type { RawRecord } from "./record_batch.ts";
-import type { RenderWorkerConfig } from "./render_workers.ts";
+import {
+  type PackedRecords,
+  packOutcomes,
+  type RenderWorkerConfig,
+  unpackRecords,
+} from "./render_workers.ts";
 import { loadTrainingRenderer } from "./training_renderer.ts";
 import { serveWorker } from "./worker_pool.ts";
 
@@ -22,5 +27,6 @@ await serveWorker(async (data) => {
     toConversation: conversationFromJson,
     renderBatch,
   };
-  return (records: RawRecord[]) => renderRecords(records, context);
+  return async (packed: PackedRecords) =>
+    packOutcomes(await renderRecords(unpackRecords(packed), context));
 });
