@@ -9,8 +9,16 @@
  * as presets, like special tokens; the GPU encodes the other pieces, prefix-sums the counts and
  * compacts the tokens so each text's tokens are contiguous. Batches above the storage-binding
  * limit are split into chunks at piece boundaries. A GPU failure mid-batch (device lost,
- * validation or memory error) finishes the chunk and the rest of the batch on the CPU, with the
- * same output, and warns once.
+ * validation or memory error) finishes the chunk on the CPU, with the same output, and warns once;
+ * a lost device sends every later chunk to the CPU.
+ *
+ * Pipelining: each chunk is one queue submission (kernels plus the copy into a pooled mappable
+ * buffer, `GpuPieceEncoder.submit`) whose read-back is awaited separately, with at most
+ * {@link MAX_IN_FLIGHT} chunks in flight over all batches. Batches may overlap (the dataset
+ * pipelines start batch k+1 before awaiting batch k), so the host packs and pre-tokenizes one
+ * batch while the device runs the previous one and the one before is mapped. Error scopes of a
+ * chunk are pushed and popped synchronously around its submission (`GpuContext.scoped`), so
+ * overlapping chunks never see each other's errors; the guarded scans run one at a time.
  *
  * @module
  */
@@ -18,7 +26,13 @@
 import type { Role } from "../chat/role.ts";
 import { GpuContext } from "../gpu/context.ts";
 import { encodeWithPlan } from "../gpu/encode_plan.ts";
-import { encodePiecesCpu, GpuPieceEncoder } from "../gpu/encoder.ts";
+import {
+  encodePiecesCpu,
+  GpuPieceEncoder,
+  type PendingPieces,
+  type PieceBatch,
+  type PieceBatchResult,
+} from "../gpu/encoder.ts";
 import { GpuBatchError } from "../gpu/errors.ts";
 import { MAX_GPU_PIECE_BYTES } from "../gpu/kernels.ts";
 import { findSpecialsCpu, GpuSpecialScanner } from "../gpu/special_scan.ts";
@@ -39,6 +53,12 @@ import { parseBatchCpu } from "./cpu_backend.ts";
 import { buildMessageTable, tableMessages } from "./message_table.ts";
 
 export { MAX_GPU_PIECE_BYTES };
+
+/**
+ * Most piece chunks of one backend submitted to the device and not yet read back: one being read
+ * back, one running, one queued behind it. More would only hold more pooled buffers.
+ */
+export const MAX_IN_FLIGHT = 3;
 
 /** Options of {@link GpuBackend.create}. */
 export interface GpuBackendOptions {
@@ -78,6 +98,11 @@ export class GpuBackend implements Backend {
   readonly #warn: (message: string) => void;
   #warned = false;
   #gpuBroken = false;
+  /** The tail of the guarded jobs' queue (see `#serial`). */
+  #lane: Promise<unknown> = Promise.resolve();
+  /** Chunks submitted and not yet read back, and the chunks waiting for a slot. */
+  #inFlight = 0;
+  #waiting: Array<() => void> = [];
   #stats: BatchStats;
   #maxTokenBytes: number;
 
@@ -131,22 +156,71 @@ export class GpuBackend implements Backend {
     };
   }
 
+  /**
+   * Runs guarded GPU work (the special scan, the token scan) one at a time: `GpuContext.guard`
+   * holds its error scopes across an `await`, so two guarded jobs must not overlap. Piece
+   * encoding does not go through here (its scopes are synchronous, see {@link GpuBackend.encodeBatch}).
+   */
+  #serial<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.#lane.then(job, job);
+    this.#lane = run.catch(() => {});
+    return run;
+  }
+
+  /** Notes a GPU failure that is finished on the CPU (warning once). */
+  #failed(e: unknown, stats: BatchStats): void {
+    if (!(e instanceof GpuBatchError)) throw e;
+    if (this.ctx.lost) this.#gpuBroken = true;
+    if (!this.#warned) {
+      this.#warned = true;
+      this.#warn(`harmony-engine: ${e.message}; finishing on the CPU (same output)`);
+    }
+    stats.cpuPieces++;
+  }
+
   /** Runs GPU work, or its CPU equivalent when the GPU has failed (warning once). */
-  async #withFallback<T>(label: string, gpu: () => Promise<T>, cpu: () => T): Promise<T> {
+  async #withFallback<T>(
+    label: string,
+    stats: BatchStats,
+    gpu: () => Promise<T>,
+    cpu: () => T,
+  ): Promise<T> {
     if (!this.#gpuBroken) {
       try {
-        return await this.ctx.guard(label, gpu);
+        return await this.#serial(() => this.ctx.guard(label, gpu));
       } catch (e) {
-        if (!(e instanceof GpuBatchError)) throw e;
-        if (this.ctx.lost) this.#gpuBroken = true;
-        if (!this.#warned) {
-          this.#warned = true;
-          this.#warn(`harmony-engine: ${e.message}; finishing on the CPU (same output)`);
-        }
-        this.#stats.cpuPieces++;
+        this.#failed(e, stats);
       }
     }
     return cpu();
+  }
+
+  /**
+   * Encodes one chunk on the GPU with at most {@link MAX_IN_FLIGHT} chunks in flight (of every
+   * batch of this backend), or on the CPU after a GPU failure (same output).
+   */
+  async #encodeChunk(batch: PieceBatch, stats: BatchStats): Promise<PieceBatchResult> {
+    if (!this.#gpuBroken) {
+      while (this.#inFlight >= MAX_IN_FLIGHT) {
+        await new Promise<void>((resolve) => this.#waiting.push(resolve));
+      }
+      this.#inFlight++;
+      let pending: PendingPieces | undefined;
+      try {
+        pending = this.#encoder.submit(batch);
+        return await pending.result();
+      } catch (e) {
+        this.#failed(e, stats);
+      } finally {
+        if (pending) {
+          stats.dispatches += pending.dispatches;
+          stats.bytesMoved += pending.bytesMoved;
+        }
+        this.#inFlight--;
+        this.#waiting.shift()?.();
+      }
+    }
+    return encodePiecesCpu(this.vocab, batch);
   }
 
   /** The storage-binding budget of a chunk, in bytes. */
@@ -154,10 +228,16 @@ export class GpuBackend implements Backend {
     return this.ctx.limits.maxStorageBufferBindingSize;
   }
 
-  /** See {@link Backend.encodeBatch}. The host planning lives in `src/gpu/encode_plan.ts`. */
+  /**
+   * See {@link Backend.encodeBatch}. The host planning lives in `src/gpu/encode_plan.ts`.
+   *
+   * Batches may overlap: a caller that starts batch k+1 before awaiting batch k (as both dataset
+   * pipelines do, one batch ahead) gets k+1 packed and pre-tokenized on the host while the device
+   * runs k and k−1 is read back; each result is the same as alone, and {@link lastStats} describes
+   * the batch that finished last.
+   */
   async encodeBatch(texts: readonly string[], options?: EncodeOptions): Promise<EncodedBatch> {
-    const stats0 = { ...this.ctx.stats };
-    this.#stats = this.#newStats(texts.length);
+    const stats = this.#newStats(texts.length);
     const specials = this.#specials.tables;
     const r = await encodeWithPlan(
       texts,
@@ -165,47 +245,59 @@ export class GpuBackend implements Backend {
       { vocab: this.vocab, specials, limit: this.#limit },
       {
         findSpecials: (view) =>
-          this.#withFallback(
-            "find_special",
-            () => this.#specials.run(view),
-            () => findSpecialsCpu(specials, view),
-          ),
-        encodePieces: (batch) =>
-          this.#withFallback(
-            "encode_pieces",
-            () => this.#encoder.run(batch),
-            () => encodePiecesCpu(this.vocab, batch),
-          ),
+          this.#counted(stats, () =>
+            this.#withFallback(
+              "find_special",
+              stats,
+              () => this.#specials.run(view),
+              () => findSpecialsCpu(specials, view),
+            )),
+        encodePieces: (batch) => this.#encodeChunk(batch, stats),
       },
     );
-    this.#stats.chunks = r.chunks;
-    this.#stats.tokens = r.tokens.length;
-    this.#stats.cpuPieces += r.cpuPieces;
-    this.#stats.inputBytes = r.inputBytes;
-    this.#stats.hostMs = r.hostMs;
-    this.#collect(stats0);
+    stats.chunks = r.chunks;
+    stats.tokens = r.tokens.length;
+    stats.cpuPieces += r.cpuPieces;
+    stats.inputBytes = r.inputBytes;
+    stats.hostMs = r.hostMs;
+    this.#stats = stats;
     return new EncodedBatch(r.tokens, r.offsets, r.errors);
   }
 
-  /** Adds the context's counters since `before` to the batch statistics. */
-  #collect(before: GpuContext["stats"]): void {
+  /** Runs `job` and adds the context's counters it moved to `stats`. */
+  async #counted<T>(stats: BatchStats, job: () => Promise<T>): Promise<T> {
+    const before = { ...this.ctx.stats };
+    try {
+      return await job();
+    } finally {
+      this.#collect(stats, before);
+    }
+  }
+
+  /** Adds the context's counters since `before` to `stats`. */
+  #collect(stats: BatchStats, before: GpuContext["stats"]): void {
     const s = this.ctx.stats;
-    this.#stats.dispatches = s.dispatches - before.dispatches;
-    this.#stats.bytesMoved = s.bytesUploaded - before.bytesUploaded + s.bytesDownloaded -
+    stats.dispatches += s.dispatches - before.dispatches;
+    stats.bytesMoved += s.bytesUploaded - before.bytesUploaded + s.bytesDownloaded -
       before.bytesDownloaded;
-    this.#stats.gpuTimeNs = s.gpuTimeNs - before.gpuTimeNs;
+    stats.gpuTimeNs += s.gpuTimeNs - before.gpuTimeNs;
   }
 
   /**
    * Scans the token streams of a batch (GPU), in chunks within the limits.
    * Completions with ids outside `[0, 2^32)` or non-integers must be filtered out before.
    */
-  async scanTokens(tokens: Uint32Array): Promise<TokenScan> {
+  scanTokens(tokens: Uint32Array): Promise<TokenScan> {
+    return this.#scanTokens(tokens, this.#newStats(0));
+  }
+
+  async #scanTokens(tokens: Uint32Array, stats: BatchStats): Promise<TokenScan> {
     const st = this.#specials.tables;
     const step = Math.max(1, Math.floor((this.#limit - 64) / Math.max(4, this.#maxTokenBytes)) - 1);
     if (tokens.length <= step) {
       return await this.#withFallback(
         "token_lengths",
+        stats,
         () => this.#scanner.run(tokens),
         () => scanTokensCpu(this.vocab, st, tokens),
       );
@@ -216,6 +308,7 @@ export class GpuBackend implements Backend {
       parts.push(
         await this.#withFallback(
           "token_lengths",
+          stats,
           () => this.#scanner.run(view),
           () => scanTokensCpu(this.vocab, st, view),
         ),
@@ -246,8 +339,7 @@ export class GpuBackend implements Backend {
     completions: ReadonlyArray<ArrayLike<number>>,
     options: ParseBatchOptions = {},
   ): Promise<ParsedCompletion[]> {
-    const stats0 = { ...this.ctx.stats };
-    this.#stats = this.#newStats(completions.length);
+    const stats = this.#newStats(completions.length);
     const nc = completions.length;
     const valid = new Uint8Array(nc);
     const offsets = new Uint32Array(nc + 1);
@@ -266,7 +358,7 @@ export class GpuBackend implements Backend {
     offsets[nc] = total;
     const all = new Uint32Array(total);
     for (let c = 0; c < nc; c++) if (valid[c]) all.set(completions[c], offsets[c]);
-    const scan = await this.scanTokens(all);
+    const scan = await this.#counted(stats, () => this.#scanTokens(all, stats));
     const role: Role | null | undefined = options.role;
     const table = buildMessageTable(all, offsets, scan, role);
     const out: ParsedCompletion[] = new Array(nc);
@@ -280,9 +372,9 @@ export class GpuBackend implements Backend {
       const parsed = parseBatchCpu(this.tokenizer, fallback.map((c) => completions[c]), options);
       for (let k = 0; k < fallback.length; k++) out[fallback[k]] = parsed[k];
     }
-    this.#stats.tokens = total;
-    this.#stats.cpuPieces += fallback.length;
-    this.#collect(stats0);
+    stats.tokens = total;
+    stats.cpuPieces += fallback.length;
+    this.#stats = stats;
     return out;
   }
 

@@ -236,12 +236,23 @@ export async function parseDataset(options: ParseDatasetOptions): Promise<ParseD
     options.onProgress?.(progress);
   };
 
+  // One batch ahead: a full batch is handed to the engine and the previous one is awaited and
+  // written only then, so the engine packs batch k+1 while a GPU runs batch k; lines stay in order.
+  type InFlight = { batch: Pending[]; done: Promise<void> };
+  let inFlight: InFlight | undefined;
+  const emitBatch = async (f: InFlight): Promise<void> => {
+    await f.done;
+    for (const p of f.batch) emit(p, p.result!, p.record ? p.record.tokens.length : 0);
+  };
   const flush = async (): Promise<void> => {
     const batch = pending;
     pending = [];
     pendingTokens = 0;
-    await runEngine(engine, encoding, batch, role, options.recover);
-    for (const p of batch) emit(p, p.result!, p.record ? p.record.tokens.length : 0);
+    const done = runEngine(engine, encoding, batch, role, options.recover);
+    done.catch(() => {}); // awaited by emitBatch, in order
+    const previous = inFlight;
+    inFlight = { batch, done };
+    if (previous) await emitBatch(previous);
   };
 
   /** A record's samples (one for a flat record), analyzed on the CPU when there is no engine. */
@@ -288,6 +299,7 @@ export async function parseDataset(options: ParseDatasetOptions): Promise<ParseD
       }
     }
     if (pending.length > 0) await flush();
+    if (inFlight) await emitBatch(inFlight);
     file.close();
   } catch (e) {
     try {

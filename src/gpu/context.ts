@@ -401,18 +401,20 @@ export class GpuContext {
     const total = sizes.reduce((a, b) => a + b, 0);
     const read = this.pool.acquire(total, BufferUsage.MAP_READ | BufferUsage.COPY_DST, label);
     try {
-      const encoder = this.device.createCommandEncoder({ label });
-      let at = 0;
-      for (let i = 0; i < regions.length; i++) {
-        encoder.copyBufferToBuffer(regions[i].buffer, regions[i].offset, read, at, sizes[i]);
-        at += sizes[i];
-      }
-      this.device.queue.submit([encoder.finish()]);
-      this.stats.submits++;
-      await read.mapAsync(MapMode.READ, 0, total);
+      const { errors } = this.scoped(label, () => {
+        const encoder = this.device.createCommandEncoder({ label });
+        let at = 0;
+        for (let i = 0; i < regions.length; i++) {
+          encoder.copyBufferToBuffer(regions[i].buffer, regions[i].offset, read, at, sizes[i]);
+          at += sizes[i];
+        }
+        this.device.queue.submit([encoder.finish()]);
+        this.stats.submits++;
+      });
+      await Promise.all([read.mapAsync(MapMode.READ, 0, total), errors]);
       const mapped = read.getMappedRange(0, total);
       const out: ArrayBuffer[] = [];
-      at = 0;
+      let at = 0;
       for (let i = 0; i < regions.length; i++) {
         out.push(mapped.slice(at, at + regions[i].size));
         at += sizes[i];
@@ -423,6 +425,42 @@ export class GpuContext {
       if (read.mapState === "mapped") read.unmap();
       if (read.mapState === "unmapped") this.pool.release(read);
     }
+  }
+
+  /**
+   * Runs synchronous GPU calls (`record`: buffer creation, recording, submit) inside error scopes
+   * pushed just before and popped just after, with no `await` between, so that batches in flight
+   * at the same time each see only their own errors: scopes are one stack per device, and a scope
+   * held across an `await` (as in {@link GpuContext.guard}) also catches a concurrent batch's
+   * errors. `errors` rejects with a {@link GpuBatchError} naming `label` when a scope caught one;
+   * an exception thrown by `record` is rethrown after the scopes are popped.
+   */
+  scoped<T>(label: string, record: () => T): { value: T; errors: Promise<void> } {
+    const device = this.device;
+    device.pushErrorScope("out-of-memory");
+    device.pushErrorScope("validation");
+    device.pushErrorScope("internal");
+    let value: T | undefined, failure: unknown, failed = false;
+    try {
+      value = record();
+    } catch (e) {
+      failure = e;
+      failed = true;
+    }
+    const pops = [device.popErrorScope(), device.popErrorScope(), device.popErrorScope()];
+    const errors = Promise.all(pops).then((found) => {
+      const e = found.find((x) => x !== null);
+      if (e) throw new GpuBatchError(`Cannot run ${label}: GPU error: ${e.message}`, { cause: e });
+    }, (cause: unknown) => {
+      throw new GpuBatchError(`Cannot run ${label}: ${this.lost ?? "error scopes failed"}`, {
+        cause,
+      });
+    });
+    if (failed) {
+      errors.catch(() => {});
+      throw failure;
+    }
+    return { value: value as T, errors };
   }
 
   /**
