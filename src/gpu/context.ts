@@ -105,6 +105,31 @@ export function summarizeAdapter(
 }
 
 /**
+ * Summarises a requested adapter ({@link summarizeAdapter} of its `info`), before any device.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { describeAdapter } from "./context.ts";
+ * const a = { info: { vendor: "", architecture: "", device: "", description: "llvmpipe" } };
+ * strictEqual(describeAdapter(a as unknown as GPUAdapter).software, true);
+ * ```
+ */
+export function describeAdapter(adapter: GPUAdapter): GpuAdapterSummary {
+  const info = (adapter as { info?: GPUAdapterInfo }).info ?? ({} as GPUAdapterInfo);
+  return summarizeAdapter(
+    {
+      vendor: info.vendor,
+      architecture: info.architecture,
+      device: info.device,
+      description: info.description,
+      isFallbackAdapter: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+    },
+    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
+  );
+}
+
+/**
  * A WebGPU device with its pipeline cache, buffer pool and limits.
  *
  * @example
@@ -189,17 +214,7 @@ export class GpuContext {
     if (!adapter) {
       throw new GpuUnavailableError("Cannot use the GPU: no WebGPU adapter was found");
     }
-    const info = (adapter as { info?: GPUAdapterInfo }).info ?? ({} as GPUAdapterInfo);
-    const summary = summarizeAdapter(
-      {
-        vendor: info.vendor,
-        architecture: info.architecture,
-        device: info.device,
-        description: info.description,
-        isFallbackAdapter: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter,
-      },
-      (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
-    );
+    const summary = describeAdapter(adapter);
     if (options.requireHardware && summary.software) {
       throw new SoftwareAdapterError(
         `Cannot use the GPU: ${summary.name.slice(0, 48)} is a software adapter`,
