@@ -4,9 +4,10 @@
  *
  * Encoding a batch: the texts are packed into one UTF-8 buffer; special-token literals are found
  * on the GPU (when any special token is allowed or disallowed) and resolved on the host; the CPU
- * pre-tokenizer splits the text into pieces; pieces longer than {@link MAX_GPU_PIECE_BYTES} are
- * encoded on the CPU right away (so one long piece cannot serialize a batch) and passed to the GPU
- * as presets, like special tokens; the GPU encodes the other pieces, prefix-sums the counts and
+ * pre-tokenizer splits the text into pieces; pieces longer than {@link MAX_LONG_GPU_PIECE_BYTES}
+ * are encoded on the CPU right away and passed to the GPU as presets, like special tokens; pieces
+ * of {@link MAX_GPU_PIECE_BYTES} to that many bytes are merged on the GPU first, one workgroup per
+ * piece (`src/gpu/long_pieces.ts`), and become presets too; the GPU encodes the other pieces, prefix-sums the counts and
  * compacts the tokens so each text's tokens are contiguous. Batches above the storage-binding
  * limit are split into chunks at piece boundaries. A GPU failure mid-batch (device lost,
  * validation or memory error) finishes the chunk on the CPU, with the same output, and warns once;
@@ -34,6 +35,10 @@ import {
   type PieceBatchResult,
 } from "../gpu/encoder.ts";
 import { GpuBatchError } from "../gpu/errors.ts";
+import { GpuLongPieceEncoder } from "../gpu/long_pieces.ts";
+import { NONE } from "../gpu/tables.ts";
+import { encodePiece } from "../tokenizer/bpe.ts";
+import { TokenBuffer } from "../tokenizer/token_buffer.ts";
 import { MAX_GPU_PIECE_BYTES } from "../gpu/kernels.ts";
 import { findSpecialsCpu, GpuSpecialScanner } from "../gpu/special_scan.ts";
 import { buildSpecialTables } from "../gpu/tables.ts";
@@ -59,6 +64,22 @@ export { MAX_GPU_PIECE_BYTES };
  * back, one running, one queued behind it. More would only hold more pooled buffers.
  */
 export const MAX_IN_FLIGHT = 3;
+
+/**
+ * Pieces up to this many bytes are merged on the GPU (over {@link MAX_GPU_PIECE_BYTES}, by one
+ * workgroup each: `merge_long.wgsl`); longer ones are encoded on the host while planning (one
+ * merge per round costs O(n) per round on the device, which loses to the CPU's heap there).
+ */
+export const MAX_LONG_GPU_PIECE_BYTES = 4096;
+
+/** Whether a chunk has pieces over the per-thread limit that are not preset. */
+function hasLongPieces(batch: PieceBatch): boolean {
+  const { ends, presets } = batch;
+  for (let i = 0, s = 0; i < ends.length; s = ends[i++]) {
+    if (presets[i] === NONE && ends[i] - s > MAX_GPU_PIECE_BYTES) return true;
+  }
+  return false;
+}
 
 /** Options of {@link GpuBackend.create}. */
 export interface GpuBackendOptions {
@@ -93,6 +114,7 @@ export class GpuBackend implements Backend {
   /** The ordinary vocabulary. */
   readonly vocab: Vocabulary;
   readonly #encoder: GpuPieceEncoder;
+  readonly #long: GpuLongPieceEncoder;
   readonly #specials: GpuSpecialScanner;
   readonly #scanner: GpuTokenScanner;
   readonly #warn: (message: string) => void;
@@ -116,6 +138,7 @@ export class GpuBackend implements Backend {
     this.tokenizer = tokenizer;
     this.vocab = vocab;
     this.#encoder = new GpuPieceEncoder(ctx, vocab);
+    this.#long = new GpuLongPieceEncoder(this.#encoder);
     this.#specials = new GpuSpecialScanner(ctx, buildSpecialTables(harmonySpecialTokens()));
     this.#scanner = new GpuTokenScanner(ctx, this.#encoder, this.#specials);
     this.#warn = options.onWarning ?? ((m) => console.warn(m));
@@ -207,7 +230,8 @@ export class GpuBackend implements Backend {
       this.#inFlight++;
       let pending: PendingPieces | undefined;
       try {
-        pending = this.#encoder.submit(batch);
+        const ready = hasLongPieces(batch) ? await this.#presetLongPieces(batch, stats) : batch;
+        pending = this.#encoder.submit(ready);
         return await pending.result();
       } catch (e) {
         this.#failed(e, stats);
@@ -221,6 +245,78 @@ export class GpuBackend implements Backend {
       }
     }
     return encodePiecesCpu(this.vocab, batch);
+  }
+
+  /**
+   * `batch` with its pieces over {@link MAX_GPU_PIECE_BYTES} (at most {@link MAX_LONG_GPU_PIECE_BYTES},
+   * longer ones come preset from the plan) merged on the GPU by `merge_long` and turned into
+   * presets, so `encode_pieces` gets only pieces one thread can hold. The long pieces are packed
+   * into groups whose kernel state (16 bytes per byte) fits the binding limit; a piece too long
+   * for the limit alone is encoded on the CPU (`encodePiece`, same tokens).
+   *
+   * @throws {GpuBatchError} when the GPU fails (the caller redoes the chunk on the CPU).
+   */
+  async #presetLongPieces(batch: PieceBatch, stats: BatchStats): Promise<PieceBatch> {
+    const { text, ends, presets, presetOffsets, presetTokens } = batch;
+    const n = ends.length;
+    const budget = Math.floor((this.#limit - 64) / 16);
+    const longIdx: number[] = [];
+    for (let i = 0, s = 0; i < n; s = ends[i++]) {
+      if (presets[i] === NONE && ends[i] - s > MAX_GPU_PIECE_BYTES) longIdx.push(i);
+    }
+    const tokensOf = new Map<number, Uint32Array>();
+    const group: number[] = [];
+    let groupBytes = 0;
+    const flush = async () => {
+      if (group.length === 0) return;
+      const packed = new Uint8Array(groupBytes), pairs = new Uint32Array(2 * group.length);
+      let at = 0;
+      for (let g = 0; g < group.length; g++) {
+        const i = group[g], s = i === 0 ? 0 : ends[i - 1];
+        packed.set(text.subarray(s, ends[i]), at);
+        pairs[2 * g] = at;
+        pairs[2 * g + 1] = at += ends[i] - s;
+      }
+      const before = this.ctx.stats.dispatches, up = this.ctx.stats.bytesUploaded;
+      const down = this.ctx.stats.bytesDownloaded;
+      const r = await this.#long.run(packed, pairs);
+      stats.dispatches += this.ctx.stats.dispatches - before;
+      stats.bytesMoved += this.ctx.stats.bytesUploaded - up + this.ctx.stats.bytesDownloaded - down;
+      for (let g = 0; g < group.length; g++) {
+        tokensOf.set(group[g], r.tokens.subarray(r.offsets[g], r.offsets[g + 1]));
+      }
+      group.length = 0;
+      groupBytes = 0;
+    };
+    for (const i of longIdx) {
+      const s = i === 0 ? 0 : ends[i - 1], len = ends[i] - s;
+      if (len > budget) {
+        const out = new TokenBuffer(len);
+        encodePiece(this.vocab, text, s, ends[i], out);
+        tokensOf.set(i, out.toArray());
+        stats.cpuPieces++;
+        continue;
+      }
+      if (groupBytes + len > budget) await flush();
+      group.push(i);
+      groupBytes += len;
+    }
+    await flush();
+    let extra = 0;
+    for (const t of tokensOf.values()) extra += t.length;
+    const np = presetOffsets.length - 1;
+    const newPresets = presets.slice();
+    const newOffsets = new Uint32Array(np + 1 + tokensOf.size);
+    newOffsets.set(presetOffsets);
+    const newTokens = new Uint32Array(presetTokens.length + extra);
+    newTokens.set(presetTokens);
+    let k = np, at = presetTokens.length;
+    for (const [i, t] of tokensOf) {
+      newPresets[i] = k;
+      newTokens.set(t, at);
+      newOffsets[++k] = at += t.length;
+    }
+    return { ...batch, presets: newPresets, presetOffsets: newOffsets, presetTokens: newTokens };
   }
 
   /** The storage-binding budget of a chunk, in bytes. */
@@ -242,7 +338,7 @@ export class GpuBackend implements Backend {
     const r = await encodeWithPlan(
       texts,
       options,
-      { vocab: this.vocab, specials, limit: this.#limit },
+      { vocab: this.vocab, specials, limit: this.#limit, maxPieceBytes: MAX_LONG_GPU_PIECE_BYTES },
       {
         findSpecials: (view) =>
           this.#counted(stats, () =>

@@ -119,7 +119,10 @@ test("auto on a machine without a GPU device node starts no GPU runtime and says
     gpu: counting,
     calibration: { mayHaveGpu: () => false, cachePath: null },
   });
-  assert.equal(engine.encodeBatch(["x".repeat(5_000_000)], ORDINARY) instanceof Promise, false);
+  assert.equal(
+    engine.encodeBatch(["hello world ".repeat(100_000)], ORDINARY) instanceof Promise,
+    false,
+  );
   assert.equal(asked, 0);
   assert.match(engine.info().reason ?? "", /no GPU device on this machine.*not started/);
   assert.equal(engine.describe(), "cpu");
@@ -184,7 +187,7 @@ test("auto with a cached 'never' starts no device at all", async () => {
     });
     const counts = { adapters: 0, devices: 0 };
     const engine = await openBackend("auto", { gpu: fakeGpu(counts), calibration: { cachePath } });
-    await engine.encodeBatch(["x".repeat(100_000)], ORDINARY);
+    await engine.encodeBatch(["hello world ".repeat(10_000)], ORDINARY);
     assert.equal(counts.devices, 0);
     assert.match(engine.describe(), /^cpu; auto: CPU for every batch/);
     engine.destroy();
@@ -239,6 +242,9 @@ test("auto keeps the CPU when the measured GPU is slower per MB, and frees the d
   });
   assert.deepEqual(engine.info().backends, ["cpu"]);
   assert.match(engine.describe(), /^cpu; auto: CPU for every batch/);
-  assert.equal(engine.encodeBatch(["x".repeat(200_000)], ORDINARY) instanceof Promise, false);
+  assert.equal(
+    engine.encodeBatch(["hello world ".repeat(20_000)], ORDINARY) instanceof Promise,
+    false,
+  );
   engine.destroy();
 });

@@ -26,7 +26,7 @@ function instrument(backend: GpuBackend): string[] {
   const acquire = ctx.pool.acquire.bind(ctx.pool);
   ctx.pool.acquire = (size: number, usage: number, label: string) => {
     const b = acquire(size, usage, label);
-    if ((usage & BufferUsage.MAP_READ) !== 0 && label !== "timestamps read" && !wrapped.has(b)) {
+    if ((usage & BufferUsage.MAP_READ) !== 0 && label === "read" && !wrapped.has(b)) {
       wrapped.add(b);
       const map = b.mapAsync.bind(b);
       b.mapAsync = (mode: GPUMapModeFlags, offset?: number, size?: number) =>
