@@ -120,6 +120,7 @@ test(
     for (const limit of [undefined, 4096]) {
       const backend = await createGpuBackend(requireGpu(), {
         maxStorageBufferBindingSize: limit,
+        longPiecesOnGpu: true, // software adapters keep them on the host by default
         onWarning: (m) => assert.fail(`fell back to the CPU: ${m}`),
       });
       try {
@@ -132,6 +133,14 @@ test(
       } finally {
         backend.destroy();
       }
+    }
+    // By default a software adapter leaves them to the host (the same CPU, and faster there).
+    const soft = await createGpuBackend(requireGpu());
+    try {
+      assert.deepEqual((await soft.encodeBatch(texts)).tokens, want.tokens);
+      if (soft.ctx.adapter.software) assert.ok(soft.lastStats().cpuPieces >= 3);
+    } finally {
+      soft.destroy();
     }
   },
 );
