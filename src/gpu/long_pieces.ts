@@ -12,8 +12,7 @@
  * @module
  */
 
-import { LONG_WG } from "./kernels.ts";
-import { KERNELS } from "./kernels.ts";
+import { KERNELS, LONG_WG } from "./kernels.ts";
 import type { GpuPieceEncoder } from "./encoder.ts";
 import type { Vocabulary } from "../tokenizer/vocabulary.ts";
 import { GpuBatchError } from "./errors.ts";
