@@ -6,7 +6,8 @@
 #   2. runs the GPU conformance suite (GPU output identical to the CPU's),
 #   3. measures encode at 10k / 100k / 1M texts per batch on CPU and GPU, and render-dataset and
 #      parse-dataset on CPU (1 worker and all cores) and GPU, printing the ratios, and writes
-#      gpu-device.json and gpu-device.html (the report with the charts).
+#      gpu-device.json and gpu-device.html (the report with the charts),
+#   4. prints GPU wall, host and kernel time per MB against batch size (bench/gpu_batch_shape.ts).
 # QUICK=1 uses 100 / 1k / 10k texts (a smoke run, e.g. on a software adapter).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -63,6 +64,9 @@ run_cli bench "$input" --limit "$records" --tasks render-dataset,parse-dataset -
 run_cli bench --from "$OUT.encode.json" --from "$OUT.datasets.json" --json "$OUT.json" \
   --report "$OUT.html" >/dev/null
 rm -f "$OUT.encode.json" "$OUT.datasets.json"
+
+say "GPU wall, host and kernel time against batch size ($runner)"
+if [ $runner = bun ]; then bun bench/gpu_batch_shape.ts; else deno run -A bench/gpu_batch_shape.ts; fi
 
 say "ratios (GPU ÷ CPU, same task and batch)"
 bun -e '

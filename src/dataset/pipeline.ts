@@ -343,7 +343,9 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
       analysis: options.analysis ?? "reference",
     })
     : { run: (records) => renderRecords(records, context), close: () => Promise.resolve() };
-  const maxInFlight = workers > 1 ? 2 * workers : 1;
+  // One batch ahead on one thread: batch k+1 is read and handed to the engine (which packs it
+  // while a GPU runs batch k) before batch k is awaited; outputs are still written in order.
+  const maxInFlight = workers > 1 ? 2 * workers : 2;
   const queue: Array<{ recs: InputRecord[]; done: Promise<RecordOutcome[]> }> = [];
 
   const submit = (recs: InputRecord[]) => {

@@ -63,8 +63,8 @@ export interface BatchStats {
   inputBytes?: number;
   /**
    * Milliseconds the JS thread spent in the GPU host plan (packing, pre-tokenizing, long pieces
-   * on the CPU, chunking, stitching; not the kernels' own upload/read-back code or a CPU
-   * fallback), absent when not measured.
+   * on the CPU, chunking, stitching, and packing and submitting the chunks; not
+   * the read-backs, the long-piece submissions or a CPU fallback), absent when not measured.
    */
   hostMs?: number;
 }

@@ -4,13 +4,22 @@
  *
  * Encoding a batch: the texts are packed into one UTF-8 buffer; special-token literals are found
  * on the GPU (when any special token is allowed or disallowed) and resolved on the host; the CPU
- * pre-tokenizer splits the text into pieces; pieces longer than {@link MAX_GPU_PIECE_BYTES} are
- * encoded on the CPU right away (so one long piece cannot serialize a batch) and passed to the GPU
- * as presets, like special tokens; the GPU encodes the other pieces, prefix-sums the counts and
+ * pre-tokenizer splits the text into pieces; pieces longer than {@link MAX_LONG_GPU_PIECE_BYTES}
+ * are encoded on the CPU right away and passed to the GPU as presets, like special tokens; pieces
+ * of {@link MAX_GPU_PIECE_BYTES} to that many bytes are merged on the GPU first, one workgroup per
+ * piece (`src/gpu/long_pieces.ts`), and become presets too; the GPU encodes the other pieces, prefix-sums the counts and
  * compacts the tokens so each text's tokens are contiguous. Batches above the storage-binding
  * limit are split into chunks at piece boundaries. A GPU failure mid-batch (device lost,
- * validation or memory error) finishes the chunk and the rest of the batch on the CPU, with the
- * same output, and warns once.
+ * validation or memory error) finishes the chunk on the CPU, with the same output, and warns once;
+ * a lost device sends every later chunk to the CPU.
+ *
+ * Pipelining: each chunk is one queue submission (kernels plus the copy into a pooled mappable
+ * buffer, `GpuPieceEncoder.submit`) whose read-back is awaited separately, with at most
+ * {@link MAX_IN_FLIGHT} chunks in flight over all batches. Batches may overlap (the dataset
+ * pipelines start batch k+1 before awaiting batch k), so the host packs and pre-tokenizes one
+ * batch while the device runs the previous one and the one before is mapped. Error scopes of a
+ * chunk are pushed and popped synchronously around its submission (`GpuContext.scoped`), so
+ * overlapping chunks never see each other's errors; the guarded scans run one at a time.
  *
  * @module
  */
@@ -18,8 +27,18 @@
 import type { Role } from "../chat/role.ts";
 import { GpuContext } from "../gpu/context.ts";
 import { encodeWithPlan } from "../gpu/encode_plan.ts";
-import { encodePiecesCpu, GpuPieceEncoder } from "../gpu/encoder.ts";
+import {
+  encodePiecesCpu,
+  GpuPieceEncoder,
+  type PendingPieces,
+  type PieceBatch,
+  type PieceBatchResult,
+} from "../gpu/encoder.ts";
 import { GpuBatchError } from "../gpu/errors.ts";
+import { GpuLongPieceEncoder } from "../gpu/long_pieces.ts";
+import { NONE } from "../gpu/tables.ts";
+import { encodePiece } from "../tokenizer/bpe.ts";
+import { TokenBuffer } from "../tokenizer/token_buffer.ts";
 import { MAX_GPU_PIECE_BYTES } from "../gpu/kernels.ts";
 import { findSpecialsCpu, GpuSpecialScanner } from "../gpu/special_scan.ts";
 import { buildSpecialTables } from "../gpu/tables.ts";
@@ -40,10 +59,39 @@ import { buildMessageTable, tableMessages } from "./message_table.ts";
 
 export { MAX_GPU_PIECE_BYTES };
 
+/**
+ * Most piece chunks of one backend submitted to the device and not yet read back: one being read
+ * back, one running, one queued behind it. More would only hold more pooled buffers.
+ */
+export const MAX_IN_FLIGHT = 3;
+
+/**
+ * Pieces up to this many bytes are merged on the GPU (over {@link MAX_GPU_PIECE_BYTES}, by one
+ * workgroup each: `merge_long.wgsl`); longer ones are encoded on the host while planning (one
+ * merge per round costs O(n) per round on the device, which loses to the CPU's heap there).
+ */
+export const MAX_LONG_GPU_PIECE_BYTES = 4096;
+
+/** Whether a chunk has pieces over the per-thread limit that are not preset. */
+function hasLongPieces(batch: PieceBatch): boolean {
+  const { ends, presets } = batch;
+  for (let i = 0, s = 0; i < ends.length; s = ends[i++]) {
+    if (presets[i] === NONE && ends[i] - s > MAX_GPU_PIECE_BYTES) return true;
+  }
+  return false;
+}
+
 /** Options of {@link GpuBackend.create}. */
 export interface GpuBackendOptions {
   /** Receives warnings (a GPU failure finished on the CPU). Default: `console.warn`. */
   onWarning?: (message: string) => void;
+  /**
+   * Merge pieces of {@link MAX_GPU_PIECE_BYTES} to {@link MAX_LONG_GPU_PIECE_BYTES} bytes on the
+   * GPU (`merge_long`). Default: on hardware adapters only — on a software adapter the "device"
+   * is the same CPU, and one merge per round with workgroup barriers is about 100× slower there
+   * than the host's heap merge (measured on llvmpipe: 1,768 Japanese pieces, 6–9 s against 60–200 ms).
+   */
+  longPiecesOnGpu?: boolean;
 }
 
 /**
@@ -73,11 +121,18 @@ export class GpuBackend implements Backend {
   /** The ordinary vocabulary. */
   readonly vocab: Vocabulary;
   readonly #encoder: GpuPieceEncoder;
+  readonly #long: GpuLongPieceEncoder;
+  readonly #maxHostPiece: number;
   readonly #specials: GpuSpecialScanner;
   readonly #scanner: GpuTokenScanner;
   readonly #warn: (message: string) => void;
   #warned = false;
   #gpuBroken = false;
+  /** The tail of the guarded jobs' queue (see `#serial`). */
+  #lane: Promise<unknown> = Promise.resolve();
+  /** Chunks submitted and not yet read back, and the chunks waiting for a slot. */
+  #inFlight = 0;
+  #waiting: Array<() => void> = [];
   #stats: BatchStats;
   #maxTokenBytes: number;
 
@@ -91,6 +146,10 @@ export class GpuBackend implements Backend {
     this.tokenizer = tokenizer;
     this.vocab = vocab;
     this.#encoder = new GpuPieceEncoder(ctx, vocab);
+    this.#long = new GpuLongPieceEncoder(this.#encoder);
+    this.#maxHostPiece = (options.longPiecesOnGpu ?? !ctx.adapter.software)
+      ? MAX_LONG_GPU_PIECE_BYTES
+      : MAX_GPU_PIECE_BYTES;
     this.#specials = new GpuSpecialScanner(ctx, buildSpecialTables(harmonySpecialTokens()));
     this.#scanner = new GpuTokenScanner(ctx, this.#encoder, this.#specials);
     this.#warn = options.onWarning ?? ((m) => console.warn(m));
@@ -131,22 +190,144 @@ export class GpuBackend implements Backend {
     };
   }
 
+  /**
+   * Runs guarded GPU work (the special scan, the token scan) one at a time: `GpuContext.guard`
+   * holds its error scopes across an `await`, so two guarded jobs must not overlap. Piece
+   * encoding does not go through here (its scopes are synchronous, see {@link GpuBackend.encodeBatch}).
+   */
+  #serial<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.#lane.then(job, job);
+    this.#lane = run.catch(() => {});
+    return run;
+  }
+
+  /** Notes a GPU failure that is finished on the CPU (warning once). */
+  #failed(e: unknown, stats: BatchStats): void {
+    if (!(e instanceof GpuBatchError)) throw e;
+    if (this.ctx.lost) this.#gpuBroken = true;
+    if (!this.#warned) {
+      this.#warned = true;
+      this.#warn(`harmony-engine: ${e.message}; finishing on the CPU (same output)`);
+    }
+    stats.cpuPieces++;
+  }
+
   /** Runs GPU work, or its CPU equivalent when the GPU has failed (warning once). */
-  async #withFallback<T>(label: string, gpu: () => Promise<T>, cpu: () => T): Promise<T> {
+  async #withFallback<T>(
+    label: string,
+    stats: BatchStats,
+    gpu: () => Promise<T>,
+    cpu: () => T,
+  ): Promise<T> {
     if (!this.#gpuBroken) {
       try {
-        return await this.ctx.guard(label, gpu);
+        return await this.#serial(() => this.ctx.guard(label, gpu));
       } catch (e) {
-        if (!(e instanceof GpuBatchError)) throw e;
-        if (this.ctx.lost) this.#gpuBroken = true;
-        if (!this.#warned) {
-          this.#warned = true;
-          this.#warn(`harmony-engine: ${e.message}; finishing on the CPU (same output)`);
-        }
-        this.#stats.cpuPieces++;
+        this.#failed(e, stats);
       }
     }
     return cpu();
+  }
+
+  /**
+   * Encodes one chunk on the GPU with at most {@link MAX_IN_FLIGHT} chunks in flight (of every
+   * batch of this backend), or on the CPU after a GPU failure (same output).
+   */
+  async #encodeChunk(batch: PieceBatch, stats: BatchStats): Promise<PieceBatchResult> {
+    if (!this.#gpuBroken) {
+      while (this.#inFlight >= MAX_IN_FLIGHT) {
+        await new Promise<void>((resolve) => this.#waiting.push(resolve));
+      }
+      this.#inFlight++;
+      let pending: PendingPieces | undefined;
+      try {
+        const ready = hasLongPieces(batch) ? await this.#presetLongPieces(batch, stats) : batch;
+        pending = this.#encoder.submit(ready);
+        return await pending.result();
+      } catch (e) {
+        this.#failed(e, stats);
+      } finally {
+        if (pending) {
+          stats.dispatches += pending.dispatches;
+          stats.bytesMoved += pending.bytesMoved;
+        }
+        this.#inFlight--;
+        this.#waiting.shift()?.();
+      }
+    }
+    return encodePiecesCpu(this.vocab, batch);
+  }
+
+  /**
+   * `batch` with its pieces over {@link MAX_GPU_PIECE_BYTES} (at most {@link MAX_LONG_GPU_PIECE_BYTES},
+   * longer ones come preset from the plan) merged on the GPU by `merge_long` and turned into
+   * presets, so `encode_pieces` gets only pieces one thread can hold. The long pieces are packed
+   * into groups whose kernel state (16 bytes per byte) fits the binding limit; a piece too long
+   * for the limit alone is encoded on the CPU (`encodePiece`, same tokens).
+   *
+   * @throws {GpuBatchError} when the GPU fails (the caller redoes the chunk on the CPU).
+   */
+  async #presetLongPieces(batch: PieceBatch, stats: BatchStats): Promise<PieceBatch> {
+    const { text, ends, presets, presetOffsets, presetTokens } = batch;
+    const n = ends.length;
+    const budget = Math.floor((this.#limit - 64) / 16);
+    const longIdx: number[] = [];
+    for (let i = 0, s = 0; i < n; s = ends[i++]) {
+      if (presets[i] === NONE && ends[i] - s > MAX_GPU_PIECE_BYTES) longIdx.push(i);
+    }
+    const tokensOf = new Map<number, Uint32Array>();
+    const group: number[] = [];
+    let groupBytes = 0;
+    const flush = async () => {
+      if (group.length === 0) return;
+      const packed = new Uint8Array(groupBytes), pairs = new Uint32Array(2 * group.length);
+      let at = 0;
+      for (let g = 0; g < group.length; g++) {
+        const i = group[g], s = i === 0 ? 0 : ends[i - 1];
+        packed.set(text.subarray(s, ends[i]), at);
+        pairs[2 * g] = at;
+        pairs[2 * g + 1] = at += ends[i] - s;
+      }
+      const before = this.ctx.stats.dispatches, up = this.ctx.stats.bytesUploaded;
+      const down = this.ctx.stats.bytesDownloaded;
+      const r = await this.#long.run(packed, pairs);
+      stats.dispatches += this.ctx.stats.dispatches - before;
+      stats.bytesMoved += this.ctx.stats.bytesUploaded - up + this.ctx.stats.bytesDownloaded - down;
+      for (let g = 0; g < group.length; g++) {
+        tokensOf.set(group[g], r.tokens.subarray(r.offsets[g], r.offsets[g + 1]));
+      }
+      group.length = 0;
+      groupBytes = 0;
+    };
+    for (const i of longIdx) {
+      const s = i === 0 ? 0 : ends[i - 1], len = ends[i] - s;
+      if (len > budget) {
+        const out = new TokenBuffer(len);
+        encodePiece(this.vocab, text, s, ends[i], out);
+        tokensOf.set(i, out.toArray());
+        stats.cpuPieces++;
+        continue;
+      }
+      if (groupBytes + len > budget) await flush();
+      group.push(i);
+      groupBytes += len;
+    }
+    await flush();
+    let extra = 0;
+    for (const t of tokensOf.values()) extra += t.length;
+    const np = presetOffsets.length - 1;
+    const newPresets = presets.slice();
+    const newOffsets = new Uint32Array(np + 1 + tokensOf.size);
+    newOffsets.set(presetOffsets);
+    const newTokens = new Uint32Array(presetTokens.length + extra);
+    newTokens.set(presetTokens);
+    let k = np, at = presetTokens.length;
+    for (const [i, t] of tokensOf) {
+      newPresets[i] = k;
+      newTokens.set(t, at);
+      newOffsets[++k] = at += t.length;
+    }
+    return { ...batch, presets: newPresets, presetOffsets: newOffsets, presetTokens: newTokens };
   }
 
   /** The storage-binding budget of a chunk, in bytes. */
@@ -154,58 +335,76 @@ export class GpuBackend implements Backend {
     return this.ctx.limits.maxStorageBufferBindingSize;
   }
 
-  /** See {@link Backend.encodeBatch}. The host planning lives in `src/gpu/encode_plan.ts`. */
+  /**
+   * See {@link Backend.encodeBatch}. The host planning lives in `src/gpu/encode_plan.ts`.
+   *
+   * Batches may overlap: a caller that starts batch k+1 before awaiting batch k (as both dataset
+   * pipelines do, one batch ahead) gets k+1 packed and pre-tokenized on the host while the device
+   * runs k and k−1 is read back; each result is the same as alone, and {@link lastStats} describes
+   * the batch that finished last.
+   */
   async encodeBatch(texts: readonly string[], options?: EncodeOptions): Promise<EncodedBatch> {
-    const stats0 = { ...this.ctx.stats };
-    this.#stats = this.#newStats(texts.length);
+    const stats = this.#newStats(texts.length);
     const specials = this.#specials.tables;
     const r = await encodeWithPlan(
       texts,
       options,
-      { vocab: this.vocab, specials, limit: this.#limit },
+      { vocab: this.vocab, specials, limit: this.#limit, maxPieceBytes: this.#maxHostPiece },
       {
         findSpecials: (view) =>
-          this.#withFallback(
-            "find_special",
-            () => this.#specials.run(view),
-            () => findSpecialsCpu(specials, view),
-          ),
-        encodePieces: (batch) =>
-          this.#withFallback(
-            "encode_pieces",
-            () => this.#encoder.run(batch),
-            () => encodePiecesCpu(this.vocab, batch),
-          ),
+          this.#counted(stats, () =>
+            this.#withFallback(
+              "find_special",
+              stats,
+              () => this.#specials.run(view),
+              () => findSpecialsCpu(specials, view),
+            )),
+        encodePieces: (batch) => this.#encodeChunk(batch, stats),
       },
     );
-    this.#stats.chunks = r.chunks;
-    this.#stats.tokens = r.tokens.length;
-    this.#stats.cpuPieces += r.cpuPieces;
-    this.#stats.inputBytes = r.inputBytes;
-    this.#stats.hostMs = r.hostMs;
-    this.#collect(stats0);
+    stats.chunks = r.chunks;
+    stats.tokens = r.tokens.length;
+    stats.cpuPieces += r.cpuPieces;
+    stats.inputBytes = r.inputBytes;
+    stats.hostMs = r.hostMs;
+    this.#stats = stats;
     return new EncodedBatch(r.tokens, r.offsets, r.errors);
   }
 
-  /** Adds the context's counters since `before` to the batch statistics. */
-  #collect(before: GpuContext["stats"]): void {
+  /** Runs `job` and adds the context's counters it moved to `stats`. */
+  async #counted<T>(stats: BatchStats, job: () => Promise<T>): Promise<T> {
+    const before = { ...this.ctx.stats };
+    try {
+      return await job();
+    } finally {
+      this.#collect(stats, before);
+    }
+  }
+
+  /** Adds the context's counters since `before` to `stats`. */
+  #collect(stats: BatchStats, before: GpuContext["stats"]): void {
     const s = this.ctx.stats;
-    this.#stats.dispatches = s.dispatches - before.dispatches;
-    this.#stats.bytesMoved = s.bytesUploaded - before.bytesUploaded + s.bytesDownloaded -
+    stats.dispatches += s.dispatches - before.dispatches;
+    stats.bytesMoved += s.bytesUploaded - before.bytesUploaded + s.bytesDownloaded -
       before.bytesDownloaded;
-    this.#stats.gpuTimeNs = s.gpuTimeNs - before.gpuTimeNs;
+    stats.gpuTimeNs += s.gpuTimeNs - before.gpuTimeNs;
   }
 
   /**
    * Scans the token streams of a batch (GPU), in chunks within the limits.
    * Completions with ids outside `[0, 2^32)` or non-integers must be filtered out before.
    */
-  async scanTokens(tokens: Uint32Array): Promise<TokenScan> {
+  scanTokens(tokens: Uint32Array): Promise<TokenScan> {
+    return this.#scanTokens(tokens, this.#newStats(0));
+  }
+
+  async #scanTokens(tokens: Uint32Array, stats: BatchStats): Promise<TokenScan> {
     const st = this.#specials.tables;
     const step = Math.max(1, Math.floor((this.#limit - 64) / Math.max(4, this.#maxTokenBytes)) - 1);
     if (tokens.length <= step) {
       return await this.#withFallback(
         "token_lengths",
+        stats,
         () => this.#scanner.run(tokens),
         () => scanTokensCpu(this.vocab, st, tokens),
       );
@@ -216,6 +415,7 @@ export class GpuBackend implements Backend {
       parts.push(
         await this.#withFallback(
           "token_lengths",
+          stats,
           () => this.#scanner.run(view),
           () => scanTokensCpu(this.vocab, st, view),
         ),
@@ -246,8 +446,7 @@ export class GpuBackend implements Backend {
     completions: ReadonlyArray<ArrayLike<number>>,
     options: ParseBatchOptions = {},
   ): Promise<ParsedCompletion[]> {
-    const stats0 = { ...this.ctx.stats };
-    this.#stats = this.#newStats(completions.length);
+    const stats = this.#newStats(completions.length);
     const nc = completions.length;
     const valid = new Uint8Array(nc);
     const offsets = new Uint32Array(nc + 1);
@@ -266,7 +465,7 @@ export class GpuBackend implements Backend {
     offsets[nc] = total;
     const all = new Uint32Array(total);
     for (let c = 0; c < nc; c++) if (valid[c]) all.set(completions[c], offsets[c]);
-    const scan = await this.scanTokens(all);
+    const scan = await this.#counted(stats, () => this.#scanTokens(all, stats));
     const role: Role | null | undefined = options.role;
     const table = buildMessageTable(all, offsets, scan, role);
     const out: ParsedCompletion[] = new Array(nc);
@@ -280,9 +479,9 @@ export class GpuBackend implements Backend {
       const parsed = parseBatchCpu(this.tokenizer, fallback.map((c) => completions[c]), options);
       for (let k = 0; k < fallback.length; k++) out[fallback[k]] = parsed[k];
     }
-    this.#stats.tokens = total;
-    this.#stats.cpuPieces += fallback.length;
-    this.#collect(stats0);
+    stats.tokens = total;
+    stats.cpuPieces += fallback.length;
+    this.#stats = stats;
     return out;
   }
 

@@ -12,10 +12,15 @@
  * - `cpu` never touches WebGPU.
  * - `gpu` uses the GPU for every batch (software adapters included) and fails with
  *   {@link GpuUnavailableError} when there is no adapter.
- * - `auto` (default) uses a hardware GPU for batches of at least `minGpuBatchBytes` and the CPU
- *   otherwise; software adapters (llvmpipe, lavapipe, SwiftShader, any fallback adapter) are
- *   never chosen, since they are slower than the CPU path. The GPU runtime is opened lazily, on
- *   the first batch big enough for it, so a run that stays on the CPU never starts it.
+ * - `auto` (default) uses a hardware GPU for batches of at least a calibrated threshold and the
+ *   CPU otherwise; software adapters (llvmpipe, lavapipe, SwiftShader, any fallback adapter) are
+ *   never chosen, since they are slower than the CPU path. On a machine without a GPU device
+ *   node no GPU runtime is started at all (`mayHaveGpu`). Otherwise the adapter's threshold comes
+ *   from the calibration cache (the device is then opened lazily, on the first batch that big) or
+ *   is measured at start (`./calibration.ts`: both backends on a fixed batch, a few ms) and
+ *   cached per adapter, engine version and runtime; `describe()` and `info().choice` say what
+ *   was chosen and why. With `minGpuBatchBytes` the threshold is fixed instead and the GPU is
+ *   opened lazily on the first batch that big.
  *
  * Sync or async: a batch the engine keeps on the CPU is returned directly; only GPU batches (and
  * the one that opens the GPU) return a Promise.
@@ -42,6 +47,7 @@ import {
   type ParseBatchOptions,
   type ParsedCompletion,
 } from "./backend.ts";
+import type { Calibration, CalibrationTimer } from "./calibration.ts";
 import { CpuBackend } from "./cpu_backend.ts";
 import type { GpuBackend } from "./gpu_backend.ts";
 
@@ -58,6 +64,7 @@ export {
 } from "./backend.ts";
 export { CpuBackend } from "./cpu_backend.ts";
 export type { GpuBackend } from "./gpu_backend.ts";
+export type { Calibration, CalibrationTimer } from "./calibration.ts";
 export { buildMessageTable, type MessageTable, NO_STOP, tableMessages } from "./message_table.ts";
 export { GpuUnavailableError } from "../gpu/errors.ts";
 
@@ -70,14 +77,38 @@ export interface EngineOptions {
    * browser's). Default: found for the current runtime (`findGpu`).
    */
   gpu?: GPU;
-  /** In `auto` mode, the smallest batch sent to the GPU, in UTF-16 code units of text (encode) or 4 × tokens (parse). Default 2^20. */
+  /**
+   * In `auto` mode, a fixed smallest batch sent to the GPU, in UTF-16 code units of text
+   * (encode) or 4 × tokens (parse); the GPU is opened lazily, on the first batch that big.
+   * Default: none — `auto` calibrates the threshold instead (see {@link EngineOptions.calibration}).
+   */
   minGpuBatchBytes?: number;
+  /** How `auto` (without `minGpuBatchBytes`) calibrates its GPU threshold. */
+  calibration?: CalibrationOptions;
   /** Caps the storage-binding size batches are split by (tests). Default: the adapter's limit. */
   maxStorageBufferBindingSize?: number;
   /** Measure kernel time with `timestamp-query` when available. Default false. */
   timestamps?: boolean;
   /** Receives warnings (GPU failure finished on the CPU). Default `console.warn`. */
   onWarning?: (message: string) => void;
+}
+
+/** Options of the `auto` calibration (see `./calibration.ts`). */
+export interface CalibrationOptions {
+  /**
+   * The cache file. Default: `defaultCalibrationPath()` (`$XDG_CACHE_HOME/harmony-engine/
+   * calibration.json`); `null`: no cache (measure at every start).
+   */
+  cachePath?: string | null;
+  /** Times one batch per backend (tests inject timings). Default: wall time of `encodeBatch`. */
+  time?: CalibrationTimer;
+  /**
+   * Whether the machine may have a GPU, asked before any GPU runtime is started (skipped when
+   * `gpu` is given). Default: `mayHaveGpu` (device nodes).
+   */
+  mayHaveGpu?: () => boolean;
+  /** Calibrate software adapters too instead of refusing them (tests). Default false. */
+  allowSoftware?: boolean;
 }
 
 /** What {@link Engine.info} reports. */
@@ -97,6 +128,11 @@ export interface EngineInfo {
   reason?: string;
   /** Batches run so far, by the backend that ran them (from each batch's stats). */
   batches: { cpu: number; gpu: number };
+  /**
+   * In calibrated `auto` mode: what the calibration chose and why (measured now or cached), e.g.
+   * `auto: GPU for batches of 120,000+ chars (cached: CPU 31.0 ms/MB, GPU 2.10 ms + 3.2 ms/MB)`.
+   */
+  choice?: string;
 }
 
 /**
@@ -156,7 +192,12 @@ class EngineImpl implements Engine {
   /** Called by the opener with what it found (`auto` mode). */
   setGpu(gpu: GpuBackend | undefined, info: Omit<EngineInfo, "batches" | "mode">): void {
     this.#gpu = gpu;
-    this.#info = { ...info, mode: this.#info.mode, batches: this.#info.batches };
+    this.#info = {
+      ...info,
+      mode: this.#info.mode,
+      batches: this.#info.batches,
+      ...(this.#info.choice === undefined ? {} : { choice: this.#info.choice }),
+    };
   }
 
   #wantsGpu(size: number): boolean {
@@ -231,9 +272,12 @@ class EngineImpl implements Engine {
   describe(): string {
     const { cpu, gpu } = this.#info.batches;
     const name = `gpu (${(this.#info.adapter ?? "unknown adapter").slice(0, ADAPTER_CHARS)})`;
-    if (gpu === 0) return cpu > 0 || !this.#info.backends.includes("gpu") ? "cpu" : name;
-    if (cpu === 0) return name;
-    return `${this.#info.mode}: ${gpu} batches ${name}, ${cpu} cpu`;
+    const ran = gpu === 0
+      ? (cpu > 0 || !this.#info.backends.includes("gpu") ? "cpu" : name)
+      : cpu === 0
+      ? name
+      : `${this.#info.mode}: ${gpu} batches ${name}, ${cpu} cpu`;
+    return this.#info.choice === undefined ? ran : `${ran}; ${this.#info.choice}`;
   }
 
   lastStats(): BatchStats {
@@ -250,20 +294,20 @@ class EngineImpl implements Engine {
 
 /**
  * Opens the backend for a `--backend` value: the one resolver every command and pipeline uses.
- * `cpu` is the CPU backend; `gpu` opens a WebGPU device now (any adapter); `auto` starts on the
- * CPU and opens the GPU only when a batch of at least `minGpuBatchBytes` arrives, keeping it
- * only when it is a hardware adapter. Summaries report {@link Engine.describe}.
+ * `cpu` is the CPU backend; `gpu` opens a WebGPU device now (any adapter); `auto` sends batches
+ * to a hardware GPU from a calibrated (cached) threshold on, or from `minGpuBatchBytes` when
+ * given (see the module documentation). Summaries report {@link Engine.describe}.
  *
  * @throws {GpuUnavailableError} with `gpu` when no WebGPU adapter or device exists.
  * @throws {TypeError} on an unknown kind.
  * @example
  * ```ts
- * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ * import { deepStrictEqual, match } from "node:assert/strict";
  * import { openBackend } from "./mod.ts";
  * const engine = await openBackend("auto");
  * const batch = await engine.encodeBatch(["hello world", "<|start|>"], { allowedSpecial: "all" });
  * deepStrictEqual(batch.get(1), new Uint32Array([200006]));
- * strictEqual(engine.describe(), "cpu"); // a small batch: the GPU was not even opened
+ * match(engine.describe(), /^cpu/); // a small batch: the GPU was not even opened
  * engine.destroy();
  * ```
  */
@@ -279,6 +323,14 @@ export async function openBackend(
   const min = options.minGpuBatchBytes ?? 1 << 20;
   if (mode === "cpu") {
     return new EngineImpl(cpu, undefined, { mode, backends: ["cpu"], reason: "backend: cpu" }, min);
+  }
+  if (mode === "auto" && options.minGpuBatchBytes === undefined) {
+    try {
+      return await openCalibrated(cpu, options);
+    } catch (e) {
+      cpu.destroy();
+      throw e;
+    }
   }
   if (mode === "auto") {
     return new EngineImpl(
@@ -298,12 +350,136 @@ export async function openBackend(
 }
 
 /**
+ * `auto` with a calibrated threshold. No GPU runtime is started when the machine has no GPU
+ * device node (`mayHaveGpu`); otherwise the adapter is asked for (no device yet): a software one
+ * is refused, and a hardware one's threshold comes from the cache (the device is then opened
+ * lazily, on the first batch that big) or is measured now on both backends and cached.
+ */
+async function openCalibrated(
+  cpu: CpuBackend,
+  options: Omit<EngineOptions, "backend">,
+): Promise<Engine> {
+  const cal = options.calibration ?? {};
+  const mode = "auto" as const;
+  const cpuOnly = (reason: string, extra: Partial<EngineInfo> = {}) =>
+    new EngineImpl(cpu, undefined, { mode, backends: ["cpu"], reason, ...extra }, Infinity);
+  const {
+    calibrate,
+    CalibrationCache,
+    calibrationKey,
+    defaultCalibrationPath,
+    describeCalibration,
+    mayHaveGpu,
+  } = await import("./calibration.ts");
+  // A GPU object passed in is taken as the answer, unless a probe is passed too (tests).
+  const probeMachine = cal.mayHaveGpu ?? (options.gpu === undefined ? mayHaveGpu : () => true);
+  if (!probeMachine()) {
+    return cpuOnly(
+      "auto: no GPU device on this machine (no /dev/dri render node, /dev/nvidia0, /dev/dxg or " +
+        "/dev/kfd); the GPU runtime was not started",
+    );
+  }
+  const probe = await probeAdapter(options);
+  if (probe.name === undefined) return cpuOnly(probe.reason);
+  const adapterInfo = { adapter: probe.name, software: probe.software };
+  if (probe.software && !cal.allowSoftware) {
+    return cpuOnly(
+      `Cannot use the GPU: ${probe.name.slice(0, 48)} is a software adapter, slower than the ` +
+        "CPU path",
+      adapterInfo,
+    );
+  }
+  const key = calibrationKey(probe.name);
+  const path = cal.cachePath === undefined ? defaultCalibrationPath() : cal.cachePath;
+  const cache = path ? new CalibrationCache(path) : undefined;
+  const hit = cache?.read(key);
+  if (hit) {
+    const choice = describeCalibration(hit, "cached");
+    if (hit.threshold === null) return cpuOnly(choice, { ...adapterInfo, choice });
+    return new EngineImpl(
+      cpu,
+      undefined,
+      { mode, backends: ["cpu"], ...adapterInfo, reason: "auto: no batch big enough yet", choice },
+      hit.threshold,
+      async (engine) => {
+        const r = await openGpu(mode, options, !cal.allowSoftware);
+        engine.setGpu(r.gpu, r.info);
+        return r.gpu;
+      },
+    );
+  }
+  const r = await openGpu(mode, options, !cal.allowSoftware);
+  const gpu = r.gpu;
+  if (!gpu) return cpuOnly(r.info.reason ?? "auto: the GPU could not be opened", r.info);
+  let measured: Calibration;
+  try {
+    measured = await calibrate(cal.time ?? wallTimer(cpu, gpu));
+  } catch (e) {
+    gpu.destroy();
+    throw e;
+  }
+  const choice = describeCalibration(measured, "measured");
+  if (cache) {
+    try {
+      cache.write({ ...measured, key, measuredAt: new Date().toISOString() });
+    } catch (e) {
+      (options.onWarning ?? console.warn)(
+        `harmony-engine: cannot write the calibration cache ${cache.path}: ` +
+          (e instanceof Error ? e.message : String(e)),
+      );
+    }
+  }
+  if (measured.threshold === null) {
+    gpu.destroy();
+    return cpuOnly(choice, { ...adapterInfo, choice });
+  }
+  return new EngineImpl(cpu, gpu, { mode, ...r.info, choice }, measured.threshold);
+}
+
+/** Wall time of one `encodeBatch` per backend (the GPU's is asynchronous). */
+function wallTimer(cpu: CpuBackend, gpu: GpuBackend): CalibrationTimer {
+  return async (backend, texts) => {
+    const t0 = performance.now();
+    await (backend === "cpu" ? cpu : gpu).encodeBatch(texts, ORDINARY);
+    return performance.now() - t0;
+  };
+}
+
+/** The adapter's name and kind without creating a device, or why there is none. */
+async function probeAdapter(
+  options: Omit<EngineOptions, "backend">,
+): Promise<{ name: string; software: boolean } | { name?: undefined; reason: string }> {
+  const [{ describeAdapter }, { loadGpu }] = await Promise.all([
+    import("../gpu/context.ts"),
+    import("../gpu/runtime.ts"),
+  ]);
+  let gpuObject: GPU;
+  try {
+    gpuObject = options.gpu ?? await loadGpu();
+  } catch (e) {
+    if (!(e instanceof GpuUnavailableError)) throw e;
+    return { reason: e.message };
+  }
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpuObject.requestAdapter({ powerPreference: "high-performance" });
+  } catch (e) {
+    return { reason: `Cannot request a WebGPU adapter: ${e instanceof Error ? e.message : e}` };
+  }
+  if (!adapter) return { reason: "Cannot use the GPU: no WebGPU adapter was found" };
+  const a = describeAdapter(adapter);
+  return { name: a.name, software: a.software };
+}
+
+/**
  * Opens the GPU backend. In `gpu` mode failures throw; in `auto` mode they (and software
- * adapters, refused before a device is created) give no GPU and the reason.
+ * adapters, refused before a device is created unless `requireHardware` is false) give no GPU
+ * and the reason.
  */
 async function openGpu(
   mode: "auto" | "gpu",
   options: Omit<EngineOptions, "backend">,
+  requireHardware: boolean = mode === "auto",
 ): Promise<{ gpu?: GpuBackend; info: Omit<EngineInfo, "batches" | "mode"> }> {
   const [{ GpuContext }, { GpuBackend }, { loadGpu }] = await Promise.all([
     import("../gpu/context.ts"),
@@ -325,7 +501,7 @@ async function openGpu(
       maxStorageBufferBindingSize: options.maxStorageBufferBindingSize,
       timestamps: options.timestamps,
       // auto never uses a software adapter: refuse it before a device is created.
-      requireHardware: mode === "auto",
+      requireHardware,
     });
   } catch (e) {
     if (mode === "gpu") throw e;

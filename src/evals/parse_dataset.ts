@@ -322,7 +322,9 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
       const ctx = { ...parse, tokenizer, engine: options.engine ?? new CpuBackend(tokenizer) };
       return { run: (recs) => parseRecords(recs, ctx), close: () => Promise.resolve() };
     })();
-  const maxInFlight = workers > 1 ? 2 * workers : 1;
+  // One batch ahead on one thread: batch k+1 is handed to the engine (which packs it while a GPU
+  // runs batch k) before batch k is awaited; lines are still written in order.
+  const maxInFlight = workers > 1 ? 2 * workers : 2;
   /** A batch in flight; `unplaced` keeps its records when it was read before the shard was placed. */
   const queue: { done: Promise<ParsedSample[]>; unplaced?: InputRecord[] }[] = [];
   // Nothing is before the whole input or the first shard: their positions are global.

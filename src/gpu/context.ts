@@ -105,6 +105,31 @@ export function summarizeAdapter(
 }
 
 /**
+ * Summarises a requested adapter ({@link summarizeAdapter} of its `info`), before any device.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { describeAdapter } from "./context.ts";
+ * const a = { info: { vendor: "", architecture: "", device: "", description: "llvmpipe" } };
+ * strictEqual(describeAdapter(a as unknown as GPUAdapter).software, true);
+ * ```
+ */
+export function describeAdapter(adapter: GPUAdapter): GpuAdapterSummary {
+  const info = (adapter as { info?: GPUAdapterInfo }).info ?? ({} as GPUAdapterInfo);
+  return summarizeAdapter(
+    {
+      vendor: info.vendor,
+      architecture: info.architecture,
+      device: info.device,
+      description: info.description,
+      isFallbackAdapter: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+    },
+    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
+  );
+}
+
+/**
  * A WebGPU device with its pipeline cache, buffer pool and limits.
  *
  * @example
@@ -189,17 +214,7 @@ export class GpuContext {
     if (!adapter) {
       throw new GpuUnavailableError("Cannot use the GPU: no WebGPU adapter was found");
     }
-    const info = (adapter as { info?: GPUAdapterInfo }).info ?? ({} as GPUAdapterInfo);
-    const summary = summarizeAdapter(
-      {
-        vendor: info.vendor,
-        architecture: info.architecture,
-        device: info.device,
-        description: info.description,
-        isFallbackAdapter: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter,
-      },
-      (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
-    );
+    const summary = describeAdapter(adapter);
     if (options.requireHardware && summary.software) {
       throw new SoftwareAdapterError(
         `Cannot use the GPU: ${summary.name.slice(0, 48)} is a software adapter`,
@@ -401,18 +416,20 @@ export class GpuContext {
     const total = sizes.reduce((a, b) => a + b, 0);
     const read = this.pool.acquire(total, BufferUsage.MAP_READ | BufferUsage.COPY_DST, label);
     try {
-      const encoder = this.device.createCommandEncoder({ label });
-      let at = 0;
-      for (let i = 0; i < regions.length; i++) {
-        encoder.copyBufferToBuffer(regions[i].buffer, regions[i].offset, read, at, sizes[i]);
-        at += sizes[i];
-      }
-      this.device.queue.submit([encoder.finish()]);
-      this.stats.submits++;
-      await read.mapAsync(MapMode.READ, 0, total);
+      const { errors } = this.scoped(label, () => {
+        const encoder = this.device.createCommandEncoder({ label });
+        let at = 0;
+        for (let i = 0; i < regions.length; i++) {
+          encoder.copyBufferToBuffer(regions[i].buffer, regions[i].offset, read, at, sizes[i]);
+          at += sizes[i];
+        }
+        this.device.queue.submit([encoder.finish()]);
+        this.stats.submits++;
+      });
+      await Promise.all([read.mapAsync(MapMode.READ, 0, total), errors]);
       const mapped = read.getMappedRange(0, total);
       const out: ArrayBuffer[] = [];
-      at = 0;
+      let at = 0;
       for (let i = 0; i < regions.length; i++) {
         out.push(mapped.slice(at, at + regions[i].size));
         at += sizes[i];
@@ -423,6 +440,42 @@ export class GpuContext {
       if (read.mapState === "mapped") read.unmap();
       if (read.mapState === "unmapped") this.pool.release(read);
     }
+  }
+
+  /**
+   * Runs synchronous GPU calls (`record`: buffer creation, recording, submit) inside error scopes
+   * pushed just before and popped just after, with no `await` between, so that batches in flight
+   * at the same time each see only their own errors: scopes are one stack per device, and a scope
+   * held across an `await` (as in {@link GpuContext.guard}) also catches a concurrent batch's
+   * errors. `errors` rejects with a {@link GpuBatchError} naming `label` when a scope caught one;
+   * an exception thrown by `record` is rethrown after the scopes are popped.
+   */
+  scoped<T>(label: string, record: () => T): { value: T; errors: Promise<void> } {
+    const device = this.device;
+    device.pushErrorScope("out-of-memory");
+    device.pushErrorScope("validation");
+    device.pushErrorScope("internal");
+    let value: T | undefined, failure: unknown, failed = false;
+    try {
+      value = record();
+    } catch (e) {
+      failure = e;
+      failed = true;
+    }
+    const pops = [device.popErrorScope(), device.popErrorScope(), device.popErrorScope()];
+    const errors = Promise.all(pops).then((found) => {
+      const e = found.find((x) => x !== null);
+      if (e) throw new GpuBatchError(`Cannot run ${label}: GPU error: ${e.message}`, { cause: e });
+    }, (cause: unknown) => {
+      throw new GpuBatchError(`Cannot run ${label}: ${this.lost ?? "error scopes failed"}`, {
+        cause,
+      });
+    });
+    if (failed) {
+      errors.catch(() => {});
+      throw failure;
+    }
+    return { value: value as T, errors };
   }
 
   /**

@@ -466,10 +466,20 @@ export async function encodeWithPlan(
   const tokenParts: Uint32Array[] = [];
   const offsets = new Uint32Array(nt + 1);
   let base = 0;
-  for (const c of chunks) {
-    const { batch, texts: starting } = chunkBatch(plan, packed.text, c);
+  // One chunk ahead: chunk c+1 is cut and handed to the executor before chunk c is awaited, so
+  // the device has the next chunk queued while the host reads the current one back.
+  const start = (c: Chunk) => {
+    const { batch, texts } = chunkBatch(plan, packed.text, c);
+    const result = exec.encodePieces(batch);
+    if (result instanceof Promise) result.catch(() => {}); // awaited below, in order
+    return { texts, result };
+  };
+  let next = chunks.length > 0 ? start(chunks[0]) : undefined;
+  for (let ci = 0; ci < chunks.length; ci++) {
+    const { texts: starting, result } = next!;
+    next = ci + 1 < chunks.length ? start(chunks[ci + 1]) : undefined;
     pause();
-    const r = await exec.encodePieces(batch);
+    const r = await result;
     resume();
     for (let j = 0; j < starting.length; j++) offsets[starting[j]] = base + r.markOffsets[j];
     const total = r.markOffsets[r.markOffsets.length - 1];

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { BufferUsage } from "./_flags.ts";
+import { BufferUsage, MapMode } from "./_flags.ts";
+import { GpuBatchError } from "./errors.ts";
 import { encodePiece } from "../tokenizer/bpe.ts";
 import { TokenBuffer } from "../tokenizer/token_buffer.ts";
 import type { Vocabulary } from "../tokenizer/vocabulary.ts";
@@ -171,8 +172,43 @@ export class GpuPieceEncoder {
   /**
    * Encodes one batch. Pieces must be at most {@link MAX_GPU_PIECE_BYTES} long unless preset.
    * The caller keeps each binding under the context's limits ({@link pieceBatchBindingBytes}).
+   * Same as `submit(batch).result()`.
+   *
+   * @throws {GpuBatchError} when the GPU fails (the caller may redo the batch on the CPU).
    */
-  async run(batch: PieceBatch): Promise<PieceBatchResult> {
+  run(batch: PieceBatch): Promise<PieceBatchResult> {
+    return this.submit(batch).result();
+  }
+
+  /**
+   * Uploads and submits one batch now, synchronously (one queue submission: the kernels and the
+   * copy of the results into a mappable buffer), and returns the pending read-back. Several
+   * batches may be in flight at once: each owns its pooled buffers until its read-back ends, and
+   * its errors are caught by its own error scopes ({@link GpuContext.scoped}), so the host can
+   * pack batch k+1 while the device runs batch k and batch k−1 is mapped.
+   *
+   * @throws {GpuBatchError} (also from {@link PendingPieces.result}) when the GPU fails.
+   */
+  submit(batch: PieceBatch): PendingPieces {
+    const ctx = this.ctx;
+    if (ctx.lost) throw new GpuBatchError(`Cannot run encode_pieces: ${ctx.lost}`);
+    const release: GPUBuffer[] = [];
+    const before = ctx.stats.dispatches, up0 = ctx.stats.bytesUploaded;
+    try {
+      const { value, errors } = ctx.scoped("encode_pieces", () => this.#record(batch, release));
+      errors.catch(() => {}); // awaited by result()
+      return new PendingPieces(ctx, value, errors, release, {
+        dispatches: ctx.stats.dispatches - before,
+        bytesMoved: ctx.stats.bytesUploaded - up0,
+      });
+    } catch (e) {
+      for (const b of release) ctx.pool.release(b);
+      throw e;
+    }
+  }
+
+  /** Records the kernels and the read-back copy of one batch and submits them (synchronous). */
+  #record(batch: PieceBatch, release: GPUBuffer[]): Recorded {
     const ctx = this.ctx, t = this.tables;
     const n = batch.ends.length, m = batch.marks.length;
     const textWords = Math.ceil(batch.text.length / 4);
@@ -187,77 +223,161 @@ export class GpuPieceEncoder {
     input.set(batch.presetTokens, sideTokBase);
     input.set(batch.marks, marksBase);
     const vocab = this.vocabBuffer();
-    const release: GPUBuffer[] = [];
     const inBuf = ctx.upload(input, "pieces input");
+    release.push(inBuf);
     const slots = ctx.scratch(4 * Math.max(1, batch.text.length), "token slots");
+    release.push(slots);
     const counts = ctx.scratch(4 * (n + 1), "piece counts");
+    release.push(counts);
     const out = ctx.scratch(4 * Math.max(1, batch.text.length), "tokens");
+    release.push(out);
     const marksOut = ctx.scratch(4 * Math.max(1, m), "mark offsets");
-    release.push(inBuf, slots, counts, out, marksOut);
-    try {
-      const p1 = ctx.params(KERNELS.encodePieces, {
-        n_pieces: n,
-        ends_base: endsBase,
-        meta_base: metaBase,
-        side_off_base: sideOffBase,
-        side_tok_base: sideTokBase,
-        tt_mask: t.ttMask,
-        tt_base: t.ttBase,
-        off_base: t.offBase,
-        bytes_base: t.bytesBase,
-        br_base: t.brBase,
-        pt_base: t.ptBase,
-        pt_mask: t.ptMask,
-      }, "encode params");
-      const p2 = ctx.params(
-        KERNELS.compactTokens,
-        { n_pieces: n, ends_base: endsBase },
-        "compact params",
-      );
-      const p3 = ctx.params(
-        KERNELS.markOffsets,
-        { n_marks: m, marks_base: marksBase },
-        "mark params",
-      );
-      release.push(p1, p2, p3);
-      const timing = ctx.submit("encode pieces", (pass) => {
-        ctx.dispatch(pass, KERNELS.encodePieces, [inBuf, vocab, slots, counts, p1], n + 1);
-        recordScan(ctx, pass, counts, n + 1, release);
-        ctx.dispatch(pass, KERNELS.compactTokens, [inBuf, counts, slots, out, p2], n);
-        ctx.dispatch(pass, KERNELS.markOffsets, [inBuf, counts, marksOut, p3], m);
-      });
-      // Small batches: one round trip reading the token area's upper bound (one token per byte);
-      // large ones: the offsets first, then exactly the tokens (less to move).
-      if (4 * batch.text.length <= SINGLE_READ_BYTES) {
-        const [marksData, tokensData] = await ctx.readBackMany([
-          { buffer: marksOut, offset: 0, size: 4 * Math.max(1, m) },
-          { buffer: out, offset: 0, size: 4 * Math.max(1, batch.text.length) },
-        ], "tokens read");
-        const markOffsets = new Uint32Array(marksData, 0, m);
-        let total = 0;
-        for (let j = 0; j < m; j++) if (markOffsets[j] > total) total = markOffsets[j];
-        await timing;
-        return { tokens: new Uint32Array(tokensData, 0, total), markOffsets };
-      }
-      const markOffsets = m > 0
-        ? new Uint32Array(await ctx.readBack(marksOut, 0, 4 * m, "mark offsets read"))
-        : new Uint32Array(0);
-      let total = 0;
-      for (let j = 0; j < m; j++) if (markOffsets[j] > total) total = markOffsets[j];
-      const tokens = total > 0
-        ? new Uint32Array(await ctx.readBack(out, 0, 4 * total, "tokens read"))
-        : new Uint32Array(0);
-      await timing;
-      return { tokens, markOffsets };
-    } finally {
-      for (const b of release) ctx.pool.release(b);
-    }
+    release.push(marksOut);
+    const p1 = ctx.params(KERNELS.encodePieces, {
+      n_pieces: n,
+      ends_base: endsBase,
+      meta_base: metaBase,
+      side_off_base: sideOffBase,
+      side_tok_base: sideTokBase,
+      tt_mask: t.ttMask,
+      tt_base: t.ttBase,
+      off_base: t.offBase,
+      bytes_base: t.bytesBase,
+      br_base: t.brBase,
+      pt_base: t.ptBase,
+      pt_mask: t.ptMask,
+    }, "encode params");
+    release.push(p1);
+    const p2 = ctx.params(
+      KERNELS.compactTokens,
+      { n_pieces: n, ends_base: endsBase },
+      "compact params",
+    );
+    release.push(p2);
+    const p3 = ctx.params(
+      KERNELS.markOffsets,
+      { n_marks: m, marks_base: marksBase },
+      "mark params",
+    );
+    release.push(p3);
+    // Small batches: the mark offsets and the token area's upper bound (one token per byte) are
+    // copied in the same submission, so one mapping gives everything; large ones: the offsets
+    // only, then exactly the tokens (less to move).
+    const marksBytes = 4 * Math.max(1, m), tokenBytes = 4 * Math.max(1, batch.text.length);
+    const single = tokenBytes <= SINGLE_READ_BYTES;
+    const readSize = single ? marksBytes + tokenBytes : marksBytes;
+    const read = ctx.pool.acquire(readSize, BufferUsage.MAP_READ | BufferUsage.COPY_DST, "read");
+    release.push(read);
+    const timing = ctx.submit("encode pieces", (pass) => {
+      ctx.dispatch(pass, KERNELS.encodePieces, [inBuf, vocab, slots, counts, p1], n + 1);
+      recordScan(ctx, pass, counts, n + 1, release);
+      ctx.dispatch(pass, KERNELS.compactTokens, [inBuf, counts, slots, out, p2], n);
+      ctx.dispatch(pass, KERNELS.markOffsets, [inBuf, counts, marksOut, p3], m);
+    }, (encoder) => {
+      encoder.copyBufferToBuffer(marksOut, 0, read, 0, marksBytes);
+      if (single) encoder.copyBufferToBuffer(out, 0, read, marksBytes, tokenBytes);
+    });
+    return { read, readSize, marksBytes, marks: m, single, out, timing };
   }
-
   /** Frees the vocabulary buffer (the context stays). */
   destroy(): void {
     this.#vocabBuffer?.destroy();
     this.#vocabBuffer = undefined;
+  }
+}
+
+/** What {@link GpuPieceEncoder.submit} recorded: where the results will be. */
+interface Recorded {
+  read: GPUBuffer;
+  readSize: number;
+  marksBytes: number;
+  marks: number;
+  single: boolean;
+  out: GPUBuffer;
+  timing: Promise<void> | undefined;
+}
+
+/**
+ * A batch submitted by {@link GpuPieceEncoder.submit} whose results are not read back yet. Its
+ * pooled buffers go back to the pool when {@link PendingPieces.result} settles.
+ */
+export class PendingPieces {
+  readonly #ctx: GpuContext;
+  readonly #rec: Recorded;
+  readonly #errors: Promise<void>;
+  readonly #release: GPUBuffer[];
+  #result: Promise<PieceBatchResult> | undefined;
+  /** Compute dispatches this batch recorded. */
+  dispatches: number;
+  /** Bytes this batch uploaded and (once read) read back. */
+  bytesMoved: number;
+
+  /** @internal Made by {@link GpuPieceEncoder.submit}. */
+  constructor(
+    ctx: GpuContext,
+    rec: Recorded,
+    errors: Promise<void>,
+    release: GPUBuffer[],
+    counts: { dispatches: number; bytesMoved: number },
+  ) {
+    this.#ctx = ctx;
+    this.#rec = rec;
+    this.#errors = errors;
+    this.#release = release;
+    this.dispatches = counts.dispatches;
+    this.bytesMoved = counts.bytesMoved;
+  }
+
+  /**
+   * Waits for the device and reads the tokens back (memoised: one read-back however often it is
+   * called).
+   *
+   * @throws {GpuBatchError} when the GPU failed (error scope, lost device, failed mapping).
+   */
+  result(): Promise<PieceBatchResult> {
+    return this.#result ??= this.#read();
+  }
+
+  async #read(): Promise<PieceBatchResult> {
+    const ctx = this.#ctx, r = this.#rec;
+    try {
+      await Promise.all([r.read.mapAsync(MapMode.READ, 0, r.readSize), this.#errors, r.timing]);
+      const mapped = r.read.getMappedRange(0, r.readSize);
+      const markOffsets = new Uint32Array(mapped.slice(0, 4 * r.marks));
+      let total = 0;
+      for (let j = 0; j < r.marks; j++) if (markOffsets[j] > total) total = markOffsets[j];
+      let tokens: Uint32Array;
+      if (r.single) {
+        tokens = new Uint32Array(mapped.slice(r.marksBytes, r.marksBytes + 4 * total));
+        r.read.unmap();
+      } else {
+        r.read.unmap();
+        tokens = total > 0
+          ? new Uint32Array(await ctx.readBack(r.out, 0, 4 * total, "tokens read"))
+          : new Uint32Array(0);
+        this.bytesMoved += 4 * total;
+      }
+      ctx.stats.bytesDownloaded += r.readSize;
+      this.bytesMoved += r.readSize;
+      return { tokens, markOffsets };
+    } catch (e) {
+      if (e instanceof GpuBatchError) throw e;
+      throw new GpuBatchError(
+        `Cannot run encode_pieces: ${ctx.lost ?? (e instanceof Error ? e.message : String(e))}`,
+        { cause: e },
+      );
+    } finally {
+      for (const b of this.#release) {
+        let reusable = ctx.lost === undefined;
+        try {
+          if (b.mapState !== "unmapped") b.unmap();
+        } catch {
+          reusable = false; // the buffer of a lost device: destroyed below, not pooled
+        }
+        if (reusable && b.mapState === "unmapped") ctx.pool.release(b);
+        else b.destroy();
+      }
+    }
   }
 }
 

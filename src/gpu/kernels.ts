@@ -15,6 +15,8 @@ export const MAX_GPU_PIECE_BYTES = 64;
 export const ITEM_WG = 64;
 /** Threads per workgroup (= elements per block) of the prefix sum. */
 export const SCAN_WG = 256;
+/** Threads of the workgroup that merges one long piece (`merge_long.wgsl`). */
+export const LONG_WG = 256;
 
 function kernel<const U extends string>(
   name: string,
@@ -94,6 +96,24 @@ export const KERNELS = {
       "spec_off_base",
       "spec_bytes_base",
     ],
+  ),
+  mergeLong: kernel(
+    "merge_long",
+    ["read", "read", "rw", "rw", "rw", "uniform"],
+    LONG_WG,
+    [
+      "n_pieces",
+      "ends_base",
+      "n_bytes",
+      "tt_mask",
+      "tt_base",
+      "off_base",
+      "bytes_base",
+      "br_base",
+      "pt_base",
+      "pt_mask",
+    ],
+    { LONG_WG },
   ),
 } as const;
 
