@@ -49,11 +49,14 @@ export {
   type RecordWhere,
   StatsCollector,
   type StatsInput,
+  type StatsRateBase,
+  type StatsSnapshot,
 } from "./stats.ts";
 export {
   parseDataset,
   type ParseDatasetOptions,
   type ParseDatasetProgress,
+  type ParseDatasetSummary,
   partialName,
   shardOutputPath,
 } from "./parse_dataset.ts";
