@@ -22,6 +22,19 @@ if (r.status !== 0) {
 }
 chmodSync(join(root, "dist", "cli.js"), 0o755);
 
+// Worker modules are named by URL (`new URL("./render_worker.ts", import.meta.url)`), which
+// rewriteRelativeImportExtensions does not touch: in dist/ they are `.js`, so the URL must be too
+// (else `--workers 2` under Node fails to find the worker's module).
+const workerUrl = /(new URL\(\s*["'])(\.{1,2}\/[^"']*?)\.ts(["']\s*,\s*import\.meta\.url\s*\))/g;
+let workerUrls = 0;
+for (const entry of readdirSync(join(root, "dist"), { recursive: true })) {
+  const file = join(root, "dist", String(entry));
+  if (!file.endsWith(".js")) continue;
+  const text = readFileSync(file, "utf8");
+  const next = text.replace(workerUrl, (_m, a, path, b) => (workerUrls++, `${a}${path}.js${b}`));
+  if (next !== text) writeFileSync(file, next);
+}
+
 // Declarations that name WebGPU types (GPUDevice, GPUBuffer, …) reference @webgpu/types (a
 // dependency), so a consumer's `tsc --strict` with `skipLibCheck: false` finds those names
 // without adding DOM's WebGPU lib or the types package itself. tsc ≥ 5.5 drops such references
@@ -42,5 +55,5 @@ for (const entry of readdirSync(join(root, "dist"), { recursive: true })) {
   writeFileSync(file, text);
 }
 process.stdout.write(
-  `build: dist/ written; ${referenced} declaration files reference @webgpu/types\n`,
+  `build: dist/ written; ${referenced} declaration files reference @webgpu/types; ${workerUrls} worker URLs\n`,
 );

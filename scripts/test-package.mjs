@@ -215,6 +215,7 @@ if (existsSync(nm)) {
 }
 const conversation = '{"messages":[{"role":"user","content":"hi"}]}\n';
 const promptTokens = '{"tokens":[200006,1428,200008,3686,200007,200006,173781]}';
+writeFileSync(join(app, "conversations.jsonl"), conversation);
 writeFileSync(
   join(app, "completions.jsonl"),
   '{"id":7,"tokens":[200005,17196,200008,3686,200002]}\n',
@@ -243,6 +244,41 @@ const cliChecks = (label, cmd, pre, env) => {
           stdout: new RegExp(`^${promptTokens.replace(/[[\]{}]/g, "\\$&")}\n$`),
         },
       ),
+  );
+  // Worker threads load their module by URL: it must exist in the installed package too.
+  const wout = `parsed-workers-${label.replace(/\W+/g, "-")}.jsonl`;
+  check(
+    `${label} parse-dataset --workers 2 gives the same result (worker module found)`,
+    () =>
+      expectRun(
+        sh(cmd, [...pre, "parse-dataset", "completions.jsonl", "--out", wout, "--workers", "2"], {
+          cwd: app,
+          env,
+        }),
+      ) ?? parsedLine(wout)(),
+  );
+  const rout = `rendered-workers-${label.replace(/\W+/g, "-")}`;
+  check(
+    `${label} render-dataset --workers 2 writes the conversation's tokens`,
+    () =>
+      expectRun(
+        sh(cmd, [
+          ...pre,
+          "render-dataset",
+          "conversations.jsonl",
+          "--out",
+          rout,
+          "--output-format",
+          "jsonl",
+          "--workers",
+          "2",
+        ], { cwd: app, env }),
+      ) ?? (() => {
+        const row = JSON.parse(readFileSync(join(app, `${rout}.jsonl`), "utf8").trim());
+        if (!Array.isArray(row.input_ids) || row.input_ids[0] !== 200006) {
+          return `unexpected output: ${JSON.stringify(row).slice(0, 300)}`;
+        }
+      })(),
   );
   const out = `parsed-${label.replace(/\W+/g, "-")}.jsonl`;
   check(
