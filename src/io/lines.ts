@@ -97,12 +97,17 @@ export async function* readLines(
     }
   }
   if (partsLength > 0) {
-    let bytes = join(parts, partsLength);
-    if (stripBom && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
-      bytes = bytes.subarray(3);
-      lineOffset = 3;
+    const bytes = join(parts, partsLength);
+    let start = 0;
+    if (stripBom) {
+      // The whole input is under three bytes (so it holds no BOM) and was only buffered: split it.
+      for (let nl = bytes.indexOf(10); nl >= 0; nl = bytes.indexOf(10, start)) {
+        yield makeLine(bytes.subarray(start, nl), ++number, lineOffset);
+        lineOffset += nl - start + 1;
+        start = nl + 1;
+      }
     }
-    if (bytes.length > 0) yield makeLine(bytes, ++number, lineOffset);
+    if (start < bytes.length) yield makeLine(bytes.subarray(start), ++number, lineOffset);
   }
 }
 
