@@ -7,16 +7,52 @@
  * @module
  */
 
+import { existsSync, renameSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { conversationFromJson } from "../chat/json.ts";
 import type { Conversation } from "../chat/message.ts";
 import { recordToHarmonyJson } from "../dataset/mapping.ts";
 import { readRecords, totalInputBytes } from "../dataset/readers.ts";
+import { tempName } from "../io/durable_file.ts";
+import { hashBytes } from "../tokenizer/vocabulary.ts";
 
-/** The bundled sample (300 conversations with tools, math, multilingual text and chat). */
-export const SAMPLE_PATH: string = fileURLToPath(
-  new URL("../../examples/sample.jsonl", import.meta.url),
-);
+const SAMPLE_URL = new URL("../../examples/sample.jsonl", import.meta.url);
+
+/**
+ * A local path of the bundled sample (300 conversations with tools, math, multilingual text and
+ * chat): the file itself in a checkout or an npm install; when the module runs from a URL (JSR:
+ * `https://jsr.io/...`), the sample is downloaded once into the temporary directory, under a name
+ * holding its content's hash, written under a temporary name and renamed. `url` is for tests.
+ *
+ * @throws when the sample cannot be fetched.
+ * @example
+ * ```ts
+ * import { ok } from "node:assert/strict";
+ * import { readFileSync } from "node:fs";
+ * import { bundledSamplePath } from "./inputs.ts";
+ * ok(readFileSync(await bundledSamplePath(), "utf8").startsWith("{"));
+ * ```
+ */
+export async function bundledSamplePath(url: URL = SAMPLE_URL): Promise<string> {
+  if (url.protocol === "file:") return fileURLToPath(url);
+  const response = await fetch(url);
+  if (!response.ok) {
+    throw new Error(`Cannot fetch the bundled sample ${url.href}: HTTP ${response.status}`);
+  }
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  const path = join(
+    tmpdir(),
+    `harmony-engine-sample-${hashBytes(bytes, 0, bytes.length).toString(16)}.jsonl`,
+  );
+  if (!existsSync(path)) {
+    const temp = tempName(path);
+    writeFileSync(temp, bytes);
+    renameSync(temp, path);
+  }
+  return path;
+}
 
 /** The records a bench run uses. */
 export interface BenchInput {
@@ -40,7 +76,7 @@ export interface BenchInput {
  * @throws when a file cannot be read.
  */
 export async function loadBenchInput(files: readonly string[], limit: number): Promise<BenchInput> {
-  const paths = files.length ? [...files] : [SAMPLE_PATH];
+  const paths = files.length ? [...files] : [await bundledSamplePath()];
   const lines: string[] = [];
   const conversations: Conversation[] = [];
   let otherRecords = 0, linesBytes = 0;

@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { bundledSamplePath } from "../../bench/inputs.ts";
 import type { Command } from "../commands.ts";
 import { runRenderDataset, summaryLine } from "./render_dataset.ts";
 import { openMegatronDataset } from "../../dataset/megatron.ts";
@@ -31,7 +31,7 @@ export const command: Command = {
     ],
   },
   async run(args, host) {
-    const input = fileURLToPath(new URL("../../../examples/sample.jsonl", import.meta.url));
+    const input = await bundledSamplePath();
     const keep = typeof args.options.out === "string";
     const dir = keep ? undefined : mkdtempSync(join(tmpdir(), "harmony-demo-"));
     const prefix = keep ? String(args.options.out) : join(dir!, "sample");
