@@ -8,7 +8,7 @@
 import { formatHelp, parseArgs, UsageError, usageLine } from "./args.ts";
 import { COMMANDS } from "./commands.ts";
 import type { Host } from "./host.ts";
-import { VERSION } from "./version.ts";
+import { VERSION } from "../version.ts";
 
 /** Exit codes: 0 success, 1 some input failed (reported per line), 2 usage error, 3 crash. */
 export const ExitCode = { Ok: 0, InputErrors: 1, Usage: 2, Internal: 3 } as const;

@@ -21,7 +21,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
-import { VERSION } from "../cli/version.ts";
+import { VERSION } from "../version.ts";
 import { writeFileDurably } from "../io/durable_file.ts";
 
 /** Sizes of the two calibration batches, in UTF-16 code units (what `auto` compares). */

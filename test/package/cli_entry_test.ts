@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { main, suggestCommand } from "../../src/cli/main.ts";
 import { memoryHost } from "../../src/cli/host.ts";
 import { COMMANDS } from "../../src/cli/commands.ts";
-import { VERSION } from "../../src/cli/version.ts";
+import { VERSION } from "../../src/version.ts";
 
 const root = new URL("../../", import.meta.url);
 const json = (name: string) => JSON.parse(readFileSync(new URL(name, root), "utf8"));
