@@ -4,7 +4,11 @@
 // - cold: a fresh tokenizer instance (empty piece cache, pair memo and scratch) makes ONE pass over
 //   every text of the kind, text it has never seen (the files of `../shared/corpus/text`, 7.5 MB,
 //   or without it the excerpts in test/fixtures/text); median of COLD_REPS passes (default 5),
-//   each on a new instance. This is what a dataset job sees.
+//   each on a new instance. This is what a dataset job sees after its first megabytes. Before the
+//   passes of a kind a throwaway instance encodes its texts once, so that the JIT has compiled the
+//   encoder's paths for that kind (the fresh instances measured share nothing with it but the
+//   vocabulary): without it the first passes paid compilation (English prose in Bun: 227, 195,
+//   134, 50, 65 ms), and the median of 5 showed less than half the steady cold speed.
 // - warm: mitata on a ~64 KB excerpt of the kind, encoded again and again (caches hot).
 //
 // Peers: js-tiktoken (pure JS), tiktoken (the Rust crate built to WASM), gpt-tokenizer (pure JS,
@@ -18,6 +22,8 @@
 //
 //   npx bun bench/encode.bench.ts      npx deno run -A bench/encode.bench.ts
 //   COLD_REPS=9 WARM_PEERS=0 ...       (more cold passes; skip the slow warm peers)
+//   ... --json bench/results/encode/bun.json   (also write the figures; scripts/encode_tables.ts
+//                                                makes the README's tokenizer tables from them)
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -35,13 +41,6 @@ const t1 = performance.now();
 tok.encodeOrdinary("warm up the class table and scratch buffers");
 const firstEncodeMs = performance.now() - t1;
 const memAfter = process.memoryUsage();
-
-const { Tiktoken } = await import("js-tiktoken/lite");
-const ranks = (await import("js-tiktoken/ranks/o200k_base")).default;
-const jsTiktoken = new Tiktoken(ranks);
-const { get_encoding } = await import("tiktoken");
-const wasm = get_encoding("o200k_base");
-const gpt = await import("gpt-tokenizer/encoding/o200k_base");
 
 const SHARED = fileURLToPath(new URL("../../shared/corpus/", import.meta.url));
 const FIXTURES = fileURLToPath(new URL("../test/fixtures/text/", import.meta.url));
@@ -146,6 +145,9 @@ const ourCold = new Map<Kind, number[]>();
 const ourColdTokens = new Map<Kind, number>();
 for (const k of KINDS) {
   const texts = cold.get(k)!;
+  // JIT warm-up (see the header): one pass of a throwaway instance; the measured ones start empty.
+  const jit = new HarmonyTokenizer(tok.vocabulary);
+  for (const t of texts) do_not_optimize(jit.encodeOrdinary(t));
   const ms: number[] = [];
   for (let r = 0; r < COLD_REPS; r++) {
     const fresh = new HarmonyTokenizer(tok.vocabulary);
@@ -157,10 +159,6 @@ for (const k of KINDS) {
   }
   ourCold.set(k, ms);
   coldMbps.set(`harmony-engine · ${k}`, coldBytes.get(k)! / median(ms) / 1e3);
-  // tiktoken (WASM) keeps no cache: one timed pass is its cold figure.
-  const s = performance.now();
-  for (const t of texts) do_not_optimize(wasm.encode_ordinary(t));
-  coldMbps.set(`tiktoken (WASM) · ${k}`, coldBytes.get(k)! / (performance.now() - s) / 1e3);
   if (native) {
     coldMbps.set(`tiktoken-node · ${k}`, native[k].cold);
     if (native[k].coldTokens !== ourColdTokens.get(k)) {
@@ -171,6 +169,25 @@ for (const k of KINDS) {
       );
     }
   }
+}
+
+// The in-process peers are loaded only now: their tables (js-tiktoken's and gpt-tokenizer's maps of
+// strings) grow the JS heap, and every fresh instance's typed arrays then start collections that
+// mark it all (with them loaded first, our cold prose passes took 1.2-1.9x as long in Bun; a
+// dataset job has none of them).
+const { Tiktoken } = await import("js-tiktoken/lite");
+const ranks = (await import("js-tiktoken/ranks/o200k_base")).default;
+const jsTiktoken = new Tiktoken(ranks);
+const { get_encoding } = await import("tiktoken");
+const wasm = get_encoding("o200k_base");
+const gpt = await import("gpt-tokenizer/encoding/o200k_base");
+for (const k of KINDS) {
+  // tiktoken (WASM) keeps no cache: one timed pass (after an untimed one) is its cold figure.
+  const texts = cold.get(k)!;
+  for (const t of texts) do_not_optimize(wasm.encode_ordinary(t));
+  const s = performance.now();
+  for (const t of texts) do_not_optimize(wasm.encode_ordinary(t));
+  coldMbps.set(`tiktoken (WASM) · ${k}`, coldBytes.get(k)! / (performance.now() - s) / 1e3);
 }
 
 const encoders: Array<[string, (text: string) => ArrayLike<number>]> = [
@@ -272,3 +289,49 @@ console.log(
     `${mb(tok.tableBytes)} MB of it in our typed arrays` +
     (shared ? "" : " (texts: bundled fixtures)"),
 );
+
+// --json FILE: the figures as JSON for scripts/encode_tables.ts (README tokenizer tables).
+const jsonAt = process.argv.indexOf("--json");
+if (jsonAt >= 0) {
+  const file = process.argv[jsonAt + 1];
+  if (!file) throw new TypeError("Cannot write results: --json needs a file name");
+  const { cpus, loadavg, totalmem } = await import("node:os");
+  const version = runtime === "Bun"
+    ? (globalThis as unknown as { Bun: { version: string } }).Bun.version
+    : runtime === "Deno"
+    ? (globalThis as unknown as { Deno: { version: { deno: string } } }).Deno.version.deno
+    : "?";
+  const pick = (m: Map<string, number>, k: Kind) =>
+    Object.fromEntries(
+      peers.filter((n) => m.has(`${n} · ${k}`)).map((n) => [n, m.get(`${n} · ${k}`)!]),
+    );
+  const out = {
+    version: 1,
+    date: new Date().toISOString(),
+    machine: {
+      runtime,
+      runtimeVersion: version,
+      cpu: cpus()[0]?.model.trim() ?? "?",
+      cores: cpus().length,
+      memoryBytes: totalmem(),
+      loadAverage: loadavg()[0],
+    },
+    coldReps: COLD_REPS,
+    texts: shared ? "../shared/corpus/text" : "test/fixtures/text",
+    kinds: KINDS.map((k) => ({
+      kind: k,
+      coldBytes: coldBytes.get(k)!,
+      warmBytes: warmBytes.get(k)!,
+      cold: pick(coldMbps, k),
+      warm: pick(warmMbps, k),
+    })),
+    vocabulary: {
+      loadMs,
+      rssBytes: memAfter.rss - memBefore.rss,
+      heapBytes: memAfter.heapUsed - memBefore.heapUsed,
+      tableBytes: tok.tableBytes,
+    },
+  };
+  writeFileSync(file, JSON.stringify(out, null, 2) + "\n");
+  console.log(`wrote ${file}`);
+}

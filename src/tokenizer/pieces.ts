@@ -103,10 +103,85 @@ function alt2(b: Uint8Array, q: number, end: number): number {
 }
 
 /**
+ * `pieceEnd` for the common ASCII shapes (most pieces of English prose and code): a word with its
+ * optional one-character prefix and contraction, 1–3 digits, or a punctuation run with its
+ * optional leading space. Gives the same end as the general path below, or -1 (not handled:
+ * whitespace runs, or a byte of 0x80 or more where the pattern's answer would depend on a
+ * non-ASCII code point's class); the caller then runs the general path from `p`. For ASCII
+ * letters UPPER and LOWER are disjoint (A–Z, a–z), so alternative 1's `[UPPER]*` never backs off
+ * and, when no lowercase follows the capitals, alternative 2 matches the same capitals.
+ */
+function asciiPieceEnd(b: Uint8Array, p: number, end: number): number {
+  const x = b[p], k0 = T[x];
+  let i: number;
+  if ((k0 & LETTER) !== 0) i = p;
+  else if (
+    (k0 & (NUMBER | CRLF)) === 0 && p + 1 < end && b[p + 1] < 0x80 && (T[b[p + 1]] & LETTER) !== 0
+  ) {
+    i = p + 1; // the prefix
+  } else if ((k0 & NUMBER) !== 0) {
+    // 3: \p{N}{1,3}
+    i = p + 1;
+    for (let k = 0; k < 2 && i < end; k++) {
+      const y = b[i];
+      if (y >= 0x80) return -1;
+      if ((T[y] & NUMBER) === 0) break;
+      i++;
+    }
+    return i;
+  } else {
+    // 4: ` ?[^\s\p{L}\p{N}]+[\r\n/]*` (alternatives 1 and 2 cannot match: no letter follows)
+    if (p + 1 < end && b[p + 1] >= 0x80) return -1;
+    let s = p;
+    if (x === 0x20) {
+      s = p + 1;
+      if (s >= end || (T[b[s]] & (SPACE | LETTER | NUMBER)) !== 0) return -1;
+    } else if ((k0 & SPACE) !== 0) return -1;
+    i = s + 1;
+    while (i < end) {
+      const y = b[i];
+      if (y >= 0x80) return -1;
+      if ((T[y] & (SPACE | LETTER | NUMBER)) !== 0) break;
+      i++;
+    }
+    while (i < end) {
+      const y = b[i];
+      if (y !== 0x0d && y !== 0x0a && y !== 0x2f) break;
+      i++;
+    }
+    return i;
+  }
+  // 1 or 2 over ASCII letters from i: capitals, then lowercase letters, then a contraction.
+  while (i < end) {
+    const y = b[i];
+    if (y < 0x41 || y > 0x5a) break;
+    i++;
+  }
+  if (i < end) {
+    let y = b[i];
+    if (y >= 0x80) return -1;
+    if (y >= 0x61 && y <= 0x7a) {
+      i++;
+      while (i < end) {
+        y = b[i];
+        if (y < 0x61 || y > 0x7a) break;
+        i++;
+      }
+      if (i < end && y >= 0x80) return -1;
+    }
+  }
+  return contraction(b, i, end);
+}
+
+/**
  * The end of the piece that starts at byte `p` of `b` (`p < end`; `end` is the end of the text the
  * pattern sees, e.g. the next allowed special token). `b` must hold valid UTF-8.
  */
 function pieceEnd(b: Uint8Array, p: number, end: number): number {
+  if (b[p] < 0x80) {
+    const r = asciiPieceEnd(b, p, end);
+    if (r >= 0) return r;
+  }
   const c0 = cls(b, p);
   const q = p + width(b[p]);
   // Alternatives 1 and 2, each with its optional prefix tried first.

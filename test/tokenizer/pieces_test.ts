@@ -70,6 +70,11 @@ test("splitPieces() splits words, numbers, punctuation and whitespace like the r
     ["\n", ["\n"]],
     ["\r\n\r\n", ["\r\n\r\n"]],
     [" \n \n ", [" \n \n", " "]],
+    // ASCII runs that end in a non-ASCII code point (the ASCII fast path must hand these over)
+    ["Caf\u00e9s ABC\u00e9 ABC\u00c9x", ["Caf\u00e9s", " ABC\u00e9", " ABC\u00c9x"]],
+    ["1\u00b23 12\u0661", ["1\u00b23", " ", "12\u0661"]],
+    [" (\u2026) x'\u017f", [" (\u2026)", " x'\u017f"]],
+    ["x\u0301 .\u00e9 \u00e9", ["x\u0301", " .", "\u00e9", " \u00e9"]],
   ];
   for (const [text, want] of cases) {
     assert.deepEqual(pieces(text), want, JSON.stringify(text));
