@@ -3,8 +3,8 @@
  * identical to the CPU backend.
  *
  * Encoding a batch: the texts are packed into one UTF-8 buffer; special-token literals are found
- * on the GPU (when any special token is allowed or disallowed) and resolved on the host; the CPU
- * pre-tokenizer splits the text into pieces; pieces longer than {@link MAX_GPU_PIECE_BYTES} are
+ * on the GPU (when any special token is allowed or disallowed) and resolved on the host; the GPU
+ * pre-tokenizes the text into pieces (`src/gpu/pretokenize.ts`, parallel over split points); pieces longer than {@link MAX_GPU_PIECE_BYTES} are
  * encoded on the CPU right away (so one long piece cannot serialize a batch) and passed to the GPU
  * as presets, like special tokens; the GPU encodes the other pieces, prefix-sums the counts and
  * compacts the tokens so each text's tokens are contiguous. Batches above the storage-binding
@@ -20,6 +20,7 @@ import { GpuContext } from "../gpu/context.ts";
 import { encodeWithPlan } from "../gpu/encode_plan.ts";
 import { encodePiecesCpu, GpuPieceEncoder } from "../gpu/encoder.ts";
 import { GpuBatchError } from "../gpu/errors.ts";
+import { GpuPretokenizer, pretokenizeCpu } from "../gpu/pretokenize.ts";
 import { MAX_GPU_PIECE_BYTES } from "../gpu/kernels.ts";
 import { findSpecialsCpu, GpuSpecialScanner } from "../gpu/special_scan.ts";
 import { buildSpecialTables } from "../gpu/tables.ts";
@@ -74,6 +75,7 @@ export class GpuBackend implements Backend {
   readonly vocab: Vocabulary;
   readonly #encoder: GpuPieceEncoder;
   readonly #specials: GpuSpecialScanner;
+  readonly #pretokenizer: GpuPretokenizer;
   readonly #scanner: GpuTokenScanner;
   readonly #warn: (message: string) => void;
   #warned = false;
@@ -92,6 +94,7 @@ export class GpuBackend implements Backend {
     this.vocab = vocab;
     this.#encoder = new GpuPieceEncoder(ctx, vocab);
     this.#specials = new GpuSpecialScanner(ctx, buildSpecialTables(harmonySpecialTokens()));
+    this.#pretokenizer = new GpuPretokenizer(ctx);
     this.#scanner = new GpuTokenScanner(ctx, this.#encoder, this.#specials);
     this.#warn = options.onWarning ?? ((m) => console.warn(m));
     this.#stats = this.#newStats(0);
@@ -169,6 +172,12 @@ export class GpuBackend implements Backend {
             "find_special",
             () => this.#specials.run(view),
             () => findSpecialsCpu(specials, view),
+          ),
+        pretokenize: (input) =>
+          this.#withFallback(
+            "pretokenize",
+            () => this.#pretokenizer.run(input),
+            () => pretokenizeCpu(input),
           ),
         encodePieces: (batch) =>
           this.#withFallback(
@@ -295,6 +304,7 @@ export class GpuBackend implements Backend {
   destroy(): void {
     this.#encoder.destroy();
     this.#specials.destroy();
+    this.#pretokenizer.destroy();
     this.ctx.destroy();
   }
 }
