@@ -419,28 +419,33 @@ export function finishPieces(
 ): PiecePlan {
   let total = 0;
   for (const r of results) total += r.ends.length;
-  const ends = new Uint32Array(total), presets = new Uint32Array(total);
+  // One window from byte 0 (the usual case): its arrays are the plan's, no copy.
+  const whole = results.length === 1 && windows[0].b0 === 0;
+  const ends = whole ? results[0].ends : new Uint32Array(total);
+  const presets = whole ? results[0].presets : new Uint32Array(total);
+  if (!whole) {
+    let at = 0;
+    for (let w = 0; w < results.length; w++) {
+      const re = results[w].ends, b0 = windows[w].b0;
+      presets.set(results[w].presets, at);
+      for (let j = 0; j < re.length; j++) ends[at++] = re[j] + b0;
+    }
+  }
   const presetOffsets = new TokenBuffer(seg.presetOffsets.length + 16);
   const presetTokens = new TokenBuffer(seg.presetTokens.length + 16);
   presetOffsets.pushAll(seg.presetOffsets);
   presetTokens.pushAll(seg.presetTokens);
   const text = packed.text;
-  let at = 0, prev = 0, cpuPieces = 0;
-  for (let w = 0; w < results.length; w++) {
-    const re = results[w].ends, rp = results[w].presets, b0 = windows[w].b0;
-    for (let j = 0; j < re.length; j++) {
-      const e = re[j] + b0;
-      let k = rp[j];
-      if (k === NONE && e - prev > maxPieceBytes) {
-        encodePiece(vocab, text, prev, e, presetTokens);
-        k = presetOffsets.length - 1;
-        presetOffsets.push(presetTokens.length);
-        cpuPieces++;
-      }
-      ends[at] = e;
-      presets[at++] = k;
-      prev = e;
+  let prev = 0, cpuPieces = 0;
+  for (let j = 0; j < total; j++) {
+    const e = ends[j];
+    if (e - prev > maxPieceBytes && presets[j] === NONE) {
+      encodePiece(vocab, text, prev, e, presetTokens);
+      presets[j] = presetOffsets.length - 1;
+      presetOffsets.push(presetTokens.length);
+      cpuPieces++;
     }
+    prev = e;
   }
   const nt = packed.starts.length - 1;
   const textPieces = new Uint32Array(nt + 1);
@@ -532,6 +537,14 @@ export function planChunks(
   const { ends, presets, presetOffsets } = plan;
   const chunks: Chunk[] = [];
   const n = ends.length;
+  // The whole plan in one chunk when it fits (the usual case): no per-piece work.
+  const nPresets = presetOffsets.length - 1;
+  if (
+    n > 0 &&
+    pieceBatchBindingBytes(ends[n - 1], n, nPresets, presetOffsets[nPresets], n + 1) <= limit
+  ) {
+    return [{ p0: 0, p1: n, b0: 0, b1: ends[n - 1] }];
+  }
   let p0 = 0, b0 = 0;
   while (p0 < n) {
     let p = p0, nPresets = 0, nPresetTokens = 0, prevEnd = b0;
@@ -570,19 +583,28 @@ export function chunkBatch(
 ): { batch: PieceBatch; texts: number[] } {
   const { ends, presets, presetOffsets, presetTokens, textPieces } = plan;
   const n = c.p1 - c.p0;
-  const localEnds = new Uint32Array(n);
-  const localPresets = new Uint32Array(n);
-  const offs: number[] = [0];
-  const toks: number[] = [];
-  for (let p = 0; p < n; p++) {
-    localEnds[p] = ends[c.p0 + p] - c.b0;
-    const k = presets[c.p0 + p];
-    if (k === NONE) localPresets[p] = NONE;
-    else {
-      localPresets[p] = offs.length - 1;
-      for (let j = presetOffsets[k]; j < presetOffsets[k + 1]; j++) toks.push(presetTokens[j]);
-      offs.push(toks.length);
+  let localEnds: Uint32Array, localPresets: Uint32Array;
+  let localOffsets: Uint32Array, localTokens: Uint32Array;
+  if (c.p0 === 0 && c.p1 === ends.length) {
+    // The whole plan: its arrays as they are.
+    localEnds = ends, localPresets = presets;
+    localOffsets = presetOffsets, localTokens = presetTokens;
+  } else {
+    localEnds = new Uint32Array(n);
+    localPresets = new Uint32Array(n);
+    const offs: number[] = [0];
+    const toks: number[] = [];
+    for (let p = 0; p < n; p++) {
+      localEnds[p] = ends[c.p0 + p] - c.b0;
+      const k = presets[c.p0 + p];
+      if (k === NONE) localPresets[p] = NONE;
+      else {
+        localPresets[p] = offs.length - 1;
+        for (let j = presetOffsets[k]; j < presetOffsets[k + 1]; j++) toks.push(presetTokens[j]);
+        offs.push(toks.length);
+      }
     }
+    localOffsets = Uint32Array.from(offs), localTokens = Uint32Array.from(toks);
   }
   // textPieces is non-decreasing: binary-search the first text starting at or after p0.
   const texts: number[] = [], marks: number[] = [];
@@ -602,8 +624,8 @@ export function chunkBatch(
       text: text.subarray(c.b0, c.b1),
       ends: localEnds,
       presets: localPresets,
-      presetOffsets: Uint32Array.from(offs),
-      presetTokens: Uint32Array.from(toks),
+      presetOffsets: localOffsets,
+      presetTokens: localTokens,
       marks: Uint32Array.from(marks),
     },
     texts,
