@@ -3,11 +3,12 @@
  * identical to the CPU backend.
  *
  * Encoding a batch: the texts are packed into one UTF-8 buffer; special-token literals are found
- * on the GPU (when any special token is allowed or disallowed) and resolved on the host; the CPU
- * pre-tokenizer splits the text into pieces; pieces longer than {@link MAX_LONG_GPU_PIECE_BYTES}
- * are encoded on the CPU right away and passed to the GPU as presets, like special tokens; pieces
- * of {@link MAX_GPU_PIECE_BYTES} to that many bytes are merged on the GPU first, one workgroup per
- * piece (`src/gpu/long_pieces.ts`), and become presets too; the GPU encodes the other pieces, prefix-sums the counts and
+ * on the GPU (when any special token is allowed or disallowed) and resolved on the host; the GPU
+ * pre-tokenizes the text into pieces (`src/gpu/pretokenize.ts`, parallel over split points);
+ * pieces longer than {@link MAX_LONG_GPU_PIECE_BYTES} are encoded on the CPU right away and passed
+ * to the GPU as presets, like special tokens; pieces of {@link MAX_GPU_PIECE_BYTES} to that many
+ * bytes are merged on the GPU first, one workgroup per piece (`src/gpu/long_pieces.ts`), and
+ * become presets too; the GPU encodes the other pieces, prefix-sums the counts and
  * compacts the tokens so each text's tokens are contiguous. Batches above the storage-binding
  * limit are split into chunks at piece boundaries. A GPU failure mid-batch (device lost,
  * validation or memory error) finishes the chunk on the CPU, with the same output, and warns once;
@@ -36,6 +37,7 @@ import {
 } from "../gpu/encoder.ts";
 import { GpuBatchError } from "../gpu/errors.ts";
 import { GpuLongPieceEncoder } from "../gpu/long_pieces.ts";
+import { GpuPretokenizer, pretokenizeCpu } from "../gpu/pretokenize.ts";
 import { NONE } from "../gpu/tables.ts";
 import { encodePiece } from "../tokenizer/bpe.ts";
 import { TokenBuffer } from "../tokenizer/token_buffer.ts";
@@ -124,6 +126,7 @@ export class GpuBackend implements Backend {
   readonly #long: GpuLongPieceEncoder;
   readonly #maxHostPiece: number;
   readonly #specials: GpuSpecialScanner;
+  readonly #pretokenizer: GpuPretokenizer;
   readonly #scanner: GpuTokenScanner;
   readonly #warn: (message: string) => void;
   #warned = false;
@@ -151,6 +154,7 @@ export class GpuBackend implements Backend {
       ? MAX_LONG_GPU_PIECE_BYTES
       : MAX_GPU_PIECE_BYTES;
     this.#specials = new GpuSpecialScanner(ctx, buildSpecialTables(harmonySpecialTokens()));
+    this.#pretokenizer = new GpuPretokenizer(ctx);
     this.#scanner = new GpuTokenScanner(ctx, this.#encoder, this.#specials);
     this.#warn = options.onWarning ?? ((m) => console.warn(m));
     this.#stats = this.#newStats(0);
@@ -359,6 +363,14 @@ export class GpuBackend implements Backend {
               () => this.#specials.run(view),
               () => findSpecialsCpu(specials, view),
             )),
+        pretokenize: (input) =>
+          this.#counted(stats, () =>
+            this.#withFallback(
+              "pretokenize",
+              stats,
+              () => this.#pretokenizer.run(input),
+              () => pretokenizeCpu(input),
+            )),
         encodePieces: (batch) => this.#encodeChunk(batch, stats),
       },
     );
@@ -494,6 +506,7 @@ export class GpuBackend implements Backend {
   destroy(): void {
     this.#encoder.destroy();
     this.#specials.destroy();
+    this.#pretokenizer.destroy();
     this.ctx.destroy();
   }
 }

@@ -3,7 +3,8 @@
  * code (as onnxruntime-web keeps program planning apart from its `ProgramManager`): what to
  * upload, how to split it under the binding limits and how to stitch the results. The kernels
  * are reached only through a {@link PlanExecutor}, so the same plan runs on every machine with
- * the CPU executor ({@link cpuExecutor}: `findSpecialsCpu` and `encodePiecesCpu`), and tests
+ * the CPU executor ({@link cpuExecutor}: `findSpecialsCpu`, `pretokenizeCpu` and
+ * `encodePiecesCpu`), and tests
  * check it token for token against the tokenizer with tiny limits that force chunking.
  *
  * Steps (see {@link encodeWithPlan}):
@@ -12,18 +13,22 @@
  *    overlapping by the longest literal) and resolved per text by tiktoken's rule
  *    (`src/tokenizer/special_rule.ts`): a text with a disallowed literal fails with the rule's
  *    error (UTF-16 offset, counted from the UTF-8 bytes) and becomes one empty preset piece.
- * 3. {@link planPieces}: the CPU pre-tokenizer splits the rest; allowed literals and pieces
- *    longer than the per-thread limit (encoded on the CPU right away) become presets.
- * 4. {@link planChunks}: consecutive pieces in chunks whose bindings fit the limit
+ * 3. {@link planSegments}: each text, or its parts between allowed literals, is a segment the
+ *    pattern sees; literals and failed texts are preset pieces. No per-byte work on the host.
+ * 4. {@link planPretokenizeWindows}: the segments in windows within the limit (a segment too big
+ *    is cut at a split point, see `src/gpu/pretokenize.ts`); the executor pre-tokenizes each
+ *    window (on the GPU: `pretokenize.wgsl`, parallel over split points). {@link finishPieces}:
+ *    pieces longer than the per-thread limit are encoded on the CPU right away and become
+ *    presets.
+ * 5. {@link planChunks}: consecutive pieces in chunks whose bindings fit the limit
  *    (`pieceBatchBindingBytes`); {@link chunkBatch} cuts one chunk's {@link PieceBatch}.
- * 5. The executor encodes each chunk; the chunks' tokens and the per-text mark offsets are
+ * 6. The executor encodes each chunk; the chunks' tokens and the per-text mark offsets are
  *    stitched into one packed array (tokens, offsets, errors).
  *
  * @module
  */
 
 import { encodePiece } from "../tokenizer/bpe.ts";
-import { splitPieces } from "../tokenizer/pieces.ts";
 import { disallowedSpecialError, specialRule } from "../tokenizer/special_rule.ts";
 import { TokenBuffer } from "../tokenizer/token_buffer.ts";
 import type { EncodeOptions } from "../tokenizer/types.ts";
@@ -35,6 +40,13 @@ import {
   type PieceBatchResult,
 } from "./encoder.ts";
 import { MAX_GPU_PIECE_BYTES } from "./kernels.ts";
+import {
+  isSplitPoint,
+  pretokenizeBindingBytes,
+  pretokenizeCpu,
+  type PretokenizeInput,
+  type PretokenizeResult,
+} from "./pretokenize.ts";
 import { findSpecialsCpu } from "./special_scan.ts";
 import { NONE, type SpecialTables } from "./tables.ts";
 
@@ -110,6 +122,25 @@ export function planSpecialWindows(
   return out;
 }
 
+/**
+ * The segments of a batch: the texts the pattern sees (each text, or its parts between allowed
+ * special literals) and the pieces fixed before pre-tokenization (allowed literals; a failed
+ * text as one piece with no tokens). Segment k covers `[starts[k], starts[k + 1])`; together they
+ * cover the packed text contiguously (empty texts have none).
+ */
+export interface SegmentPlan {
+  /** Segment starts; length segments + 1 (the last is the packed length). */
+  starts: Uint32Array;
+  /** {@link NONE} (pre-tokenize) or the preset of the segment's one piece. */
+  presets: Uint32Array;
+  /** Offsets into `presetTokens`; one more than the number of presets. */
+  presetOffsets: Uint32Array;
+  /** Tokens of the presets. */
+  presetTokens: Uint32Array;
+  /** Index → error for texts that failed (disallowed special token). */
+  errors: Map<number, Error>;
+}
+
 /** The pieces of a batch: piece p is `text[ends[p-1], ends[p])` (`ends[-1]` = 0). */
 export interface PiecePlan {
   /** Exclusive end byte of each piece (ascending, contiguous over the whole text). */
@@ -139,10 +170,312 @@ function utf16Length(b: Uint8Array, s: number, e: number): number {
 }
 
 /**
- * Splits packed texts into pieces: allowed special literals (from `matches`, `(byte, special
- * index)` pairs sorted by byte, every occurrence in the packed text) and pieces longer than
- * `maxPieceBytes` (encoded here, on the CPU) become presets; a text holding a disallowed literal
- * gets the rule's error and one empty preset piece over its bytes.
+ * Cuts packed texts into segments: allowed special literals (from `matches`, `(byte, special
+ * index)` pairs sorted by byte, every occurrence in the packed text) become preset pieces; a
+ * text holding a disallowed literal gets the rule's error and one empty preset piece over its
+ * bytes. O(texts + matches): no per-byte work.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { packTexts, planSegments } from "./encode_plan.ts";
+ * import { buildSpecialTables } from "./tables.ts";
+ * import { harmonySpecialTokens } from "../tokenizer/special_tokens.ts";
+ * const seg = planSegments(packTexts(["Hi<|end|>", "x"]), new Uint32Array([2, 9]),
+ *   buildSpecialTables(harmonySpecialTokens()), { allowedSpecial: "all" });
+ * assert.deepEqual([...seg.starts], [0, 2, 9, 10]);
+ * assert.deepEqual([...seg.presetTokens], [200007]);
+ * ```
+ */
+export function planSegments(
+  packed: PackedTexts,
+  matches: Uint32Array,
+  specials: SpecialTables,
+  options: EncodeOptions | undefined,
+): SegmentPlan {
+  const { text, starts } = packed;
+  const nt = starts.length - 1;
+  const rule = specialRule(options);
+  const allowed = new Uint8Array(specials.count), disallowed = new Uint8Array(specials.count);
+  if (matches.length > 0) {
+    for (let k = 0; k < specials.count; k++) {
+      allowed[k] = rule.allows(specials.literals[k]) ? 1 : 0;
+      disallowed[k] = rule.forbids(specials.literals[k]) ? 1 : 0;
+    }
+  }
+  const errors = new Map<number, Error>();
+  const segStarts = new TokenBuffer(nt + 16), segPresets = new TokenBuffer(nt + 16);
+  const presetOffsets = new TokenBuffer(64), presetTokens = new TokenBuffer(64);
+  presetOffsets.push(0);
+  let mj = 0;
+  for (let i = 0; i < nt; i++) {
+    const s = starts[i], e = starts[i + 1];
+    while (mj < matches.length && matches[mj] < s) mj += 2;
+    const m0 = mj;
+    while (mj < matches.length && matches[mj] < e) mj += 2;
+    // The first disallowed literal in the text fails it (tiktoken checks before encoding).
+    let failed = false;
+    for (let k = m0; k < mj && !failed; k += 2) {
+      const idx = matches[k + 1];
+      if (matches[k] + specials.literalBytes[idx].length > e || !disallowed[idx]) continue;
+      errors.set(
+        i,
+        disallowedSpecialError(specials.literals[idx], utf16Length(text, s, matches[k])),
+      );
+      failed = true;
+    }
+    if (failed) {
+      // Pieces are contiguous: the failed text's bytes become one piece with no tokens.
+      if (e > s) {
+        segStarts.push(s);
+        segPresets.push(presetOffsets.length - 1);
+        presetOffsets.push(presetTokens.length);
+      }
+      continue;
+    }
+    let from = s;
+    for (let k = m0; k < mj; k += 2) {
+      const pos = matches[k], idx = matches[k + 1], len = specials.literalBytes[idx].length;
+      if (!allowed[idx] || pos < from || pos + len > e) continue;
+      if (pos > from) segStarts.push(from), segPresets.push(NONE);
+      segStarts.push(pos);
+      segPresets.push(presetOffsets.length - 1);
+      presetTokens.push(specials.firstId + idx);
+      presetOffsets.push(presetTokens.length);
+      from = pos + len;
+    }
+    if (e > from) segStarts.push(from), segPresets.push(NONE);
+  }
+  segStarts.push(text.length);
+  return {
+    starts: segStarts.view(),
+    presets: segPresets.view(),
+    presetOffsets: presetOffsets.view(),
+    presetTokens: presetTokens.view(),
+    errors,
+  };
+}
+
+/**
+ * A window of the pre-tokenization: bytes `[b0, b1)` of the packed text over segments
+ * `[s0, s1)` (the first may start before `b0` and the last end after `b1` when a segment is cut
+ * at a split point), with look-ahead up to `view`.
+ */
+export interface PretokenizeWindow {
+  /** First byte covered. */
+  b0: number;
+  /** End of the bytes covered. */
+  b1: number;
+  /** End of the bytes the scan may read (`b1`, or up to 4 more past a cut). */
+  view: number;
+  /** First segment. */
+  s0: number;
+  /** Segment end (exclusive). */
+  s1: number;
+  /**
+   * Whether the host pre-tokenizes it: a segment with no split point within one binding's
+   * worth of bytes (e.g. a 100 KB run of letters under a tiny limit), or a preset piece longer
+   * than that.
+   */
+  cpu: boolean;
+}
+
+/**
+ * Splits the segments into windows whose bindings fit `limit` bytes
+ * (`pretokenizeBindingBytes`), cutting a segment that does not fit at a split point (found by
+ * `isSplitPoint`, searching back from the budget), with 4 bytes of look-ahead past the cut.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { planPretokenizeWindows } from "./encode_plan.ts";
+ * const text = new TextEncoder().encode("aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii");
+ * const seg = { starts: new Uint32Array([0, text.length]), presets: new Uint32Array([0xffffffff]) };
+ * assert.equal(planPretokenizeWindows(text, seg, 1 << 20).length, 1);
+ * const w = planPretokenizeWindows(text, seg, 256);
+ * assert.deepEqual(w.map((x) => x.b0), [0, 19, 39]);
+ * ```
+ */
+export function planPretokenizeWindows(
+  text: Uint8Array,
+  seg: Pick<SegmentPlan, "starts" | "presets">,
+  limit: number,
+): PretokenizeWindow[] {
+  const { starts, presets } = seg;
+  const nSeg = presets.length;
+  const out: PretokenizeWindow[] = [];
+  // Most bytes a window of one segment may cover (its binding grows by 8 bytes a byte).
+  let budget = Math.floor((limit - 64 - 8) / 8);
+  while (budget > 1 && pretokenizeBindingBytes(budget, budget + 4, 1) > limit) budget--;
+  budget = Math.max(1, budget);
+  let k = 0, b0 = 0;
+  while (k < nSeg) {
+    let k1 = k;
+    while (k1 < nSeg) {
+      const b1 = starts[k1 + 1];
+      if (b1 - b0 > budget || pretokenizeBindingBytes(b1 - b0, b1 - b0, k1 + 1 - k) > limit) break;
+      k1++;
+    }
+    if (k1 > k) {
+      out.push({ b0, b1: starts[k1], view: starts[k1], s0: k, s1: k1, cpu: false });
+      k = k1, b0 = starts[k1];
+      continue;
+    }
+    // Segment k does not fit from b0: cut it at a split point, else the host scans it.
+    const segStart = starts[k], segEnd = starts[k + 1];
+    let c = 0;
+    if (presets[k] === NONE) {
+      for (let i = Math.min(segEnd - 1, b0 + budget); i > b0; i--) {
+        if (isSplitPoint(text, i, segStart)) {
+          c = i;
+          break;
+        }
+      }
+    }
+    let cpu = false;
+    if (c === 0) {
+      cpu = true;
+      c = segEnd;
+      if (presets[k] === NONE) {
+        for (let i = b0 + budget + 1; i < segEnd; i++) {
+          if (isSplitPoint(text, i, segStart)) {
+            c = i;
+            break;
+          }
+        }
+      }
+    }
+    out.push({ b0, b1: c, view: Math.min(segEnd, c + 4), s0: k, s1: k + 1, cpu });
+    b0 = c;
+    if (c === segEnd) k++;
+  }
+  return out;
+}
+
+/**
+ * The {@link PretokenizeInput} of window `w`, in the window's own byte offsets.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { planPretokenizeWindows, windowInput } from "./encode_plan.ts";
+ * const text = new TextEncoder().encode("ab cd<|end|>");
+ * const seg = { starts: new Uint32Array([0, 5, 12]), presets: new Uint32Array([0xffffffff, 0]) };
+ * const [w] = planPretokenizeWindows(text, seg, 1 << 20);
+ * assert.deepEqual([...windowInput(text, seg, w).starts], [0, 5, 12]);
+ * ```
+ */
+export function windowInput(
+  text: Uint8Array,
+  seg: Pick<SegmentPlan, "starts" | "presets">,
+  w: PretokenizeWindow,
+): PretokenizeInput {
+  const n = w.s1 - w.s0;
+  const starts = new Uint32Array(n + 1), scanEnds = new Uint32Array(n);
+  for (let j = 0; j < n; j++) {
+    const k = w.s0 + j;
+    starts[j] = Math.max(w.b0, seg.starts[k]) - w.b0;
+    scanEnds[j] = Math.min(w.view, seg.starts[k + 1]) - w.b0;
+  }
+  starts[n] = w.b1 - w.b0;
+  return {
+    text: text.subarray(w.b0, w.view),
+    starts,
+    scanEnds,
+    presets: seg.presets.subarray(w.s0, w.s1),
+  };
+}
+
+/**
+ * The piece plan from the segments and the pre-tokenized windows' pieces (in window order, in
+ * window offsets): pieces longer than `maxPieceBytes` are encoded here, on the CPU, and become
+ * presets; each text's first piece is found by binary search. O(pieces) typed-array work.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { finishPieces, packTexts, planPretokenizeWindows, planSegments, windowInput } from "./encode_plan.ts";
+ * import { pretokenizeCpu } from "./pretokenize.ts";
+ * import { buildSpecialTables } from "./tables.ts";
+ * import { harmonySpecialTokens } from "../tokenizer/special_tokens.ts";
+ * import { loadVocabulary } from "../tokenizer/vocabulary.ts";
+ * const packed = packTexts(["Hello world", "x".repeat(70)]);
+ * const seg = planSegments(packed, new Uint32Array(0), buildSpecialTables(harmonySpecialTokens()), {});
+ * const windows = planPretokenizeWindows(packed.text, seg, 1 << 20);
+ * const results = windows.map((w) => pretokenizeCpu(windowInput(packed.text, seg, w)));
+ * const plan = finishPieces(packed, seg, windows, results, await loadVocabulary());
+ * assert.deepEqual([...plan.ends], [5, 11, 81]);
+ * assert.deepEqual([...plan.textPieces], [0, 2, 3]);
+ * assert.equal(plan.cpuPieces, 1); // the 70-byte piece, over the 64-byte per-thread limit
+ * ```
+ */
+export function finishPieces(
+  packed: PackedTexts,
+  seg: SegmentPlan,
+  windows: readonly PretokenizeWindow[],
+  results: readonly PretokenizeResult[],
+  vocab: Vocabulary,
+  maxPieceBytes: number = MAX_GPU_PIECE_BYTES,
+): PiecePlan {
+  let total = 0;
+  for (const r of results) total += r.ends.length;
+  // One window from byte 0 (the usual case): its arrays are the plan's, no copy.
+  const whole = results.length === 1 && windows[0].b0 === 0;
+  const ends = whole ? results[0].ends : new Uint32Array(total);
+  const presets = whole ? results[0].presets : new Uint32Array(total);
+  if (!whole) {
+    let at = 0;
+    for (let w = 0; w < results.length; w++) {
+      const re = results[w].ends, b0 = windows[w].b0;
+      presets.set(results[w].presets, at);
+      for (let j = 0; j < re.length; j++) ends[at++] = re[j] + b0;
+    }
+  }
+  const presetOffsets = new TokenBuffer(seg.presetOffsets.length + 16);
+  const presetTokens = new TokenBuffer(seg.presetTokens.length + 16);
+  presetOffsets.pushAll(seg.presetOffsets);
+  presetTokens.pushAll(seg.presetTokens);
+  const text = packed.text;
+  let prev = 0, cpuPieces = 0;
+  for (let j = 0; j < total; j++) {
+    const e = ends[j];
+    if (e - prev > maxPieceBytes && presets[j] === NONE) {
+      encodePiece(vocab, text, prev, e, presetTokens);
+      presets[j] = presetOffsets.length - 1;
+      presetOffsets.push(presetTokens.length);
+      cpuPieces++;
+    }
+    prev = e;
+  }
+  const nt = packed.starts.length - 1;
+  const textPieces = new Uint32Array(nt + 1);
+  // Pieces before text i are those ending at or before its start.
+  for (let i = 0; i < nt; i++) {
+    const s = packed.starts[i];
+    let lo = 0, hi = total;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ends[mid] <= s) lo = mid + 1;
+      else hi = mid;
+    }
+    textPieces[i] = lo;
+  }
+  textPieces[nt] = total;
+  return {
+    ends,
+    presets,
+    presetOffsets: presetOffsets.view(),
+    presetTokens: presetTokens.view(),
+    textPieces,
+    errors: seg.errors,
+    cpuPieces,
+  };
+}
+
+/**
+ * The piece plan of packed texts on the CPU, synchronously: segments, windows, each window by
+ * {@link pretokenizeCpu}, long pieces encoded (what {@link encodeWithPlan} does with the CPU
+ * executor).
  *
  * @example
  * ```ts
@@ -163,91 +496,12 @@ export function planPieces(
   vocab: Vocabulary,
   options: EncodeOptions | undefined,
   maxPieceBytes: number = MAX_GPU_PIECE_BYTES,
+  limit = 1 << 30,
 ): PiecePlan {
-  const { text, starts } = packed;
-  const nt = starts.length - 1, at = text.length;
-  const rule = specialRule(options);
-  const allowed = new Uint8Array(specials.count), disallowed = new Uint8Array(specials.count);
-  if (matches.length > 0) {
-    for (let k = 0; k < specials.count; k++) {
-      allowed[k] = rule.allows(specials.literals[k]) ? 1 : 0;
-      disallowed[k] = rule.forbids(specials.literals[k]) ? 1 : 0;
-    }
-  }
-  const errors = new Map<number, Error>();
-  const ends = new TokenBuffer(Math.max(16, at >> 2));
-  const presets = new TokenBuffer(Math.max(16, at >> 2));
-  const presetOffsets = new TokenBuffer(64);
-  const presetTokens = new TokenBuffer(64);
-  presetOffsets.push(0);
-  const textPieces = new Uint32Array(nt + 1);
-  let cpuPieces = 0;
-  const addRange = (s: number, e: number) => {
-    if (e <= s) return;
-    const first = ends.length;
-    splitPieces(text, s, e, ends);
-    let prev = s;
-    for (let p = first; p < ends.length; p++) {
-      const pe = ends.data[p];
-      if (pe - prev > maxPieceBytes) {
-        presets.push(presetOffsets.length - 1);
-        encodePiece(vocab, text, prev, pe, presetTokens);
-        presetOffsets.push(presetTokens.length);
-        cpuPieces++;
-      } else presets.push(NONE);
-      prev = pe;
-    }
-  };
-  let mj = 0;
-  for (let i = 0; i < nt; i++) {
-    textPieces[i] = ends.length;
-    const s = starts[i], e = starts[i + 1];
-    while (mj < matches.length && matches[mj] < s) mj += 2;
-    const m0 = mj;
-    while (mj < matches.length && matches[mj] < e) mj += 2;
-    // The first disallowed literal in the text fails it (tiktoken checks before encoding).
-    let failed = false;
-    for (let k = m0; k < mj && !failed; k += 2) {
-      const idx = matches[k + 1];
-      if (matches[k] + specials.literalBytes[idx].length > e || !disallowed[idx]) continue;
-      errors.set(
-        i,
-        disallowedSpecialError(specials.literals[idx], utf16Length(text, s, matches[k])),
-      );
-      failed = true;
-    }
-    if (failed) {
-      // Pieces are contiguous: the failed text's bytes become one piece with no tokens.
-      if (e > s) {
-        ends.push(e);
-        presets.push(presetOffsets.length - 1);
-        presetOffsets.push(presetTokens.length);
-      }
-      continue;
-    }
-    let from = s;
-    for (let k = m0; k < mj; k += 2) {
-      const pos = matches[k], idx = matches[k + 1], len = specials.literalBytes[idx].length;
-      if (!allowed[idx] || pos < from || pos + len > e) continue;
-      addRange(from, pos);
-      ends.push(pos + len);
-      presets.push(presetOffsets.length - 1);
-      presetTokens.push(specials.firstId + idx);
-      presetOffsets.push(presetTokens.length);
-      from = pos + len;
-    }
-    addRange(from, e);
-  }
-  textPieces[nt] = ends.length;
-  return {
-    ends: ends.view(),
-    presets: presets.view(),
-    presetOffsets: presetOffsets.view(),
-    presetTokens: presetTokens.view(),
-    textPieces,
-    errors,
-    cpuPieces,
-  };
+  const seg = planSegments(packed, matches, specials, options);
+  const windows = planPretokenizeWindows(packed.text, seg, limit);
+  const results = windows.map((w) => pretokenizeCpu(windowInput(packed.text, seg, w)));
+  return finishPieces(packed, seg, windows, results, vocab, maxPieceBytes);
 }
 
 /** A chunk of pieces within the limits: pieces `[p0, p1)` over bytes `[b0, b1)`. */
@@ -283,6 +537,14 @@ export function planChunks(
   const { ends, presets, presetOffsets } = plan;
   const chunks: Chunk[] = [];
   const n = ends.length;
+  // The whole plan in one chunk when it fits (the usual case): no per-piece work.
+  const nPresets = presetOffsets.length - 1;
+  if (
+    n > 0 &&
+    pieceBatchBindingBytes(ends[n - 1], n, nPresets, presetOffsets[nPresets], n + 1) <= limit
+  ) {
+    return [{ p0: 0, p1: n, b0: 0, b1: ends[n - 1] }];
+  }
   let p0 = 0, b0 = 0;
   while (p0 < n) {
     let p = p0, nPresets = 0, nPresetTokens = 0, prevEnd = b0;
@@ -321,19 +583,28 @@ export function chunkBatch(
 ): { batch: PieceBatch; texts: number[] } {
   const { ends, presets, presetOffsets, presetTokens, textPieces } = plan;
   const n = c.p1 - c.p0;
-  const localEnds = new Uint32Array(n);
-  const localPresets = new Uint32Array(n);
-  const offs: number[] = [0];
-  const toks: number[] = [];
-  for (let p = 0; p < n; p++) {
-    localEnds[p] = ends[c.p0 + p] - c.b0;
-    const k = presets[c.p0 + p];
-    if (k === NONE) localPresets[p] = NONE;
-    else {
-      localPresets[p] = offs.length - 1;
-      for (let j = presetOffsets[k]; j < presetOffsets[k + 1]; j++) toks.push(presetTokens[j]);
-      offs.push(toks.length);
+  let localEnds: Uint32Array, localPresets: Uint32Array;
+  let localOffsets: Uint32Array, localTokens: Uint32Array;
+  if (c.p0 === 0 && c.p1 === ends.length) {
+    // The whole plan: its arrays as they are.
+    localEnds = ends, localPresets = presets;
+    localOffsets = presetOffsets, localTokens = presetTokens;
+  } else {
+    localEnds = new Uint32Array(n);
+    localPresets = new Uint32Array(n);
+    const offs: number[] = [0];
+    const toks: number[] = [];
+    for (let p = 0; p < n; p++) {
+      localEnds[p] = ends[c.p0 + p] - c.b0;
+      const k = presets[c.p0 + p];
+      if (k === NONE) localPresets[p] = NONE;
+      else {
+        localPresets[p] = offs.length - 1;
+        for (let j = presetOffsets[k]; j < presetOffsets[k + 1]; j++) toks.push(presetTokens[j]);
+        offs.push(toks.length);
+      }
     }
+    localOffsets = Uint32Array.from(offs), localTokens = Uint32Array.from(toks);
   }
   // textPieces is non-decreasing: binary-search the first text starting at or after p0.
   const texts: number[] = [], marks: number[] = [];
@@ -353,8 +624,8 @@ export function chunkBatch(
       text: text.subarray(c.b0, c.b1),
       ends: localEnds,
       presets: localPresets,
-      presetOffsets: Uint32Array.from(offs),
-      presetTokens: Uint32Array.from(toks),
+      presetOffsets: localOffsets,
+      presetTokens: localTokens,
       marks: Uint32Array.from(marks),
     },
     texts,
@@ -365,6 +636,11 @@ export function chunkBatch(
 export interface PlanExecutor {
   /** `(position, special index)` pairs of every literal in `text`, sorted by position. */
   findSpecials(text: Uint8Array): Promise<Uint32Array> | Uint32Array;
+  /**
+   * Pre-tokenizes one window (the GPU kernel, or {@link pretokenizeCpu}). Default:
+   * {@link pretokenizeCpu}.
+   */
+  pretokenize?(input: PretokenizeInput): Promise<PretokenizeResult> | PretokenizeResult;
   /** Encodes one chunk's pieces. */
   encodePieces(batch: PieceBatch): Promise<PieceBatchResult> | PieceBatchResult;
 }
@@ -388,6 +664,7 @@ export interface PlanExecutor {
 export function cpuExecutor(vocab: Vocabulary, specials: SpecialTables): PlanExecutor {
   return {
     findSpecials: (text) => findSpecialsCpu(specials, text),
+    pretokenize: (input) => pretokenizeCpu(input),
     encodePieces: (batch) => encodePiecesCpu(vocab, batch),
   };
 }
@@ -420,6 +697,10 @@ export interface PlannedBatch {
   specialWindows: number;
   /** Pieces encoded on the CPU (longer than the per-thread limit). */
   cpuPieces: number;
+  /** Pre-tokenization windows. */
+  pretokenizeWindows: number;
+  /** Windows the host pre-tokenized (no split point within a binding's worth of bytes). */
+  hostPretokenizeWindows: number;
   /** Milliseconds the JS thread spent in the plan itself (not awaiting the executor). */
   hostMs: number;
 }
@@ -461,7 +742,23 @@ export async function encodeWithPlan(
     matches = Uint32Array.from(parts);
     specialWindows = windows.length;
   }
-  const plan = planPieces(packed, matches, specials, vocab, options, env.maxPieceBytes);
+  const seg = planSegments(packed, matches, specials, options);
+  const windows = planPretokenizeWindows(packed.text, seg, limit);
+  const results: PretokenizeResult[] = [];
+  let hostWindows = 0;
+  for (const w of windows) {
+    const input = windowInput(packed.text, seg, w);
+    if (w.cpu || !exec.pretokenize) {
+      results.push(pretokenizeCpu(input));
+      if (w.cpu) hostWindows++;
+      continue;
+    }
+    pause();
+    const r = await exec.pretokenize(input);
+    resume();
+    results.push(r);
+  }
+  const plan = finishPieces(packed, seg, windows, results, vocab, env.maxPieceBytes);
   const chunks = planChunks(plan, limit);
   const tokenParts: Uint32Array[] = [];
   const offsets = new Uint32Array(nt + 1);
@@ -503,6 +800,8 @@ export async function encodeWithPlan(
     chunks: chunks.length,
     specialWindows,
     cpuPieces: plan.cpuPieces,
+    pretokenizeWindows: windows.length,
+    hostPretokenizeWindows: hostWindows,
     hostMs,
   };
 }

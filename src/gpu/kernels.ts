@@ -8,6 +8,7 @@
 import { SHADERS } from "./_shaders.ts";
 import type { GpuContext } from "./context.ts";
 import type { Kernel } from "./pipeline_cache.ts";
+import { CLASS_BITS } from "../tokenizer/_classes.ts";
 
 /** Pieces longer than this many bytes are encoded on the CPU (see `encode_pieces.wgsl`). */
 export const MAX_GPU_PIECE_BYTES = 64;
@@ -76,6 +77,13 @@ export const KERNELS = {
     ["read", "read", "rw", "uniform"],
     ITEM_WG,
     ["n_bytes", "st_mask", "off_base", "bytes_base", "max_len", "capacity"],
+  ),
+  pretokenize: kernel(
+    "pretokenize",
+    ["read", "read", "rw", "rw", "rw", "uniform"],
+    ITEM_WG,
+    ["phase", "n_bytes", "n_seg", "seg_base", "scan_base", "preset_base", "blocks_base", "cap"],
+    CLASS_BITS,
   ),
   tokenLengths: kernel(
     "token_lengths",

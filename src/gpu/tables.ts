@@ -18,6 +18,7 @@
  * @module
  */
 
+import { classTable } from "../tokenizer/_classes.ts";
 import { hashBytes, type Vocabulary } from "../tokenizer/vocabulary.ts";
 
 /** Marks an absent entry. */
@@ -245,4 +246,64 @@ export function buildSpecialTables(
     literalBytes,
     delimited,
   };
+}
+
+/**
+ * The pre-tokenizer's Unicode class table (`classTable` of src/tokenizer/_classes.ts: one byte
+ * of `CLASS_BITS` per code point, 1.1 MB) as a two-level table for the GPU: `words[cp >> 8]` is
+ * the index of the 256-code-point block holding `cp`, and the class byte is byte `cp & 255` of
+ * that block, the blocks stored from word {@link ClassTables.blocksBase} on, 4 bytes a word,
+ * little-endian. Identical blocks are stored once (140 distinct blocks for Unicode 16: about
+ * 53 KB in all).
+ */
+export interface ClassTables {
+  /** Block index of each 256-code-point block (0x1100 words), then the distinct blocks. */
+  words: Uint32Array;
+  /** Word offset of the distinct blocks (64 words each). */
+  blocksBase: number;
+  /** Number of distinct blocks. */
+  blocks: number;
+}
+
+let classTables: ClassTables | undefined;
+
+/**
+ * Builds (once per process; cached) the two-level class table from the scanner's own table, so
+ * the GPU sees exactly the classes the CPU pre-tokenizer sees.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { buildClassTables } from "./tables.ts";
+ * import { classTable } from "../tokenizer/_classes.ts";
+ * const t = buildClassTables(), cp = 0x0301;
+ * const word = t.words[t.blocksBase + t.words[cp >> 8] * 64 + ((cp & 255) >> 2)];
+ * strictEqual((word >>> ((cp & 3) * 8)) & 0xff, classTable()[cp]);
+ * ```
+ */
+export function buildClassTables(): ClassTables {
+  if (classTables) return classTables;
+  const table = classTable();
+  const nBlocks = table.length >> 8;
+  const index = new Map<string, number>();
+  const order: number[] = [];
+  const of = new Uint32Array(nBlocks);
+  for (let b = 0; b < nBlocks; b++) {
+    const key = table.subarray(b << 8, (b + 1) << 8).join(",");
+    let k = index.get(key);
+    if (k === undefined) {
+      k = order.length;
+      index.set(key, k);
+      order.push(b);
+    }
+    of[b] = k;
+  }
+  const blocksBase = nBlocks;
+  const words = new Uint32Array(blocksBase + 64 * order.length);
+  words.set(of);
+  const bytes = new Uint8Array(words.buffer, blocksBase * 4);
+  for (let k = 0; k < order.length; k++) {
+    bytes.set(table.subarray(order[k] << 8, (order[k] + 1) << 8), k << 8);
+  }
+  return classTables = { words, blocksBase, blocks: order.length };
 }

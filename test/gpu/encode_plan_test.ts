@@ -8,9 +8,16 @@ import {
   cpuExecutor,
   encodeWithPlan,
   type PlanEnvironment,
+  planPretokenizeWindows,
   planSpecialWindows,
+  windowInput,
 } from "../../src/gpu/encode_plan.ts";
-import { buildSpecialTables } from "../../src/gpu/tables.ts";
+import {
+  isSplitPoint,
+  pretokenizeBindingBytes,
+  pretokenizeCpu,
+} from "../../src/gpu/pretokenize.ts";
+import { buildSpecialTables, NONE } from "../../src/gpu/tables.ts";
 import { loadTokenizer } from "../../src/tokenizer/mod.ts";
 import { harmonySpecialTokens } from "../../src/tokenizer/special_tokens.ts";
 import type { EncodeOptions } from "../../src/tokenizer/types.ts";
@@ -131,4 +138,89 @@ test("the encode plan equals the tokenizer on random Unicode (seeded)", async ()
     texts.push(s);
   }
   await assertPlanEncodes(texts, { disallowedSpecial: [] }, { limit: 512 });
+});
+
+test("the encode plan pre-tokenizes through the executor, never the host, with windows cut at split points", async () => {
+  const texts = [
+    "aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk llll mmmm".repeat(20),
+    "x  1 y\t\t2 z \u00a0\u00a03 '  s\r\n\r\n  w".repeat(30),
+    "",
+    "hi<|end|>there",
+  ];
+  const seen: Array<[number, number]> = [];
+  let covered = 0;
+  const spy = {
+    ...exec,
+    pretokenize: (input: Parameters<NonNullable<typeof exec.pretokenize>>[0]) => {
+      const n = input.starts[input.starts.length - 1];
+      covered += n;
+      seen.push([n, input.text.length]);
+      return pretokenizeCpu(input);
+    },
+  };
+  for (const limit of [1 << 20, 256]) {
+    seen.length = 0, covered = 0;
+    const r = await encodeWithPlan(texts, { allowedSpecial: "all" }, {
+      vocab,
+      specials,
+      limit,
+    }, spy);
+    for (let i = 0; i < texts.length; i++) {
+      assert.deepEqual(
+        [...r.tokens.subarray(r.offsets[i], r.offsets[i + 1])],
+        [...tok.encode(texts[i], { allowedSpecial: "all" })],
+        `text ${i} at ${limit}`,
+      );
+    }
+    assert.equal(r.hostPretokenizeWindows, 0);
+    assert.equal(covered, r.inputBytes);
+    assert.equal(r.pretokenizeWindows, seen.length);
+    if (limit === 256) {
+      assert.ok(seen.length > 50, `${seen.length} windows`);
+      // Cut windows carry look-ahead past their end.
+      assert.ok(seen.some(([n, view]) => view > n));
+    } else assert.equal(seen.length, 1);
+  }
+});
+
+test("a segment with no split point within a binding is pre-tokenized on the host, exactly", async () => {
+  const texts = ["x".repeat(5000), "7".repeat(3001) + "ab", "a b " + "中".repeat(900) + " c"];
+  const r = await assertPlanEncodes(texts, undefined, { limit: 256 });
+  assert.ok(r.hostPretokenizeWindows >= 3, `${r.hostPretokenizeWindows} host windows`);
+});
+
+test("planPretokenizeWindows covers the text contiguously, within the limit, cutting only at split points", () => {
+  const rand = mulberry32(99);
+  const text = new TextEncoder().encode(
+    Array.from(
+      { length: 400 },
+      () => ["ab", " ", "  ", "1", "\n", "é", "'s", ".", "中"][Math.floor(rand() * 9)],
+    ).join(""),
+  );
+  const starts = [0], presets: number[] = [];
+  for (let at = 0; at < text.length;) {
+    let e = Math.min(text.length, at + 1 + Math.floor(rand() * 300));
+    while (e < text.length && (text[e] & 0xc0) === 0x80) e++;
+    starts.push(e), presets.push(rand() < 0.2 ? presets.length : NONE);
+    at = e;
+  }
+  const seg = { starts: Uint32Array.from(starts), presets: Uint32Array.from(presets) };
+  for (const limit of [256, 1024, 1 << 20]) {
+    const windows = planPretokenizeWindows(text, seg, limit);
+    let at = 0;
+    for (const w of windows) {
+      assert.equal(w.b0, at);
+      assert.ok(w.b1 > w.b0 && w.view >= w.b1 && w.view <= w.b1 + 4);
+      const input = windowInput(text, seg, w);
+      if (!w.cpu) {
+        assert.ok(
+          pretokenizeBindingBytes(w.b1 - w.b0, input.text.length, w.s1 - w.s0) <= limit,
+          `window at ${w.b0} over ${limit}`,
+        );
+      }
+      if (!starts.includes(w.b1)) assert.ok(isSplitPoint(text, w.b1, starts[w.s1 - 1]));
+      at = w.b1;
+    }
+    assert.equal(at, text.length);
+  }
 });
