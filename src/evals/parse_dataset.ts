@@ -51,10 +51,14 @@ import type { Backend } from "../engine/backend.ts";
 import { CpuBackend } from "../engine/cpu_backend.ts";
 import type { RecoverMode } from "./salvage.ts";
 import {
+  type PackedEvalRecords,
+  type PackedSamples,
+  packEvalRecords,
   type ParsedSample,
   parseRecords,
   type ParseSettings,
   type RawEvalRecord,
+  unpackSamples,
 } from "./parse_batch.ts";
 import {
   type ParseDatasetStats,
@@ -326,11 +330,19 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
   }
 
   const runner: BatchRunner = workers > 1
-    ? new WorkerPool<RawEvalRecord[], ParsedSample[]>(
-      new URL("./parse_worker.ts", import.meta.url),
-      parse,
-      workers,
-    )
+    ? (() => {
+      // Batches cross the thread boundary packed (`parse_batch.ts`): one string and a few typed
+      // arrays each way instead of an object per record and per sample.
+      const pool = new WorkerPool<PackedEvalRecords, PackedSamples>(
+        new URL("./parse_worker.ts", import.meta.url),
+        parse,
+        workers,
+      );
+      return {
+        run: async (recs) => unpackSamples(await pool.run(packEvalRecords(recs)), recs),
+        close: () => pool.close(),
+      };
+    })()
     : (() => {
       const ctx = { ...parse, tokenizer, engine: options.engine ?? new CpuBackend(tokenizer) };
       return { run: (recs) => parseRecords(recs, ctx), close: () => Promise.resolve() };
