@@ -69,6 +69,7 @@ import {
   renderRecords,
 } from "./record_batch.ts";
 import { RenderWorkers } from "./render_workers.ts";
+import { loadVocabularyTables } from "../tokenizer/vocabulary.ts";
 import type { AnalysisPolicy } from "./analysis_policy.ts";
 import {
   decideRecord,
@@ -353,6 +354,8 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
       defaults,
       trainOn,
       analysis: options.analysis ?? "reference",
+      // One vocabulary for all threads (shared memory) instead of one parsed per worker.
+      vocabulary: await loadVocabularyTables(),
     })
     : { run: (records) => renderRecords(records, context), close: () => Promise.resolve() };
   // One batch ahead on one thread: batch k+1 is read and handed to the engine (which packs it
