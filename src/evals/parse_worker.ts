@@ -21,8 +21,8 @@ import {
 } from "./parse_batch.ts";
 
 await serveWorker(async (data) => {
-  const { vocabulary, ...settings } = data as ParseSettings & { vocabulary: VocabularyTables };
-  useVocabularyTables(vocabulary);
+  const { vocabulary, ...settings } = data as ParseSettings & { vocabulary?: VocabularyTables };
+  if (vocabulary) useVocabularyTables(vocabulary);
   const tokenizer = await loadTokenizer();
   const ctx = { ...settings, tokenizer, engine: new CpuBackend(tokenizer) };
   return async (packed: PackedEvalRecords) => {
