@@ -21,7 +21,8 @@
  * - one run per prefix: `PREFIX.lock` is taken first (`src/io/output_lock.ts`);
  * - a fresh run removes an old checkpoint before it touches any temporary file;
  * - outputs are written under temporary names; every `checkpointEvery` records the outputs are
- *   flushed and fsynced, then the checkpoint is written durably; a resume verifies each file's
+ *   flushed and fsynced, then the checkpoint is written durably (once the batch ending at that
+ *   record is written; later batches keep running meanwhile); a resume verifies each file's
  *   length and last block and the inputs' fingerprints, and refuses what it cannot verify;
  * - inputs that change while the run reads them are detected at each checkpoint;
  * - finalization (indexes, footers, renames) starts with a `finalizing` checkpoint, so a run
@@ -68,6 +69,7 @@ import {
   renderRecords,
 } from "./record_batch.ts";
 import { RenderWorkers } from "./render_workers.ts";
+import { loadVocabularyTables } from "../tokenizer/vocabulary.ts";
 import type { AnalysisPolicy } from "./analysis_policy.ts";
 import {
   decideRecord,
@@ -169,6 +171,12 @@ interface BatchRunner {
 }
 
 const START: ReadPosition = { records: 0, fileIndex: 0, line: 0, offset: 0 };
+
+/** Where a checkpoint stands: the last record it covers and the records read up to it. */
+interface CheckpointMark {
+  position: ReadPosition;
+  read: number;
+}
 
 /**
  * Renders a dataset. See the module doc for the guarantees.
@@ -283,7 +291,12 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
     );
   };
 
-  const checkpoint = (finalizing: boolean) => {
+  // `at`: the last record written and the records read up to it (the position and read count
+  // of a checkpoint taken while later batches are still in flight).
+  const checkpoint = (
+    finalizing: boolean,
+    at: CheckpointMark = { position, read: counts.read },
+  ) => {
     const changed = inputsChanged(inputs);
     if (changed) throw new RangeError(`Cannot render ${prefix}: ${changed} while it was read`);
     const state = writer.checkpoint();
@@ -296,8 +309,8 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
       version: 2,
       settings,
       inputs,
-      position,
-      counts,
+      position: at.position,
+      counts: { ...counts, read: at.read },
       writer: state,
       errorsLength: errors.length,
       files,
@@ -341,12 +354,18 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
       defaults,
       trainOn,
       analysis: options.analysis ?? "reference",
+      // One vocabulary for all threads (shared memory) instead of one parsed per worker.
+      vocabulary: await loadVocabularyTables(),
     })
     : { run: (records) => renderRecords(records, context), close: () => Promise.resolve() };
   // One batch ahead on one thread: batch k+1 is read and handed to the engine (which packs it
   // while a GPU runs batch k) before batch k is awaited; outputs are still written in order.
   const maxInFlight = workers > 1 ? 2 * workers : 2;
-  const queue: Array<{ recs: InputRecord[]; done: Promise<RecordOutcome[]> }> = [];
+  // A batch in flight; `checkpoint`: the batch ends at a checkpoint position, taken once it is
+  // written (later batches keep the workers busy meanwhile: no drain at checkpoints).
+  const queue: Array<
+    { recs: InputRecord[]; done: Promise<RecordOutcome[]>; checkpoint?: CheckpointMark }
+  > = [];
 
   const submit = (recs: InputRecord[]) => {
     if (recs.length === 0) return;
@@ -376,6 +395,14 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
       counts.trainedTokens += d.trained;
     }
     progress();
+    if (b.checkpoint) checkpoint(false, b.checkpoint);
+  };
+  // Every record read so far is in the last batch submitted (or written): the checkpoint at this
+  // position is taken right after that batch is written.
+  const checkpointAfterLast = () => {
+    const mark: CheckpointMark = { position, read: counts.read };
+    if (queue.length > 0) queue[queue.length - 1].checkpoint = mark;
+    else checkpoint(false, mark);
   };
   const drain = async () => {
     while (queue.length > 0) await writeOldest();
@@ -412,8 +439,8 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
       if (++sinceCheckpoint >= every) {
         submit(batch);
         batch = [];
-        await drain();
-        checkpoint(false);
+        checkpointAfterLast();
+        while (queue.length >= maxInFlight) await writeOldest();
         sinceCheckpoint = 0;
       }
     }

@@ -1,6 +1,6 @@
 /**
  * Worker-thread entry of `render-dataset --workers N` (see `render_workers.ts`): loads the
- * training renderer once, then renders the batches it receives with {@link renderRecords}; batches
+ * training renderer once (over the main thread's shared vocabulary tables when given), then renders the batches it receives with {@link renderRecords}; batches
  * arrive and leave packed (`render_workers.ts`).
  *
  * @module
@@ -16,9 +16,11 @@ import {
 } from "./render_workers.ts";
 import { loadTrainingRenderer } from "./training_renderer.ts";
 import { serveWorker } from "./worker_pool.ts";
+import { useVocabularyTables } from "../tokenizer/vocabulary.ts";
 
 await serveWorker(async (data) => {
   const config = data as RenderWorkerConfig;
+  if (config.vocabulary) useVocabularyTables(config.vocabulary);
   const renderBatch = await loadTrainingRenderer({ analysis: config.analysis });
   const context = {
     inputFormat: config.inputFormat,

@@ -18,6 +18,7 @@ import type { AnalysisCounts, AnalysisPolicy } from "./analysis_policy.ts";
 import type { InputFormat, MappingDefaults } from "./mapping.ts";
 import type { RawRecord, RecordOutcome } from "./record_batch.ts";
 import { WorkerPool } from "./worker_pool.ts";
+import type { VocabularyTables } from "../tokenizer/vocabulary.ts";
 
 /** What a render worker needs to build its own renderer (structured-cloneable). */
 export interface RenderWorkerConfig {
@@ -29,6 +30,11 @@ export interface RenderWorkerConfig {
   trainOn: TrainOn;
   /** Which analysis messages are rendered (`analysis_policy.ts`). */
   analysis: AnalysisPolicy;
+  /**
+   * The main thread's vocabulary as shared tables (`loadVocabularyTables`): workers build their
+   * tokenizer over it instead of each parsing the ranks; absent, each worker loads its own.
+   */
+  vocabulary?: VocabularyTables;
 }
 
 /**

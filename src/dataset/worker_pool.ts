@@ -5,12 +5,40 @@
  * dataset job must stop, not skip records). Used by `render-dataset` and `parse-dataset`.
  *
  * Protocol: the worker gets `workerData` at start and messages `{ id, input }`; it answers
- * `{ id, output }` or `{ id, error }` (a message string).
+ * `{ id, output }` or `{ id, error }` (a message string). Typed arrays that are direct fields of
+ * an input or output and own their whole buffer ({@link transferables}) are moved, not copied:
+ * the sender must not use them after `run` or after its handler returned them.
  *
  * @module
  */
 
 import { Worker } from "node:worker_threads";
+
+/**
+ * The buffers of `value`'s own fields that are typed arrays spanning their whole (non-shared)
+ * `ArrayBuffer`: what a message can transfer instead of copying. A view into a larger buffer is
+ * left to be copied (transferring would detach data the sender still holds).
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { transferables } from "./worker_pool.ts";
+ * const tokens = new Uint32Array(4);
+ * const list = transferables({ tokens, part: tokens.subarray(1), text: "a" });
+ * strictEqual(list.length, 1);
+ * strictEqual(list[0], tokens.buffer);
+ * ```
+ */
+export function transferables(value: unknown): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  if (typeof value !== "object" || value === null) return out;
+  for (const v of Object.values(value)) {
+    if (!ArrayBuffer.isView(v) || !(v.buffer instanceof ArrayBuffer)) continue;
+    if (v.byteOffset !== 0 || v.byteLength !== v.buffer.byteLength) continue;
+    if (v.byteLength > 0 && !out.includes(v.buffer)) out.push(v.buffer);
+  }
+  return out;
+}
 
 interface Slot {
   worker: Worker;
@@ -65,7 +93,10 @@ export class WorkerPool<I, O> {
     this.#pending.clear();
   }
 
-  /** Runs one task; resolves with the worker's output. */
+  /**
+   * Runs one task; resolves with the worker's output. The typed arrays of `input` that
+   * {@link transferables} lists are moved to the worker (detached here).
+   */
   run(input: I): Promise<O> {
     if (this.#failed) return Promise.reject(this.#failed);
     let slot = this.#slots[0];
@@ -74,7 +105,7 @@ export class WorkerPool<I, O> {
     slot.busy++;
     return new Promise<O>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, slot });
-      slot.worker.postMessage({ id, input });
+      slot.worker.postMessage({ id, input }, transferables(input));
     });
   }
 
@@ -88,7 +119,8 @@ export class WorkerPool<I, O> {
 
 /**
  * The worker side: answers each `{ id, input }` with `handle(input)`, after `init(workerData)`
- * resolved once. Call it at the top of a worker module.
+ * resolved once. Call it at the top of a worker module. The output's typed arrays that
+ * {@link transferables} lists are moved to the main thread: return fresh arrays.
  *
  * @example
  * ```ts ignore
@@ -106,7 +138,8 @@ export async function serveWorker<I, O>(
   port.on("message", async (m: { id: number; input: I }) => {
     try {
       const handle = await ready;
-      port.postMessage({ id: m.id, output: await handle(m.input) });
+      const output = await handle(m.input);
+      port.postMessage({ id: m.id, output }, transferables(output));
     } catch (e) {
       port.postMessage({ id: m.id, error: e instanceof Error ? e.message : String(e) });
     }

@@ -271,3 +271,177 @@ export async function parseRecords(
   }
   return out;
 }
+
+/**
+ * A batch of records on its way to a worker: JSONL lines back to back in one string (`texts`,
+ * with their UTF-16 `lengths`), the records' indexes and lines, and their files (`fileOf[i]`
+ * indexes `files`); or the records as they are when any is not a plain line (a Parquet row, an
+ * unreadable line). The structured clone then copies a few buffers instead of an object per record.
+ */
+export type PackedEvalRecords = {
+  texts: string;
+  lengths: Uint32Array;
+  index: Float64Array;
+  line: Float64Array;
+  fileOf: Uint32Array;
+  files: string[];
+} | { records: RawEvalRecord[] };
+
+/**
+ * A batch's samples on their way back: the output lines back to back in `lines` (UTF-16
+ * `lengths`), each sample's record as its index in the batch, its tokens, and the statistics'
+ * inputs. Where a sample came from is its record's (`RecordWhere` of the batch's record).
+ */
+export interface PackedSamples {
+  /** Output lines of all samples, without newlines, back to back. */
+  lines: string;
+  /** UTF-16 length of each line. */
+  lengths: Uint32Array;
+  /** Each sample's record, as an index into the batch. */
+  record: Uint32Array;
+  /** Tokens parsed per sample. */
+  tokens: Float64Array;
+  /** What the statistics count of each sample. */
+  stats: StatsInput[];
+}
+
+/**
+ * Packs a batch of records for a worker (see {@link PackedEvalRecords}).
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { packEvalRecords, unpackEvalRecords } from "./parse_batch.ts";
+ * const batch = [
+ *   { index: 7, file: "a.jsonl", line: 8, text: '{"text":"x"}' },
+ *   { index: 8, file: "b.jsonl", line: 1, text: "" },
+ * ];
+ * deepStrictEqual(unpackEvalRecords(packEvalRecords(batch)), batch);
+ * ```
+ */
+export function packEvalRecords(records: readonly RawEvalRecord[]): PackedEvalRecords {
+  const n = records.length;
+  const lengths = new Uint32Array(n), fileOf = new Uint32Array(n);
+  const index = new Float64Array(n), line = new Float64Array(n);
+  const files: string[] = [];
+  const texts: string[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = records[i];
+    if (r.text === undefined || r.value !== undefined || r.error !== undefined) {
+      return { records: [...records] };
+    }
+    texts[i] = r.text;
+    lengths[i] = r.text.length;
+    index[i] = r.index;
+    line[i] = r.line;
+    if (files.length === 0 || files[files.length - 1] !== r.file) files.push(r.file);
+    fileOf[i] = files.length - 1;
+  }
+  return { texts: texts.join(""), lengths, index, line, fileOf, files };
+}
+
+/**
+ * The records of a packed batch.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { unpackEvalRecords } from "./parse_batch.ts";
+ * const rows = [{ index: 0, file: "a.parquet", line: 1, value: { text: "x" } }];
+ * deepStrictEqual(unpackEvalRecords({ records: rows }), rows);
+ * ```
+ */
+export function unpackEvalRecords(packed: PackedEvalRecords): RawEvalRecord[] {
+  if ("records" in packed) return packed.records;
+  const n = packed.lengths.length;
+  const out = new Array<RawEvalRecord>(n);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const end = at + packed.lengths[i];
+    out[i] = {
+      index: packed.index[i],
+      file: packed.files[packed.fileOf[i]],
+      line: packed.line[i],
+      text: packed.texts.slice(at, end),
+    };
+    at = end;
+  }
+  return out;
+}
+
+/**
+ * Packs a batch's samples (see {@link PackedSamples}); `records` is the batch they came from.
+ *
+ * @throws {RangeError} when a sample does not belong to the batch (in order).
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { packSamples, unpackSamples } from "./parse_batch.ts";
+ * const records = [{ index: 4, file: "a.jsonl", line: 5, text: "" }];
+ * const where = { record: 4, file: "a.jsonl", line: 5 };
+ * const samples = [
+ *   { line: '{"a":1}', where, stats: { status: "ok" as const, stop: "return" as const, messages: [], tool_calls: [] }, tokens: 3 },
+ * ];
+ * deepStrictEqual(unpackSamples(packSamples(samples, records), records), samples);
+ * ```
+ */
+export function packSamples(
+  samples: readonly ParsedSample[],
+  records: readonly RawEvalRecord[],
+): PackedSamples {
+  const n = samples.length;
+  const lengths = new Uint32Array(n), record = new Uint32Array(n);
+  const tokens = new Float64Array(n);
+  const lines = new Array<string>(n);
+  const stats = new Array<StatsInput>(n);
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    const s = samples[i];
+    while (j < records.length && records[j].index !== s.where.record) j++;
+    if (j === records.length) {
+      throw new RangeError(`Cannot pack sample ${i}: record ${s.where.record} is not in the batch`);
+    }
+    record[i] = j;
+    lines[i] = s.line;
+    lengths[i] = s.line.length;
+    tokens[i] = s.tokens;
+    stats[i] = s.stats;
+  }
+  return { lines: lines.join(""), lengths, record, tokens, stats };
+}
+
+/**
+ * The samples of a packed batch; `records` is the batch they came from (each sample's `where`
+ * is its record's).
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { unpackSamples } from "./parse_batch.ts";
+ * const [s] = unpackSamples(
+ *   { lines: "{}", lengths: Uint32Array.of(2), record: Uint32Array.of(0), tokens: Float64Array.of(0), stats: [{ status: "ok", stop: "none", messages: [], tool_calls: [] }] },
+ *   [{ index: 9, file: "a.jsonl", line: 10, text: "" }],
+ * );
+ * strictEqual(s.where.record, 9);
+ * ```
+ */
+export function unpackSamples(
+  packed: PackedSamples,
+  records: readonly RawEvalRecord[],
+): ParsedSample[] {
+  const n = packed.lengths.length;
+  const out = new Array<ParsedSample>(n);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const end = at + packed.lengths[i];
+    const r = records[packed.record[i]];
+    out[i] = {
+      line: packed.lines.slice(at, end),
+      where: { record: r.index, file: r.file, line: r.line },
+      stats: packed.stats[i],
+      tokens: packed.tokens[i],
+    };
+    at = end;
+  }
+  return out;
+}

@@ -11,7 +11,8 @@
  * - a fresh run removes an old checkpoint before it truncates `OUT.tmp`;
  * - every `checkpointEvery` records the output is fsynced, then the checkpoint (read position,
  *   output length and last-block hash, input fingerprints, the statistics so far) is written
- *   durably; `resume` verifies all of it and refuses what it cannot verify;
+ *   durably, once the batch ending at that record is written (later batches keep running);
+ *   `resume` verifies all of it and refuses what it cannot verify;
  * - inputs that change while the run reads them are detected at each checkpoint;
  * - the final rename starts with a `finalizing` checkpoint, so a run killed around it is
  *   completed by `resume`;
@@ -44,16 +45,21 @@ import {
   saveCheckpoint,
 } from "../dataset/checkpoint.ts";
 import { WorkerPool } from "../dataset/worker_pool.ts";
+import { loadVocabularyTables } from "../tokenizer/vocabulary.ts";
 import { AppendFile, syncDir, tempName } from "../io/durable_file.ts";
 import { acquireOutputLock } from "../io/output_lock.ts";
 import type { Backend } from "../engine/backend.ts";
 import { CpuBackend } from "../engine/cpu_backend.ts";
 import type { RecoverMode } from "./salvage.ts";
 import {
+  type PackedEvalRecords,
+  type PackedSamples,
+  packEvalRecords,
   type ParsedSample,
   parseRecords,
   type ParseSettings,
   type RawEvalRecord,
+  unpackSamples,
 } from "./parse_batch.ts";
 import {
   type ParseDatasetStats,
@@ -168,6 +174,12 @@ interface ParseCheckpoint extends JournalBase {
 }
 
 const START: ReadPosition = { records: 0, fileIndex: 0, line: 0, offset: 0 };
+
+/** Where a checkpoint stands: the last record it covers and the records read up to it. */
+interface CheckpointMark {
+  position: ReadPosition;
+  read: number;
+}
 const BATCH_TEXT = 1 << 23;
 
 /** Parses batches somewhere (here, or in worker threads). */
@@ -269,16 +281,22 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
     file: interrupted ? temp : out,
   });
 
-  const checkpoint = (finalizing: boolean) => {
+  // `at`: the last record written and the records read up to it (the position and read count
+  // of a checkpoint taken while later batches are still in flight).
+  const checkpoint = (
+    finalizing: boolean,
+    at: CheckpointMark = { position, read: progress.read },
+  ) => {
     const changed = inputsChanged(inputs);
     if (changed) throw new RangeError(`Cannot parse ${out}: ${changed} while it was read`);
     file.sync();
-    const { read, records, failed, tokens } = progress;
+    const { records, failed, tokens } = progress;
+    const read = at.read;
     saveCheckpoint<ParseCheckpoint>(out, {
       version: 2,
       settings,
       inputs,
-      position,
+      position: at.position,
       files: [markFile(temp, file.length)],
       outputLength: file.length,
       stats: stats.snapshot(),
@@ -312,12 +330,22 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
     return summary(false);
   }
 
+  const vocabulary = workers > 1 ? await loadVocabularyTables() : undefined;
   const runner: BatchRunner = workers > 1
-    ? new WorkerPool<RawEvalRecord[], ParsedSample[]>(
-      new URL("./parse_worker.ts", import.meta.url),
-      parse,
-      workers,
-    )
+    ? (() => {
+      // Batches cross the thread boundary packed (`parse_batch.ts`): one string and a few typed
+      // arrays each way instead of an object per record and per sample.
+      // The workers read this thread's vocabulary (shared memory) instead of each parsing one.
+      const pool = new WorkerPool<PackedEvalRecords, PackedSamples>(
+        new URL("./parse_worker.ts", import.meta.url),
+        { ...parse, vocabulary },
+        workers,
+      );
+      return {
+        run: async (recs) => unpackSamples(await pool.run(packEvalRecords(recs)), recs),
+        close: () => pool.close(),
+      };
+    })()
     : (() => {
       const ctx = { ...parse, tokenizer, engine: options.engine ?? new CpuBackend(tokenizer) };
       return { run: (recs) => parseRecords(recs, ctx), close: () => Promise.resolve() };
@@ -326,7 +354,15 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
   // runs batch k) before batch k is awaited; lines are still written in order.
   const maxInFlight = workers > 1 ? 2 * workers : 2;
   /** A batch in flight; `unplaced` keeps its records when it was read before the shard was placed. */
-  const queue: { done: Promise<ParsedSample[]>; unplaced?: InputRecord[] }[] = [];
+  /**
+   * `checkpoint`: the batch ends at a checkpoint position, taken once it is written (later
+   * batches keep the workers busy meanwhile: no drain at checkpoints).
+   */
+  const queue: {
+    done: Promise<ParsedSample[]>;
+    unplaced?: InputRecord[];
+    checkpoint?: CheckpointMark;
+  }[] = [];
   // Nothing is before the whole input or the first shard: their positions are global.
   let placed = input.range === undefined || input.range.start === 0;
   const raw = (rec: InputRecord): RawEvalRecord => {
@@ -359,6 +395,14 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
       if (s.stats.status === "error") progress.failed++;
     }
     options.onProgress?.(progress);
+    if (entry.checkpoint) checkpoint(false, entry.checkpoint);
+  };
+  // Every record read so far is in the last batch submitted (or written): the checkpoint at this
+  // position is taken right after that batch is written.
+  const checkpointAfterLast = () => {
+    const mark: CheckpointMark = { position, read: progress.read };
+    if (queue.length > 0) queue[queue.length - 1].checkpoint = mark;
+    else checkpoint(false, mark);
   };
   const drain = async () => {
     while (queue.length > 0) await writeOldest();
@@ -406,8 +450,8 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
         submit(batch);
         batch = [];
         batchText = 0;
-        await drain();
-        checkpoint(false);
+        checkpointAfterLast();
+        while (queue.length >= maxInFlight) await writeOldest();
         sinceCheckpoint = 0;
       }
     }

@@ -21,6 +21,25 @@ export interface Vocabulary {
   rankOf(utf8: Uint8Array, start: number, end: number): number;
 }
 
+/**
+ * The immutable tables of a {@link ByteVocabulary} (see its fields), as
+ * {@link ByteVocabulary.tables} hands them to other threads.
+ */
+export interface VocabularyTables {
+  /** All token bytes in rank order. */
+  readonly bytes: Uint8Array;
+  /** Token offsets into `bytes` (length size + 1). */
+  readonly offsets: Uint32Array;
+  /** The open-addressing table (4 entries per slot). */
+  readonly slots: Int32Array;
+  /** The Bloom filter of token hashes. */
+  readonly filter: Int32Array;
+  /** Rank of each single byte. */
+  readonly byteRank: Int32Array;
+  /** Length of the longest token. */
+  readonly maxTokenLength: number;
+}
+
 /** FNV-1a offset basis and prime (32-bit). */
 const FNV_BASIS = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
@@ -93,18 +112,31 @@ export class ByteVocabulary implements Vocabulary {
    * not tokens (concatenations that byte-pair merging tries, pieces that need merging) are then
    * rejected without touching the large table; about 9% pass falsely and are looked up as before.
    */
-  readonly filter: Int32Array = new Int32Array(1 << 16);
+  readonly filter: Int32Array;
   /** Rank of each single byte (every byte is a token in o200k_base; -1 otherwise). */
   readonly byteRank: Int32Array;
   /** Length in bytes of the longest token. */
   readonly maxTokenLength: number;
 
-  /** Builds the table over tokens given as concatenated bytes plus offsets (rank order). */
-  constructor(bytes: Uint8Array, offsets: Uint32Array) {
+  /**
+   * Builds the table over tokens given as concatenated bytes plus offsets (rank order), or takes
+   * `built`, the tables of a vocabulary built before (see {@link ByteVocabulary.tables}; in
+   * another thread, over shared memory). `front`, a mutable cache, is always this instance's own.
+   */
+  constructor(bytes: Uint8Array, offsets: Uint32Array, built?: VocabularyTables) {
     const size = offsets.length - 1;
     this.size = size;
     this.bytes = bytes;
     this.offsets = offsets;
+    if (built) {
+      this.slots = built.slots;
+      this.mask = built.slots.length / 4 - 1;
+      this.filter = built.filter;
+      this.byteRank = built.byteRank;
+      this.maxTokenLength = built.maxTokenLength;
+      return;
+    }
+    this.filter = new Int32Array(1 << 16);
     let cap = 1024;
     while (cap < size * 2.5) cap *= 2;
     this.mask = cap - 1;
@@ -125,6 +157,42 @@ export class ByteVocabulary implements Vocabulary {
       slots[4 * slot + 3] = e - s;
     }
     this.maxTokenLength = maxLen;
+  }
+
+  /**
+   * The vocabulary's immutable tables copied into `SharedArrayBuffer`s (about 11 MiB for
+   * o200k_base): structured-cloneable without a copy, so worker threads build their
+   * vocabulary with {@link useVocabularyTables} instead of parsing the ranks again, and all
+   * threads read one copy (half the cache footprint of two).
+   *
+   * @example
+   * ```ts
+   * import { strictEqual } from "node:assert/strict";
+   * import { ByteVocabulary } from "./vocabulary.ts";
+   * const v = new ByteVocabulary(new Uint8Array([97, 98, 97, 98]), new Uint32Array([0, 1, 2, 4]));
+   * const t = v.tables();
+   * strictEqual(t.bytes.buffer instanceof SharedArrayBuffer, true);
+   * strictEqual(new ByteVocabulary(t.bytes, t.offsets, t).rankOf(new Uint8Array([97, 98]), 0, 2), 2);
+   * ```
+   */
+  tables(): VocabularyTables {
+    const shared = <T extends Uint8Array | Uint32Array | Int32Array>(
+      a: T,
+      make: (b: SharedArrayBuffer) => T,
+    ): T => {
+      if (a.buffer instanceof SharedArrayBuffer) return a;
+      const out = make(new SharedArrayBuffer(a.byteLength));
+      out.set(a as never);
+      return out;
+    };
+    return {
+      bytes: shared(this.bytes, (b) => new Uint8Array(b)),
+      offsets: shared(this.offsets, (b) => new Uint32Array(b)),
+      slots: shared(this.slots, (b) => new Int32Array(b)),
+      filter: shared(this.filter, (b) => new Int32Array(b)),
+      byteRank: shared(this.byteRank, (b) => new Int32Array(b)),
+      maxTokenLength: this.maxTokenLength,
+    };
   }
 
   /** The rank of `utf8[start, end)`, or -1. Cost: one hash pass plus the matching compare. */
@@ -292,3 +360,40 @@ export function loadVocabulary(): Promise<Vocabulary> {
     return parseCompressedRanks(data);
   })();
 }
+
+/**
+ * Makes {@link loadVocabulary} (and so `loadTokenizer`) of this thread return the vocabulary of
+ * `tables` (from {@link ByteVocabulary.tables} in another thread) instead of parsing the ranks.
+ * Call it before the first load.
+ *
+ * @throws {RangeError} when this thread already loaded a vocabulary.
+ * @example
+ * ```ts ignore
+ * import { useVocabularyTables } from "./vocabulary.ts";
+ * useVocabularyTables(workerData.vocabulary); // in a worker, before loadTokenizer()
+ * ```
+ */
+export function useVocabularyTables(tables: VocabularyTables): void {
+  if (cached) throw new RangeError("Cannot use shared vocabulary tables: a vocabulary is loaded");
+  cached = Promise.resolve(new ByteVocabulary(tables.bytes, tables.offsets, tables));
+}
+
+/**
+ * This thread's vocabulary ({@link loadVocabulary}) as shared tables for worker threads
+ * ({@link ByteVocabulary.tables}); cached, so every pool of the process sends the same memory.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { loadVocabularyTables } from "./vocabulary.ts";
+ * const t = await loadVocabularyTables();
+ * strictEqual(t.offsets.length, 199999);
+ * ```
+ */
+export function loadVocabularyTables(): Promise<VocabularyTables> {
+  return sharedTables ??= loadVocabulary().then((v) =>
+    (v instanceof ByteVocabulary ? v : new ByteVocabulary(v.bytes, v.offsets)).tables()
+  );
+}
+
+let sharedTables: Promise<VocabularyTables> | undefined;
