@@ -1,12 +1,13 @@
 /**
  * Generator of `_shaders.ts`: embeds every kernel in `shaders/*.wgsl` as a string, so the GPU
  * code needs no file access at run time (bundlers, browsers, compiled binaries). Each kernel is
- * embedded with `shaders/_prelude.wgsl` (thread index, byte unpacking, FNV-1a, `NONE`) in front;
+ * embedded with `shaders/_prelude.wgsl` (thread index, byte unpacking, FNV-1a, `NONE`) in front
+ * and `// #include _NAME.wgsl` lines replaced by that shared file;
  * files starting with `_` are snippets, not kernels.
  *
  * Regenerate after editing a shader:
  *   deno run -A src/gpu/_generate_shaders.ts    (or: bun src/gpu/_generate_shaders.ts)
- * A test (test/gpu/shaders_test.ts) fails when the embedded text and the files differ.
+ * A test (test/gpu/gpu_test.ts) fails when the embedded text and the files differ.
  *
  * @module
  */
@@ -49,9 +50,20 @@ export async function readShaderFiles(): Promise<Array<[string, string]>> {
     .sort();
   const out: Array<[string, string]> = [];
   for (const n of names) {
-    out.push([n.slice(0, -5), prelude + (await readFile(new URL(n, dir), "utf8"))]);
+    const text = await readFile(new URL(n, dir), "utf8");
+    out.push([n.slice(0, -5), prelude + await expandIncludes(text, dir)]);
   }
   return out;
+}
+
+/** Replaces each `// #include _NAME.wgsl` line by that file of `dir` (one level, no nesting). */
+async function expandIncludes(text: string, dir: URL): Promise<string> {
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^\/\/ #include (_[a-z_]+\.wgsl)$/.exec(lines[i]);
+    if (m) lines[i] = (await readFile(new URL(m[1], dir), "utf8")).trimEnd();
+  }
+  return lines.join("\n");
 }
 
 if ((import.meta as { main?: boolean }).main) {
