@@ -69,6 +69,7 @@ import {
   renderRecords,
 } from "./record_batch.ts";
 import { RenderWorkers } from "./render_workers.ts";
+import { OrderedBatches } from "./ordered_batches.ts";
 import { loadVocabularyTables } from "../tokenizer/vocabulary.ts";
 import type { AnalysisPolicy } from "./analysis_policy.ts";
 import {
@@ -361,20 +362,15 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
   // One batch ahead on one thread: batch k+1 is read and handed to the engine (which packs it
   // while a GPU runs batch k) before batch k is awaited; outputs are still written in order.
   const maxInFlight = workers > 1 ? 2 * workers : 2;
-  // A batch in flight; `checkpoint`: the batch ends at a checkpoint position, taken once it is
-  // written (later batches keep the workers busy meanwhile: no drain at checkpoints).
-  const queue: Array<
-    { recs: InputRecord[]; done: Promise<RecordOutcome[]>; checkpoint?: CheckpointMark }
-  > = [];
+  type InFlight = { recs: InputRecord[]; done: Promise<RecordOutcome[]> };
 
   const submit = (recs: InputRecord[]) => {
     if (recs.length === 0) return;
     const done = runner.run(recs.map((r) => ({ text: r.text, value: r.value, error: r.error })));
-    done.catch(() => {}); // awaited in order by writeOldest; no unhandled rejection meanwhile
-    queue.push({ recs, done });
+    done.catch(() => {}); // awaited in order by the queue; no unhandled rejection meanwhile
+    queue.add({ recs, done });
   };
-  const writeOldest = async () => {
-    const b = queue.shift()!;
+  const write = async (b: InFlight) => {
     const outcomes = await b.done;
     for (let i = 0; i < b.recs.length; i++) {
       const o = outcomes[i];
@@ -395,18 +391,13 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
       counts.trainedTokens += d.trained;
     }
     progress();
-    if (b.checkpoint) checkpoint(false, b.checkpoint);
   };
-  // Every record read so far is in the last batch submitted (or written): the checkpoint at this
-  // position is taken right after that batch is written.
-  const checkpointAfterLast = () => {
-    const mark: CheckpointMark = { position, read: counts.read };
-    if (queue.length > 0) queue[queue.length - 1].checkpoint = mark;
-    else checkpoint(false, mark);
-  };
-  const drain = async () => {
-    while (queue.length > 0) await writeOldest();
-  };
+  // Written in input order; a checkpoint rides on the batch that ends at its position.
+  const queue = new OrderedBatches<InFlight, CheckpointMark>(
+    maxInFlight,
+    write,
+    (mark) => checkpoint(false, mark),
+  );
 
   let batch: InputRecord[] = [];
   let sinceCheckpoint = 0;
@@ -434,19 +425,20 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
       if (batch.length >= batchSize) {
         submit(batch);
         batch = [];
-        while (queue.length >= maxInFlight) await writeOldest();
+        await queue.settle();
       }
       if (++sinceCheckpoint >= every) {
         submit(batch);
         batch = [];
-        checkpointAfterLast();
-        while (queue.length >= maxInFlight) await writeOldest();
+        // Every record read so far is in the batch just submitted.
+        queue.markAfterLast({ position, read: counts.read });
+        await queue.settle();
         sinceCheckpoint = 0;
       }
     }
     submit(batch);
     batch = [];
-    await drain();
+    await queue.drain();
     if (interrupted) {
       checkpoint(false);
       closeAll();

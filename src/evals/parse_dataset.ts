@@ -44,6 +44,7 @@ import {
   removeCheckpoint,
   saveCheckpoint,
 } from "../dataset/checkpoint.ts";
+import { OrderedBatches } from "../dataset/ordered_batches.ts";
 import { WorkerPool } from "../dataset/worker_pool.ts";
 import { loadVocabularyTables } from "../tokenizer/vocabulary.ts";
 import { AppendFile, syncDir, tempName } from "../io/durable_file.ts";
@@ -354,15 +355,7 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
   // runs batch k) before batch k is awaited; lines are still written in order.
   const maxInFlight = workers > 1 ? 2 * workers : 2;
   /** A batch in flight; `unplaced` keeps its records when it was read before the shard was placed. */
-  /**
-   * `checkpoint`: the batch ends at a checkpoint position, taken once it is written (later
-   * batches keep the workers busy meanwhile: no drain at checkpoints).
-   */
-  const queue: {
-    done: Promise<ParsedSample[]>;
-    unplaced?: InputRecord[];
-    checkpoint?: CheckpointMark;
-  }[] = [];
+  type InFlight = { done: Promise<ParsedSample[]>; unplaced?: InputRecord[] };
   // Nothing is before the whole input or the first shard: their positions are global.
   let placed = input.range === undefined || input.range.start === 0;
   const raw = (rec: InputRecord): RawEvalRecord => {
@@ -374,11 +367,10 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
   const submit = (recs: InputRecord[]) => {
     if (recs.length === 0) return;
     const done = runner.run(recs.map(raw));
-    done.catch(() => {}); // awaited in order by writeOldest; no unhandled rejection meanwhile
-    queue.push(placed ? { done } : { done, unplaced: recs });
+    done.catch(() => {}); // awaited in order by the queue; no unhandled rejection meanwhile
+    queue.add(placed ? { done } : { done, unplaced: recs });
   };
-  const writeOldest = async () => {
-    const entry = queue.shift()!;
+  const write = async (entry: InFlight) => {
     let samples = await entry.done;
     if (entry.unplaced && samples.some(namesPosition)) {
       // The batch names its records (an error, a recovery, a tool call's example) by positions
@@ -395,18 +387,13 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
       if (s.stats.status === "error") progress.failed++;
     }
     options.onProgress?.(progress);
-    if (entry.checkpoint) checkpoint(false, entry.checkpoint);
   };
-  // Every record read so far is in the last batch submitted (or written): the checkpoint at this
-  // position is taken right after that batch is written.
-  const checkpointAfterLast = () => {
-    const mark: CheckpointMark = { position, read: progress.read };
-    if (queue.length > 0) queue[queue.length - 1].checkpoint = mark;
-    else checkpoint(false, mark);
-  };
-  const drain = async () => {
-    while (queue.length > 0) await writeOldest();
-  };
+  // Written in input order; a checkpoint rides on the batch that ends at its position.
+  const queue = new OrderedBatches<InFlight, CheckpointMark>(
+    maxInFlight,
+    write,
+    (mark) => checkpoint(false, mark),
+  );
 
   let batch: InputRecord[] = [];
   let batchText = 0;
@@ -444,20 +431,21 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
         submit(batch);
         batch = [];
         batchText = 0;
-        while (queue.length >= maxInFlight) await writeOldest();
+        await queue.settle();
       }
       if (sinceCheckpoint < 0) {
         submit(batch);
         batch = [];
         batchText = 0;
-        checkpointAfterLast();
-        while (queue.length >= maxInFlight) await writeOldest();
+        // Every record read so far is in the batch just submitted.
+        queue.markAfterLast({ position, read: progress.read });
+        await queue.settle();
         sinceCheckpoint = 0;
       }
     }
     submit(batch);
     batch = [];
-    await drain();
+    await queue.drain();
     if (interrupted) {
       checkpoint(false);
       file.close();
