@@ -70,7 +70,7 @@ import {
 } from "./record_batch.ts";
 import { RenderWorkers } from "./render_workers.ts";
 import { OrderedBatches } from "./ordered_batches.ts";
-import { loadVocabularyTables } from "../tokenizer/vocabulary.ts";
+import { vocabularyTablesForWorkers } from "../tokenizer/vocabulary.ts";
 import type { AnalysisPolicy } from "./analysis_policy.ts";
 import {
   decideRecord,
@@ -355,8 +355,8 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
       defaults,
       trainOn,
       analysis: options.analysis ?? "reference",
-      // One vocabulary for all threads (shared memory) instead of one parsed per worker.
-      vocabulary: await loadVocabularyTables(),
+      // One vocabulary for all threads (shared memory) where that pays (see the function).
+      vocabulary: await vocabularyTablesForWorkers(),
     })
     : { run: (records) => renderRecords(records, context), close: () => Promise.resolve() };
   // One batch ahead on one thread: batch k+1 is read and handed to the engine (which packs it

@@ -46,7 +46,7 @@ import {
 } from "../dataset/checkpoint.ts";
 import { OrderedBatches } from "../dataset/ordered_batches.ts";
 import { WorkerPool } from "../dataset/worker_pool.ts";
-import { loadVocabularyTables } from "../tokenizer/vocabulary.ts";
+import { vocabularyTablesForWorkers } from "../tokenizer/vocabulary.ts";
 import { AppendFile, syncDir, tempName } from "../io/durable_file.ts";
 import { acquireOutputLock } from "../io/output_lock.ts";
 import type { Backend } from "../engine/backend.ts";
@@ -331,12 +331,12 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
     return summary(false);
   }
 
-  const vocabulary = workers > 1 ? await loadVocabularyTables() : undefined;
+  const vocabulary = workers > 1 ? await vocabularyTablesForWorkers() : undefined;
   const runner: BatchRunner = workers > 1
     ? (() => {
       // Batches cross the thread boundary packed (`parse_batch.ts`): one string and a few typed
       // arrays each way instead of an object per record and per sample.
-      // The workers read this thread's vocabulary (shared memory) instead of each parsing one.
+      // The workers read this thread's vocabulary (shared memory) where that pays.
       const pool = new WorkerPool<PackedEvalRecords, PackedSamples>(
         new URL("./parse_worker.ts", import.meta.url),
         { ...parse, vocabulary },
