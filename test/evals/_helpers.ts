@@ -1,7 +1,10 @@
 // Shared set-up of the eval-parsing tests (private to test/evals): the tokenizer, the corpus
 // (../shared when present, else the excerpts in test/fixtures/evals) and completion builders.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseDataset } from "../../src/evals/parse_dataset.ts";
 import { loadTokenizer } from "../../src/tokenizer/mod.ts";
 import type { Tokenizer } from "../../src/tokenizer/mod.ts";
 
@@ -211,4 +214,22 @@ export function buildInput(): {
     }
   }
   return { lines, bad, badKinds };
+}
+
+/** Runs `parseDataset` over `lines` (one JSONL file) with `extra` options: its stats and output lines. */
+export async function parseLines(lines: string[], extra: Record<string, unknown> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "harmony-evals-"));
+  try {
+    writeFileSync(join(dir, "in.jsonl"), lines.join("\n") + "\n");
+    const { stats } = await parseDataset({
+      inputs: [join(dir, "in.jsonl")],
+      out: join(dir, "out.jsonl"),
+      tokenizer,
+      ...extra,
+    });
+    const out = readFileSync(join(dir, "out.jsonl"), "utf8").split("\n").filter((l) => l !== "");
+    return { stats, out, rows: out.map((l) => JSON.parse(l)) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

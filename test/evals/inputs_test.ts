@@ -7,10 +7,15 @@ import { join } from "node:path";
 import { parseFieldPath, selectPath } from "../../src/evals/field_path.ts";
 import { detectInputShape, finishReasonOf } from "../../src/evals/input_shape.ts";
 import { readEvalSamples, RecordReadError } from "../../src/evals/record.ts";
-import { parseDataset } from "../../src/evals/parse_dataset.ts";
 import { main } from "../../src/cli/main.ts";
 import { memoryHost } from "../../src/cli/host.ts";
-import { completionsOf, conversations, tokenizer, toolConversations } from "./_helpers.ts";
+import {
+  completionsOf,
+  conversations,
+  parseLines,
+  tokenizer,
+  toolConversations,
+} from "./_helpers.ts";
 
 const built = [
   ...conversations().slice(0, 6).flatMap(completionsOf),
@@ -18,22 +23,7 @@ const built = [
 ];
 const text = (ids: number[]) => tokenizer.decode(ids);
 
-async function run(lines: string[], extra: Record<string, unknown> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), "harmony-inputs-"));
-  try {
-    writeFileSync(join(dir, "in.jsonl"), lines.join("\n") + "\n");
-    const { stats } = await parseDataset({
-      inputs: [join(dir, "in.jsonl")],
-      out: join(dir, "out.jsonl"),
-      tokenizer,
-      ...extra,
-    });
-    const out = readFileSync(join(dir, "out.jsonl"), "utf8").split("\n").filter((l) => l !== "");
-    return { stats, out, rows: out.map((l) => JSON.parse(l)) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const run = parseLines;
 
 describe("parseFieldPath()", () => {
   test("dotted keys, indices and one [*]", () => {

@@ -1,18 +1,15 @@
 // Stripped text (vLLM skip_special_tokens=True): the recovery grammar and its ambiguity rule.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { isStrippedText, parseStrippedText } from "../../src/evals/stripped.ts";
 import { analyzeCompletion } from "../../src/evals/completion.ts";
-import { parseDataset } from "../../src/evals/parse_dataset.ts";
 import {
   completionsOf,
   conversations,
   enc,
   encoding,
   harmonyOutputs,
+  parseLines,
   tokenizer,
   toolConversations,
 } from "./_helpers.ts";
@@ -31,24 +28,7 @@ const RENDERED = new RegExp(
   String.raw`^${MSG}(<\|end\|><\|start\|>assistant${MSG})*(<\|return\|>|<\|call\|>)$`,
 );
 
-async function run(lines: string[], extra: Record<string, unknown> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), "harmony-stripped-"));
-  try {
-    writeFileSync(join(dir, "in.jsonl"), lines.join("\n") + "\n");
-    const { stats } = await parseDataset({
-      inputs: [join(dir, "in.jsonl")],
-      out: join(dir, "out.jsonl"),
-      tokenizer,
-      ...extra,
-    });
-    const rows = readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n").map((l) =>
-      JSON.parse(l)
-    );
-    return { stats, rows };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const run = parseLines;
 
 describe("parseStrippedText()", () => {
   test("the shapes vLLM leaves: analysis…assistantfinal…, commentary to=… json{…}, recipient first", () => {

@@ -3,40 +3,13 @@
 // running the tests, as test/pipeline/signals_test.ts does for render-dataset).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { main } from "../../src/cli/main.ts";
+import { spawnCli, waitFor } from "../_support/child_cli.ts";
 import { memoryHost } from "../../src/cli/host.ts";
+import { withTmp } from "../dataset/_helpers.ts";
 import { buildInput } from "../evals/_helpers.ts";
-
-const CLI = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
-const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
-
-function spawnCli(args: string[]) {
-  const argv = isDeno ? ["run", "-A", CLI, ...args] : [CLI, ...args];
-  return spawn(process.execPath, argv, { stdio: ["ignore", "ignore", "pipe"] });
-}
-
-async function waitFor(cond: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "harmony-parse-signals-"));
-  try {
-    await fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** An input big enough that the run is still going when the signal arrives. */
 function bigInput(dir: string): string {
@@ -61,7 +34,7 @@ describe("parse-dataset signals", () => {
         await withTmp(async (dir) => {
           const input = bigInput(dir);
           const out = join(dir, "r.jsonl");
-          const child = spawnCli([
+          const run = spawnCli([
             "parse-dataset",
             input,
             "--out",
@@ -72,15 +45,12 @@ describe("parse-dataset signals", () => {
             "--progress-every",
             "0",
           ]);
-          let stderr = "";
-          child.stderr!.on("data", (d: Uint8Array) => (stderr += new TextDecoder().decode(d)));
-          // Deno reports an exit code of 128 + n as "killed by signal n".
-          const exited = new Promise<number | null>((r) =>
-            child.on("exit", (c, s) => r(c ?? (s === sig ? code : null)))
-          );
           await waitFor(() => existsSync(`${out}.checkpoint.json`), 120_000);
-          child.kill(sig);
-          const exitCode = await exited;
+          run.child.kill(sig);
+          const exit = await run.exited;
+          // Deno reports an exit code of 128 + n as "killed by signal n".
+          const exitCode = exit.code ?? (exit.signal === sig ? code : null);
+          const stderr = run.stderr();
           assert.equal(exitCode, code, stderr);
           assert.match(
             stderr,
@@ -118,15 +88,12 @@ describe("parse-dataset signals", () => {
       }];
       for (const [k, point] of points.entries()) {
         const out = join(dir, `k${k}.jsonl`);
-        const child = spawnCli(["parse-dataset", input, "--out", out, ...FLAGS, "--workers", "1"]);
-        const exited = new Promise<{ code: number | null; signal: string | null }>((r) =>
-          child.on("exit", (code, signal) => r({ code, signal }))
-        );
+        const run = spawnCli(["parse-dataset", input, "--out", out, ...FLAGS, "--workers", "1"]);
         if (point.afterCheckpoint) {
           await waitFor(() => existsSync(`${out}.checkpoint.json`), 120_000);
         } else await new Promise((r) => setTimeout(r, point.ms));
-        child.kill("SIGKILL");
-        const { code, signal } = await exited;
+        run.child.kill("SIGKILL");
+        const { code, signal } = await run.exited;
         const killed = signal === "SIGKILL" || code === 137;
         assert.ok(killed || code === 1, `exit ${code} ${signal}`);
         if (point.afterCheckpoint) assert.ok(killed, "killed mid-run");

@@ -2,32 +2,15 @@
 // process of the runtime running the tests); a locked output is refused with exit 3.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { main } from "../../src/cli/main.ts";
+import { spawnCli, waitFor } from "../_support/child_cli.ts";
 import { memoryHost } from "../../src/cli/host.ts";
 import { acquireOutputLock } from "../../src/io/output_lock.ts";
 import { FIXTURES, withTmp } from "../dataset/_helpers.ts";
 
-const CLI = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
 const GLAIVE = join(FIXTURES, "glaive_excerpt.jsonl");
-const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
-
-function spawnCli(args: string[]) {
-  const argv = isDeno ? ["run", "-A", CLI, ...args] : [CLI, ...args];
-  return spawn(process.execPath, argv, { stdio: ["ignore", "ignore", "pipe"] });
-}
-
-async function waitFor(cond: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("signals", () => {
   for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
@@ -44,7 +27,7 @@ describe("signals", () => {
           writeFileSync(input, Buffer.concat(Array(200).fill(readFileSync(GLAIVE))));
           const flags = ["--output-format", "bin", "--backend", "cpu", "--checkpoint-every", "32"];
           const prefix = join(dir, "t");
-          const child = spawnCli([
+          const run = spawnCli([
             "render-dataset",
             input,
             "--out",
@@ -55,15 +38,12 @@ describe("signals", () => {
             "--progress-every",
             "0",
           ]);
-          let stderr = "";
-          child.stderr!.on("data", (d: Uint8Array) => (stderr += new TextDecoder().decode(d)));
-          // Deno reports an exit code of 128 + n as "killed by signal n".
-          const exited = new Promise<number | null>((r) =>
-            child.on("exit", (c, s) => r(c ?? (s === sig ? code : null)))
-          );
           await waitFor(() => existsSync(`${prefix}.checkpoint.json`), 120_000);
-          child.kill(sig);
-          const exitCode = await exited;
+          run.child.kill(sig);
+          const exit = await run.exited;
+          // Deno reports an exit code of 128 + n as "killed by signal n".
+          const exitCode = exit.code ?? (exit.signal === sig ? code : null);
+          const stderr = run.stderr();
           assert.equal(exitCode, code, stderr);
           assert.match(
             stderr,
@@ -138,7 +118,7 @@ describe("kill -9 at any point", () => {
       }];
       for (const [k, point] of points.entries()) {
         const prefix = join(dir, `k${k}`);
-        const child = spawnCli([
+        const run = spawnCli([
           "render-dataset",
           input,
           "--out",
@@ -149,14 +129,11 @@ describe("kill -9 at any point", () => {
           "--progress-every",
           "0",
         ]);
-        const exited = new Promise<{ code: number | null; signal: string | null }>((r) =>
-          child.on("exit", (code, signal) => r({ code, signal }))
-        );
         if (point.afterCheckpoint) {
           await waitFor(() => existsSync(`${prefix}.checkpoint.json`), 120_000);
         } else await new Promise((r) => setTimeout(r, point.ms));
-        child.kill("SIGKILL");
-        const { code, signal } = await exited;
+        run.child.kill("SIGKILL");
+        const { code, signal } = await run.exited;
         // Either the kill landed, or the run had already finished cleanly.
         const killed = signal === "SIGKILL" || code === 137;
         assert.ok(killed || code === 0, `exit ${code} ${signal}`);
