@@ -1,11 +1,22 @@
 /**
- * Host cost of the GPU encode path per text kind: the plan's `hostMs` (packing, planning,
- * stitching, CPU fallbacks; src/gpu/encode_plan.ts) per MB against the CPU backend's encode
- * ms per MB, measured in ONE process, interleaved round by round, minimum of the rounds. The
- * plan runs with the CPU executor, whose kernel time is excluded from `hostMs` exactly as the
- * GPU's device time is, so this is the GPU path's host cost on any machine.
+ * Host cost of the GPU encode path per text kind: the CPU time the JS thread spends in the plan
+ * (src/gpu/encode_plan.ts: packing, planning, stitching, CPU fallbacks) per MB, against the CPU
+ * backend's encode ms per MB, in ONE process, interleaved round by round, minimum of the
+ * rounds, in process CPU time (`process.cpuUsage`; the machine is shared). The plan runs with
+ * the CPU executor as the stand-in for the device: the executor's own CPU time (its special
+ * scan, pre-tokenization and piece encoding) is subtracted, exactly as a GPU's device time
+ * would not be host time, so this is the GPU path's host cost on any machine.
  *
- *   npx deno run -A bench/gpu_host.ts [--base DIR] [--rounds N]
+ * Two configurations, both printed:
+ * - `hardware`: what a hardware adapter runs — long pieces (65 B to `MAX_LONG_GPU_PIECE_BYTES`)
+ *   on the GPU (`longPiecesOnGpu` forced), so the plan leaves them to the executor;
+ * - `software`: the software-adapter default — pieces over 64 B merged on the host (faster
+ *   there than `merge_long` on llvmpipe/lavapipe).
+ *
+ * Then the split of the hardware configuration's host time by phase (`hostPhases`, wall ms of
+ * the JS thread; `submit`, the CPU executor's encode, is excluded).
+ *
+ *   npx deno run -A bench/gpu_host.ts [--base DIR] [--rounds N] [--kinds a,b]
  *
  * `--base DIR`: another checkout (e.g. `git archive` of an older commit) measured side by side.
  *
@@ -13,8 +24,12 @@
  */
 
 import process from "node:process";
+import { loadavg } from "node:os";
 import { pathToFileURL } from "node:url";
 import * as current from "../src/gpu/encode_plan.ts";
+import type { HostPhases, PlanExecutor } from "../src/gpu/encode_plan.ts";
+import { MAX_GPU_PIECE_BYTES } from "../src/gpu/kernels.ts";
+import { MAX_LONG_GPU_PIECE_BYTES } from "../src/engine/gpu_backend.ts";
 import { buildSpecialTables } from "../src/gpu/tables.ts";
 import { loadTokenizer } from "../src/tokenizer/mod.ts";
 import { harmonySpecialTokens } from "../src/tokenizer/special_tokens.ts";
@@ -30,6 +45,7 @@ const flag = (name: string) => {
 };
 const rounds = Number(flag("--rounds") ?? 5);
 const baseDir = flag("--base");
+const only = flag("--kinds")?.split(",");
 const base: Plan | undefined = baseDir
   ? await import(pathToFileURL(`${baseDir}/src/gpu/encode_plan.ts`).href)
   : undefined;
@@ -40,6 +56,7 @@ const specials = buildSpecialTables(harmonySpecialTokens());
 const te = new TextEncoder();
 // Literals are tokens (harmony outputs hold them): the special scan runs on every kind.
 const OPTIONS = { allowedSpecial: "all" } as const;
+const LIMIT = 1 << 27;
 
 // Text kinds: prose files (in 8 KB line chunks), then each JSONL source's texts.
 const kinds: Array<[string, string[]]> = [
@@ -63,45 +80,113 @@ function batches(texts: string[]): string[][] {
   return out;
 }
 
-async function planMs(plan: Plan, bs: string[][]): Promise<number> {
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/** The CPU executor with its own CPU time added to `spent.ms` (the device's share). */
+function timedExecutor(plan: Plan, spent: { ms: number }): PlanExecutor {
   const exec = plan.cpuExecutor(vocab, specials);
-  let ms = 0;
+  const timed = <A, R>(f: (a: A) => R) => (a: A): R => {
+    const t0 = cpuNow();
+    try {
+      return f(a);
+    } finally {
+      spent.ms += cpuNow() - t0;
+    }
+  };
+  return {
+    findSpecials: timed(exec.findSpecials),
+    pretokenize: exec.pretokenize && timed(exec.pretokenize),
+    encodePieces: timed(exec.encodePieces),
+  };
+}
+
+const ZERO: HostPhases = {
+  pack: 0,
+  specials: 0,
+  segments: 0,
+  windows: 0,
+  pieces: 0,
+  longPieces: 0,
+  chunks: 0,
+  submit: 0,
+  stitch: 0,
+};
+
+/** Host CPU ms of the plan over the batches (its CPU time minus the executor's) and its phases. */
+async function hostMs(
+  plan: Plan,
+  bs: string[][],
+  maxPieceBytes: number,
+): Promise<[number, HostPhases]> {
+  const spent = { ms: 0 };
+  const exec = timedExecutor(plan, spent);
+  const phases = { ...ZERO };
+  const t0 = cpuNow();
   for (const b of bs) {
-    ms += (await plan.encodeWithPlan(b, OPTIONS, { vocab, specials, limit: 1 << 27 }, exec))
-      .hostMs;
+    const r = await plan.encodeWithPlan(b, OPTIONS, {
+      vocab,
+      specials,
+      limit: LIMIT,
+      maxPieceBytes,
+    }, exec);
+    const p = (r as { hostPhases?: HostPhases }).hostPhases;
+    if (p) { for (const k in p) phases[k as keyof HostPhases] += p[k as keyof HostPhases]; }
   }
-  return ms;
+  return [cpuNow() - t0 - spent.ms, phases];
 }
 
 function cpuMs(texts: string[]): number {
-  const t0 = performance.now();
+  const t0 = cpuNow();
   for (const t of texts) tok.encode(t, OPTIONS);
-  return performance.now() - t0;
+  return cpuNow() - t0;
 }
 
-const os = await import("node:os");
-console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}, ${rounds} rounds`);
+const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
+console.log(`load average ${load()}, ${rounds} rounds, process CPU ms, minimum of the rounds`);
 console.log(
-  ["kind", "MB", "cpu ms/MB", base ? "gpu host ms/MB (base)" : "", "gpu host ms/MB", "ratio"]
-    .filter(Boolean).join(" | "),
+  "hardware = long pieces on the GPU (`longPiecesOnGpu` forced, up to " +
+    `${MAX_LONG_GPU_PIECE_BYTES} B); software = pieces over ${MAX_GPU_PIECE_BYTES} B merged on the host`,
 );
+const cols = ["kind", "MB", "cpu ms/MB"];
+for (const cfg of ["hardware", "software"]) {
+  if (base) cols.push(`${cfg} base`);
+  cols.push(`${cfg} host ms/MB`, "ratio");
+}
+console.log(cols.join(" | "));
+const splits: string[] = [];
 for (const [name, texts] of kinds) {
+  if (only && !only.includes(name)) continue;
   const mb = texts.reduce((a, t) => a + te.encode(t).length, 0) / 1e6;
   const bs = batches(texts);
-  let cpu = Infinity, now = Infinity, before = Infinity;
+  let cpu = Infinity;
+  const best = { hw: Infinity, sw: Infinity, hwBase: Infinity, swBase: Infinity };
+  let phases: HostPhases = { ...ZERO }, phaseBest = Infinity;
   for (let r = 0; r < rounds; r++) {
     cpu = Math.min(cpu, cpuMs(texts));
-    if (base) before = Math.min(before, await planMs(base, bs));
-    now = Math.min(now, await planMs(current, bs));
+    if (base) {
+      best.hwBase = Math.min(best.hwBase, (await hostMs(base, bs, MAX_LONG_GPU_PIECE_BYTES))[0]);
+    }
+    const [hw, ph] = await hostMs(current, bs, MAX_LONG_GPU_PIECE_BYTES);
+    if (hw < phaseBest) phaseBest = hw, phases = ph;
+    best.hw = Math.min(best.hw, hw);
+    if (base) best.swBase = Math.min(best.swBase, (await hostMs(base, bs, MAX_GPU_PIECE_BYTES))[0]);
+    best.sw = Math.min(best.sw, (await hostMs(current, bs, MAX_GPU_PIECE_BYTES))[0]);
   }
-  const row = [
-    name,
-    mb.toFixed(2),
-    (cpu / mb).toFixed(1),
-    base ? (before / mb).toFixed(1) : "",
-    (now / mb).toFixed(1),
-    `1/${(cpu / now).toFixed(1)}`,
-  ];
-  console.log(row.filter((c) => c !== "").join(" | "));
+  const f = (x: number) => (x / mb).toFixed(2);
+  const row = [name, mb.toFixed(2), f(cpu)];
+  if (base) row.push(f(best.hwBase));
+  row.push(f(best.hw), `1/${(cpu / best.hw).toFixed(1)}`);
+  if (base) row.push(f(best.swBase));
+  row.push(f(best.sw), `1/${(cpu / best.sw).toFixed(1)}`);
+  console.log(row.join(" | "));
+  const { submit: _, ...rest } = phases;
+  splits.push(
+    `${name}: ` + Object.entries(rest).map(([k, v]) => `${k} ${f(v)}`).join(", "),
+  );
 }
-console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+console.log("\nhardware host time by phase (wall ms/MB of the JS thread, best round):");
+for (const s of splits) console.log(s);
+console.log(`load average ${load()}`);

@@ -59,7 +59,9 @@ export interface PackedTexts {
 }
 
 /**
- * Packs texts as UTF-8 (lone surrogates become U+FFFD, as `TextEncoder` does).
+ * Packs texts as UTF-8 (lone surrogates become U+FFFD, as `TextEncoder` does), into `into` when
+ * it holds the worst case (3 bytes per UTF-16 unit), else into a new buffer; the result's `text`
+ * is a view of that buffer.
  *
  * @example
  * ```ts
@@ -67,22 +69,63 @@ export interface PackedTexts {
  * import { packTexts } from "./encode_plan.ts";
  * const p = packTexts(["hé", "", "x"]);
  * assert.deepEqual([...p.starts], [0, 3, 3, 4]);
+ * const into = new Uint8Array(64);
+ * assert.equal(packTexts(["hé"], into).text.buffer, into.buffer);
  * ```
  */
-export function packTexts(texts: readonly string[]): PackedTexts {
+export function packTexts(texts: readonly string[], into?: Uint8Array): PackedTexts {
   const nt = texts.length;
   let cap = 0;
-  for (let i = 0; i < nt; i++) cap += texts[i].length * 3;
-  const packed = new Uint8Array(Math.max(16, cap));
+  for (let i = 0; i < nt; i++) cap += texts[i].length;
+  cap *= 3;
+  const packed = into !== undefined && into.length >= cap
+    ? into
+    : new Uint8Array(Math.max(16, cap));
   const starts = new Uint32Array(nt + 1);
-  const te = new TextEncoder();
   let at = 0;
   for (let i = 0; i < nt; i++) {
     starts[i] = at;
-    at += te.encodeInto(texts[i], packed.subarray(at)).written;
+    at += UTF8.encodeInto(texts[i], packed.subarray(at)).written;
   }
   starts[nt] = at;
   return { text: packed.subarray(0, at), starts };
+}
+
+const UTF8 = new TextEncoder();
+
+/**
+ * Packing buffers {@link encodeWithPlan} reuses: a batch takes one (or a new one when none is
+ * big enough) and gives it back when it has finished, so batches in flight never share one and
+ * a steady stream of batches allocates (and zeroes) no packing memory. Bounded: at most
+ * {@link SPARE_PACK_BUFFERS} buffers of at most {@link MAX_SPARE_PACK_BYTES} bytes are kept.
+ */
+const sparePackBuffers: Uint8Array[] = [];
+/** How many packing buffers are kept for reuse. */
+const SPARE_PACK_BUFFERS = 4;
+/** The largest packing buffer kept for reuse. */
+const MAX_SPARE_PACK_BYTES = 64 << 20;
+
+/** The largest spare packing buffer, or undefined. */
+function takePackBuffer(): Uint8Array | undefined {
+  let best = -1;
+  for (let i = 0; i < sparePackBuffers.length; i++) {
+    if (best < 0 || sparePackBuffers[i].length > sparePackBuffers[best].length) best = i;
+  }
+  return best < 0 ? undefined : sparePackBuffers.splice(best, 1)[0];
+}
+
+/** Gives a packing buffer back for reuse (dropped when too big or enough are kept). */
+function givePackBuffer(b: Uint8Array): void {
+  if (b.length > MAX_SPARE_PACK_BYTES) return;
+  if (sparePackBuffers.length < SPARE_PACK_BUFFERS) sparePackBuffers.push(b);
+  else {
+    // Keep the bigger ones: replace the smallest if this one is bigger.
+    let small = 0;
+    for (let i = 1; i < sparePackBuffers.length; i++) {
+      if (sparePackBuffers[i].length < sparePackBuffers[small].length) small = i;
+    }
+    if (sparePackBuffers[small].length < b.length) sparePackBuffers[small] = b;
+  }
 }
 
 /** A window of the special-literal scan: matches starting in `[start, end)` of `text[start, viewEnd)`. */
@@ -157,6 +200,8 @@ export interface PiecePlan {
   errors: Map<number, Error>;
   /** Pieces encoded on the CPU because they exceed `maxPieceBytes`. */
   cpuPieces: number;
+  /** Milliseconds spent encoding them. */
+  cpuPieceMs: number;
 }
 
 /** UTF-16 length of the UTF-8 bytes `b[s, e)` (encoded from a JS string by `TextEncoder`). */
@@ -436,11 +481,13 @@ export function finishPieces(
   presetOffsets.pushAll(seg.presetOffsets);
   presetTokens.pushAll(seg.presetTokens);
   const text = packed.text;
-  let prev = 0, cpuPieces = 0;
+  let prev = 0, cpuPieces = 0, cpuPieceMs = 0;
   for (let j = 0; j < total; j++) {
     const e = ends[j];
     if (e - prev > maxPieceBytes && presets[j] === NONE) {
+      const t0 = performance.now();
       encodePiece(vocab, text, prev, e, presetTokens);
+      cpuPieceMs += performance.now() - t0;
       presets[j] = presetOffsets.length - 1;
       presetOffsets.push(presetTokens.length);
       cpuPieces++;
@@ -469,6 +516,7 @@ export function finishPieces(
     textPieces,
     errors: seg.errors,
     cpuPieces,
+    cpuPieceMs,
   };
 }
 
@@ -703,6 +751,36 @@ export interface PlannedBatch {
   hostPretokenizeWindows: number;
   /** Milliseconds the JS thread spent in the plan itself (not awaiting the executor). */
   hostMs: number;
+  /** `hostMs` split by phase (they add up to it). */
+  hostPhases: HostPhases;
+}
+
+/**
+ * Where a plan's host milliseconds go ({@link PlannedBatch.hostPhases}): UTF-8 packing, the
+ * special scan's windows and matches, segments, pre-tokenization windows (and the ones the host
+ * scans itself), the piece plan (`finishPieces` without its CPU merges), the CPU merges of long
+ * pieces, chunk cutting, handing chunks to the executor (its synchronous part: command encoding
+ * and uploads on the GPU; the whole encode for the CPU executor) and stitching.
+ */
+export interface HostPhases {
+  /** {@link packTexts}. */
+  pack: number;
+  /** Special-scan windows and their matches merged. */
+  specials: number;
+  /** {@link planSegments}. */
+  segments: number;
+  /** Pre-tokenization windows planned and cut, and host-scanned windows. */
+  windows: number;
+  /** {@link finishPieces} apart from the CPU merges of long pieces. */
+  pieces: number;
+  /** Long pieces encoded on the CPU. */
+  longPieces: number;
+  /** {@link planChunks} and {@link chunkBatch}. */
+  chunks: number;
+  /** The synchronous part of `exec.encodePieces`. */
+  submit: number;
+  /** Token offsets and the packed token array. */
+  stitch: number;
 }
 
 /**
@@ -715,11 +793,30 @@ export async function encodeWithPlan(
   env: PlanEnvironment,
   exec: PlanExecutor,
 ): Promise<PlannedBatch> {
-  let hostMs = 0, t0 = performance.now();
-  const pause = () => (hostMs += performance.now() - t0);
+  const phases: HostPhases = {
+    pack: 0,
+    specials: 0,
+    segments: 0,
+    windows: 0,
+    pieces: 0,
+    longPieces: 0,
+    chunks: 0,
+    submit: 0,
+    stitch: 0,
+  };
+  // Host time in laps: `lap(phase)` books the time since the last lap (or resume) to `phase`;
+  // awaits are between a lap and a `resume`, so they are never counted.
+  let t0 = performance.now();
+  const lap = (phase: keyof HostPhases) => {
+    const t = performance.now();
+    phases[phase] += t - t0;
+    t0 = t;
+  };
   const resume = () => (t0 = performance.now());
   const { vocab, specials, limit } = env;
-  const packed = packTexts(texts);
+  const spare = takePackBuffer();
+  const packed = packTexts(texts, spare);
+  lap("pack");
   const nt = texts.length;
   // Special literals are looked for only when some literal is allowed or disallowed.
   const rule = specialRule(options);
@@ -732,7 +829,7 @@ export async function encodeWithPlan(
     const windows = planSpecialWindows(packed.text.length, specials.maxLength, limit);
     const parts: number[] = [];
     for (const w of windows) {
-      pause();
+      lap("specials");
       const found = await exec.findSpecials(packed.text.subarray(w.start, w.viewEnd));
       resume();
       for (let k = 0; k < found.length; k += 2) {
@@ -742,7 +839,9 @@ export async function encodeWithPlan(
     matches = Uint32Array.from(parts);
     specialWindows = windows.length;
   }
+  lap("specials");
   const seg = planSegments(packed, matches, specials, options);
+  lap("segments");
   const windows = planPretokenizeWindows(packed.text, seg, limit);
   const results: PretokenizeResult[] = [];
   let hostWindows = 0;
@@ -753,12 +852,16 @@ export async function encodeWithPlan(
       if (w.cpu) hostWindows++;
       continue;
     }
-    pause();
+    lap("windows");
     const r = await exec.pretokenize(input);
     resume();
     results.push(r);
   }
+  lap("windows");
   const plan = finishPieces(packed, seg, windows, results, vocab, env.maxPieceBytes);
+  lap("pieces");
+  phases.pieces -= plan.cpuPieceMs;
+  phases.longPieces += plan.cpuPieceMs;
   const chunks = planChunks(plan, limit);
   const tokenParts: Uint32Array[] = [];
   const offsets = new Uint32Array(nt + 1);
@@ -766,16 +869,20 @@ export async function encodeWithPlan(
   // One chunk ahead: chunk c+1 is cut and handed to the executor before chunk c is awaited, so
   // the device has the next chunk queued while the host reads the current one back.
   const start = (c: Chunk) => {
+    lap("stitch");
     const { batch, texts } = chunkBatch(plan, packed.text, c);
+    lap("chunks");
     const result = exec.encodePieces(batch);
+    lap("submit");
     if (result instanceof Promise) result.catch(() => {}); // awaited below, in order
     return { texts, result };
   };
+  lap("chunks");
   let next = chunks.length > 0 ? start(chunks[0]) : undefined;
   for (let ci = 0; ci < chunks.length; ci++) {
     const { texts: starting, result } = next!;
     next = ci + 1 < chunks.length ? start(chunks[ci + 1]) : undefined;
-    pause();
+    lap("stitch");
     const r = await result;
     resume();
     for (let j = 0; j < starting.length; j++) offsets[starting[j]] = base + r.markOffsets[j];
@@ -785,13 +892,21 @@ export async function encodeWithPlan(
   }
   // Texts whose pieces start after the last chunk (no pieces at all) end at the total.
   for (let i = 0; i <= nt; i++) if (plan.textPieces[i] >= plan.ends.length) offsets[i] = base;
-  const tokens = new Uint32Array(base);
-  let o = 0;
-  for (const part of tokenParts) {
-    tokens.set(part, o);
-    o += part.length;
+  // One chunk (the usual case): its tokens as they are, no copy.
+  let tokens = tokenParts.length === 1 ? tokenParts[0] : new Uint32Array(base);
+  if (tokenParts.length > 1) {
+    let o = 0;
+    for (const part of tokenParts) {
+      tokens.set(part, o);
+      o += part.length;
+    }
   }
-  pause();
+  if (tokenParts.length === 0) tokens = new Uint32Array(0);
+  // Nothing of the result points into the packed text: its buffer serves the next batch.
+  givePackBuffer(new Uint8Array(packed.text.buffer));
+  lap("stitch");
+  let hostMs = 0;
+  for (const k in phases) hostMs += phases[k as keyof HostPhases];
   return {
     tokens,
     offsets,
@@ -803,5 +918,6 @@ export async function encodeWithPlan(
     pretokenizeWindows: windows.length,
     hostPretokenizeWindows: hostWindows,
     hostMs,
+    hostPhases: phases,
   };
 }

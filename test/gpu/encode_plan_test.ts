@@ -224,3 +224,48 @@ test("planPretokenizeWindows covers the text contiguously, within the limit, cut
     assert.equal(at, text.length);
   }
 });
+
+test("the plan's host time is split by phase, the phases adding up to hostMs", async () => {
+  const texts = [...textSamples(), ...harmonySamples()].slice(0, 40);
+  const r = await encodeWithPlan(texts, { allowedSpecial: "all" }, {
+    vocab,
+    specials,
+    limit: 1 << 20,
+  }, exec);
+  const phases = Object.values(r.hostPhases);
+  assert.equal(phases.length, 9);
+  for (const ms of phases) assert.ok(ms >= 0);
+  const sum = phases.reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(sum - r.hostMs) < 1e-6, `${sum} vs ${r.hostMs}`);
+  assert.ok(r.hostPhases.pack > 0 && r.hostPhases.submit > 0);
+});
+
+test("batches reuse one packing buffer, and batches in flight never share one", async () => {
+  const env = { vocab, specials, limit: 1 << 20 };
+  const texts = ["Hello world", "héllo <|end|> wörld", "x".repeat(100)];
+  const seen: ArrayBufferLike[] = [];
+  const spy = (gate?: Promise<void>) => ({
+    ...exec,
+    findSpecials: async (text: Uint8Array) => {
+      seen.push(text.buffer);
+      await gate;
+      return exec.findSpecials(text);
+    },
+  });
+  const want = await encodeWithPlan(texts, { allowedSpecial: "all" }, env, spy());
+  await encodeWithPlan(texts, { allowedSpecial: "all" }, env, spy());
+  assert.equal(seen[1], seen[0], "the second batch packs into the first one's buffer");
+  // Two batches at once: each its own buffer, both results as alone.
+  seen.length = 0;
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const a = encodeWithPlan(texts, { allowedSpecial: "all" }, env, spy(gate));
+  const b = encodeWithPlan(texts.slice().reverse(), { allowedSpecial: "all" }, env, spy(gate));
+  await Promise.resolve();
+  open();
+  const [ra, rb] = await Promise.all([a, b]);
+  assert.notEqual(seen[0], seen[1]);
+  assert.deepEqual(ra.tokens, want.tokens);
+  const again = await encodeWithPlan(texts.slice().reverse(), { allowedSpecial: "all" }, env, exec);
+  assert.deepEqual(rb.tokens, again.tokens);
+});
