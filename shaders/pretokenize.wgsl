@@ -9,6 +9,10 @@
 //   (the host records an exclusive prefix sum of marks[0, n + 1): marks[n] = pieces)
 //   2: compaction: where the prefix steps at byte i, out.items[k] = i + 1 (the piece end) and
 //      out.items[cap + k] = the segment's preset.
+//   Phase 1 also lists the pre-tokenized pieces longer than long_min bytes: out.long counts
+//   them and out.items[2 * cap + j] (j < long_cap) holds their end bytes, in no order (pieces
+//   are disjoint, so there are at most n_bytes / (long_min + 1) of them: the host sizes
+//   long_cap so), sparing the host a look at every piece to find them.
 //
 // input (read): text bytes (4 per word) from word 0; segment starts (n_seg + 1 words) at
 //               seg_base; scan ends (n_seg) at scan_base; presets (n_seg) at preset_base.
@@ -17,6 +21,7 @@
 
 struct Out {
   errors: atomic<u32>,
+  long: atomic<u32>,
   items: array<u32>,
 }
 
@@ -297,6 +302,12 @@ fn scan(i: u32) {
       }
     }
     marks[e - 1u] = 1u;
+    if (e - at > p.long_min) {
+      let j = atomicAdd(&out.long, 1u);
+      if (j < p.long_cap) {
+        out.items[2u * p.cap + j] = e;
+      }
+    }
     at = e;
     if (at >= seg_end || flags[at] != 0u) {
       break;

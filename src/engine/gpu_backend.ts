@@ -76,6 +76,7 @@ export const MAX_LONG_GPU_PIECE_BYTES = 4096;
 
 /** Whether a chunk has pieces over the per-thread limit that are not preset. */
 function hasLongPieces(batch: PieceBatch): boolean {
+  if (batch.long) return batch.long.length > 0;
   const { ends, presets } = batch;
   for (let i = 0, s = 0; i < ends.length; s = ends[i++]) {
     if (presets[i] === NONE && ends[i] - s > MAX_GPU_PIECE_BYTES) return true;
@@ -275,9 +276,14 @@ export class GpuBackend implements Backend {
     const { text, ends, presets, presetOffsets, presetTokens } = batch;
     const n = ends.length;
     const budget = Math.floor((this.#limit - 64) / 16);
-    const longIdx: number[] = [];
-    for (let i = 0, s = 0; i < n; s = ends[i++]) {
-      if (presets[i] === NONE && ends[i] - s > MAX_GPU_PIECE_BYTES) longIdx.push(i);
+    // The plan lists them (no pass over every piece); a batch from elsewhere is scanned.
+    let longIdx: ArrayLike<number> = batch.long ?? [];
+    if (!batch.long) {
+      const found: number[] = [];
+      for (let i = 0, s = 0; i < n; s = ends[i++]) {
+        if (presets[i] === NONE && ends[i] - s > MAX_GPU_PIECE_BYTES) found.push(i);
+      }
+      longIdx = found;
     }
     const tokensOf = new Map<number, Uint32Array>();
     const group: number[] = [];
@@ -303,8 +309,8 @@ export class GpuBackend implements Backend {
       group.length = 0;
       groupBytes = 0;
     };
-    for (const i of longIdx) {
-      const s = i === 0 ? 0 : ends[i - 1], len = ends[i] - s;
+    for (let g = 0; g < longIdx.length; g++) {
+      const i = longIdx[g], s = i === 0 ? 0 : ends[i - 1], len = ends[i] - s;
       if (len > budget) {
         const out = new TokenBuffer(len);
         encodePiece(this.vocab, text, s, ends[i], out);
@@ -331,7 +337,13 @@ export class GpuBackend implements Backend {
       newTokens.set(t, at);
       newOffsets[++k] = at += t.length;
     }
-    return { ...batch, presets: newPresets, presetOffsets: newOffsets, presetTokens: newTokens };
+    return {
+      ...batch,
+      presets: newPresets,
+      presetOffsets: newOffsets,
+      presetTokens: newTokens,
+      long: new Uint32Array(0),
+    };
   }
 
   /** The storage-binding budget of a chunk, in bytes. */

@@ -198,6 +198,11 @@ export interface PiecePlan {
   textPieces: Uint32Array;
   /** Index → error for texts that failed (disallowed special token). */
   errors: Map<number, Error>;
+  /**
+   * The pieces left to the GPU's long-piece merge: no preset and longer than
+   * {@link MAX_GPU_PIECE_BYTES} (at most `maxPieceBytes`), ascending.
+   */
+  long: Uint32Array;
   /** Pieces encoded on the CPU because they exceed `maxPieceBytes`. */
   cpuPieces: number;
   /** Milliseconds spent encoding them. */
@@ -349,8 +354,9 @@ export function planPretokenizeWindows(
   const { starts, presets } = seg;
   const nSeg = presets.length;
   const out: PretokenizeWindow[] = [];
-  // Most bytes a window of one segment may cover (its binding grows by 8 bytes a byte).
-  let budget = Math.floor((limit - 64 - 8) / 8);
+  // Most bytes a window of one segment may cover (its binding grows by 8 bytes a byte, and a
+  // word per MAX_GPU_PIECE_BYTES + 1 bytes for the list of long pieces).
+  let budget = Math.floor((limit - 64 - 16) / (8 + 4 / (MAX_GPU_PIECE_BYTES + 1)));
   while (budget > 1 && pretokenizeBindingBytes(budget, budget + 4, 1) > limit) budget--;
   budget = Math.max(1, budget);
   let k = 0, b0 = 0;
@@ -481,18 +487,33 @@ export function finishPieces(
   presetOffsets.pushAll(seg.presetOffsets);
   presetTokens.pushAll(seg.presetTokens);
   const text = packed.text;
-  let prev = 0, cpuPieces = 0, cpuPieceMs = 0;
-  for (let j = 0; j < total; j++) {
-    const e = ends[j];
-    if (e - prev > maxPieceBytes && presets[j] === NONE) {
-      const t0 = performance.now();
-      encodePiece(vocab, text, prev, e, presetTokens);
-      cpuPieceMs += performance.now() - t0;
-      presets[j] = presetOffsets.length - 1;
-      presetOffsets.push(presetTokens.length);
-      cpuPieces++;
+  const long = new TokenBuffer(16);
+  // Long pieces are encoded here (over maxPieceBytes) or listed for the GPU's long-piece merge,
+  // so no later step looks at every piece. The pre-tokenizer lists those over
+  // MAX_GPU_PIECE_BYTES itself (`PretokenizeResult.long`): then only they are looked at; else
+  // (a smaller per-thread limit, or an executor without the lists) every piece is.
+  let cpuPieces = 0, cpuPieceMs = 0;
+  const visit = (j: number) => {
+    const s = j === 0 ? 0 : ends[j - 1], e = ends[j];
+    if (e - s <= maxPieceBytes) return void long.push(j);
+    const t0 = performance.now();
+    encodePiece(vocab, text, s, e, presetTokens);
+    cpuPieceMs += performance.now() - t0;
+    presets[j] = presetOffsets.length - 1;
+    presetOffsets.push(presetTokens.length);
+    cpuPieces++;
+  };
+  if (maxPieceBytes >= MAX_GPU_PIECE_BYTES && results.every((r) => r.long !== undefined)) {
+    let at = 0;
+    for (const r of results) {
+      for (const j of r.long!) visit(at + j);
+      at += r.ends.length;
     }
-    prev = e;
+  } else {
+    const over = Math.min(maxPieceBytes, MAX_GPU_PIECE_BYTES);
+    for (let j = 0, prev = 0; j < total; prev = ends[j++]) {
+      if (ends[j] - prev > over && presets[j] === NONE) visit(j);
+    }
   }
   const nt = packed.starts.length - 1;
   const textPieces = new Uint32Array(nt + 1);
@@ -515,6 +536,7 @@ export function finishPieces(
     presetTokens: presetTokens.view(),
     textPieces,
     errors: seg.errors,
+    long: long.view(),
     cpuPieces,
     cpuPieceMs,
   };
@@ -632,12 +654,19 @@ export function chunkBatch(
   const { ends, presets, presetOffsets, presetTokens, textPieces } = plan;
   const n = c.p1 - c.p0;
   let localEnds: Uint32Array, localPresets: Uint32Array;
-  let localOffsets: Uint32Array, localTokens: Uint32Array;
+  let localOffsets: Uint32Array, localTokens: Uint32Array, localLong: Uint32Array;
   if (c.p0 === 0 && c.p1 === ends.length) {
     // The whole plan: its arrays as they are.
     localEnds = ends, localPresets = presets;
-    localOffsets = presetOffsets, localTokens = presetTokens;
+    localOffsets = presetOffsets, localTokens = presetTokens, localLong = plan.long;
   } else {
+    const { long } = plan;
+    let l0 = 0;
+    while (l0 < long.length && long[l0] < c.p0) l0++;
+    let l1 = l0;
+    while (l1 < long.length && long[l1] < c.p1) l1++;
+    localLong = long.slice(l0, l1);
+    for (let j = 0; j < localLong.length; j++) localLong[j] -= c.p0;
     localEnds = new Uint32Array(n);
     localPresets = new Uint32Array(n);
     const offs: number[] = [0];
@@ -675,6 +704,7 @@ export function chunkBatch(
       presetOffsets: localOffsets,
       presetTokens: localTokens,
       marks: Uint32Array.from(marks),
+      long: localLong,
     },
     texts,
   };

@@ -34,6 +34,12 @@ export interface PieceBatch {
   presetTokens: Uint32Array;
   /** Piece indices (0..n) whose output token offset is wanted (n gives the total). */
   marks: Uint32Array;
+  /**
+   * The pieces longer than {@link MAX_GPU_PIECE_BYTES} with no preset, ascending, when the
+   * planner knows them (it does: `src/gpu/encode_plan.ts`), so that the encoder need not look
+   * at every piece to find them. Absent: the encoder looks.
+   */
+  long?: Uint32Array;
 }
 
 /** Batches whose token area is at most this many bytes are read back in one round trip. */

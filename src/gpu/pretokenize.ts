@@ -44,7 +44,7 @@
 import { BufferUsage } from "./_flags.ts";
 import type { GpuContext } from "./context.ts";
 import { GpuBatchError } from "./errors.ts";
-import { KERNELS, recordScan } from "./kernels.ts";
+import { KERNELS, MAX_GPU_PIECE_BYTES, recordScan } from "./kernels.ts";
 import { buildClassTables, type ClassTables, NONE } from "./tables.ts";
 import { CLASS_BITS, classTable } from "../tokenizer/_classes.ts";
 import { nextPieceEnd, prepareScanner } from "../tokenizer/pieces.ts";
@@ -141,6 +141,11 @@ export interface PretokenizeResult {
   ends: Uint32Array;
   /** The preset of each piece ({@link NONE} for pre-tokenized pieces). */
   presets: Uint32Array;
+  /**
+   * The pre-tokenized pieces longer than {@link MAX_GPU_PIECE_BYTES} (indices, ascending): the
+   * kernel lists them as it scans, so the host finds them without looking at every piece.
+   */
+  long?: Uint32Array;
 }
 
 /**
@@ -184,6 +189,7 @@ export function pretokenizeCpu(input: PretokenizeInput): PretokenizeResult {
   }
   // Phase 1: each chunk on its own (in order, so no prefix sum is needed here).
   const ends = new Uint32Array(n), out = new Uint32Array(n);
+  const long: number[] = [];
   let m = 0;
   for (let k = 0; k < nSeg; k++) {
     const s = starts[k], e = starts[k + 1];
@@ -204,13 +210,43 @@ export function pretokenizeCpu(input: PretokenizeInput): PretokenizeResult {
             `Cannot pre-tokenize: the piece at byte ${at} crosses the split point at byte ${next}`,
           );
         }
+        if (pe - at > MAX_GPU_PIECE_BYTES) long.push(m);
         ends[m] = pe;
         out[m++] = NONE;
         at = pe;
       }
     }
   }
-  return { ends: ends.slice(0, m), presets: out.slice(0, m) };
+  return { ends: ends.slice(0, m), presets: out.slice(0, m), long: Uint32Array.from(long) };
+}
+
+/**
+ * The indices (ascending) of the pieces ending at `longEnds` (the kernel's list, in no order):
+ * a binary search in `ends` each, O(long log pieces), no pass over every piece.
+ *
+ * @throws {GpuBatchError} when an end is not a piece end (the kernel's list is wrong).
+ */
+function longPieceIndices(ends: Uint32Array, longEnds: Uint32Array): Uint32Array {
+  const out = longEnds.slice().sort();
+  for (let j = 0; j < out.length; j++) {
+    const e = out[j];
+    let lo = 0, hi = ends.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ends[mid] < e) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo >= ends.length || ends[lo] !== e) {
+      throw new GpuBatchError(`Cannot pre-tokenize on the GPU: ${e} is not a piece end`);
+    }
+    out[j] = lo;
+  }
+  return out;
+}
+
+/** Capacity of the kernel's list of long pieces for a window of `bytes` bytes (see the shader). */
+function longCapacity(bytes: number): number {
+  return Math.floor(bytes / (MAX_GPU_PIECE_BYTES + 1)) + 1;
 }
 
 /**
@@ -222,7 +258,7 @@ export function pretokenizeCpu(input: PretokenizeInput): PretokenizeResult {
  * ```ts
  * import { strictEqual } from "node:assert/strict";
  * import { pretokenizeBindingBytes } from "./pretokenize.ts";
- * strictEqual(pretokenizeBindingBytes(1000, 1000, 1), 8068);
+ * strictEqual(pretokenizeBindingBytes(1000, 1000, 1), 8136);
  * ```
  */
 export function pretokenizeBindingBytes(
@@ -231,7 +267,7 @@ export function pretokenizeBindingBytes(
   segments: number,
 ): number {
   const input = 4 * (Math.ceil(textBytes / 4) + 3 * segments + 1);
-  return Math.max(input, 4 * (bytes + 1), 4 * (1 + 2 * bytes)) + 64;
+  return Math.max(input, 4 * (bytes + 1), 4 * (2 + 2 * bytes + longCapacity(bytes))) + 64;
 }
 
 /** Windows whose pieces fit this many bytes are read back in one round trip. */
@@ -297,7 +333,9 @@ export class GpuPretokenizer {
     const ctx = this.ctx;
     const { text, starts, scanEnds, presets } = input;
     const nSeg = presets.length, n = nSeg > 0 ? starts[nSeg] : 0;
-    if (n === 0) return { ends: new Uint32Array(0), presets: new Uint32Array(0) };
+    if (n === 0) {
+      return { ends: new Uint32Array(0), presets: new Uint32Array(0), long: new Uint32Array(0) };
+    }
     const textWords = Math.ceil(text.length / 4);
     const segBase = textWords, scanBase = segBase + nSeg + 1, presetBase = scanBase + nSeg;
     const words = new Uint32Array(presetBase + nSeg);
@@ -311,9 +349,10 @@ export class GpuPretokenizer {
       const inBuf = ctx.upload(words, "pretokenize input");
       const flags = ctx.scratch(4 * (n + 1), "chunk starts");
       const marks = ctx.scratch(4 * (n + 1), "piece end marks");
-      const out = ctx.scratch(4 * (1 + 2 * n), "piece ends");
+      const longCap = longCapacity(n), outWords = 2 + 2 * n + longCap;
+      const out = ctx.scratch(4 * outWords, "piece ends");
       release.push(inBuf, flags, marks, out);
-      ctx.write(out, new Uint32Array(1));
+      ctx.write(out, new Uint32Array(2));
       const params = [0, 1, 2].map((phase) =>
         ctx.params(KERNELS.pretokenize, {
           phase,
@@ -324,6 +363,8 @@ export class GpuPretokenizer {
           preset_base: presetBase,
           blocks_base: this.tables.blocksBase,
           cap: n,
+          long_min: MAX_GPU_PIECE_BYTES,
+          long_cap: longCap,
         }, "pretokenize params")
       );
       release.push(...params);
@@ -334,42 +375,47 @@ export class GpuPretokenizer {
         recordScan(ctx, pass, marks, n + 1, release);
         ctx.dispatch(pass, KERNELS.pretokenize, bind(2), n);
       });
-      let count: number, errors: number, items: Uint32Array;
-      if (4 * (1 + 2 * n) <= SINGLE_READ_BYTES) {
+      // items[k] at word 2 + k: piece ends, then presets (from 2 + n), then the long list.
+      let count: number, errors: number, nLong: number, items: Uint32Array;
+      if (4 * outWords <= SINGLE_READ_BYTES) {
         const [c, o] = await ctx.readBackMany([
           { buffer: marks, offset: 4 * n, size: 4 },
-          { buffer: out, offset: 0, size: 4 * (1 + 2 * n) },
+          { buffer: out, offset: 0, size: 4 * outWords },
         ], "piece ends read");
         count = new Uint32Array(c)[0];
-        const all = new Uint32Array(o);
-        errors = all[0];
-        items = all;
+        items = new Uint32Array(o);
+        errors = items[0];
+        nLong = items[1];
       } else {
         const [c, e] = await ctx.readBackMany([
           { buffer: marks, offset: 4 * n, size: 4 },
-          { buffer: out, offset: 0, size: 4 },
+          { buffer: out, offset: 0, size: 8 },
         ], "piece count read");
         count = new Uint32Array(c)[0];
-        errors = new Uint32Array(e)[0];
-        items = new Uint32Array(1 + 2 * n);
-        if (errors === 0 && count > 0 && count <= n) {
-          const [a, b] = await ctx.readBackMany([
-            { buffer: out, offset: 4, size: 4 * count },
-            { buffer: out, offset: 4 * (1 + n), size: 4 * count },
+        [errors, nLong] = new Uint32Array(e);
+        items = new Uint32Array(outWords);
+        if (errors === 0 && count > 0 && count <= n && nLong <= longCap) {
+          const [a, b, l] = await ctx.readBackMany([
+            { buffer: out, offset: 8, size: 4 * count },
+            { buffer: out, offset: 4 * (2 + n), size: 4 * count },
+            { buffer: out, offset: 4 * (2 + 2 * n), size: 4 * Math.max(1, nLong) },
           ], "piece ends read");
-          items.set(new Uint32Array(a), 1);
-          items.set(new Uint32Array(b), 1 + n);
+          items.set(new Uint32Array(a), 2);
+          items.set(new Uint32Array(b), 2 + n);
+          items.set(new Uint32Array(l).subarray(0, nLong), 2 + 2 * n);
         }
       }
       await timing;
-      if (errors !== 0 || count === 0 || count > n) {
+      if (errors !== 0 || count === 0 || count > n || nLong > longCap) {
         throw new GpuBatchError(
           `Cannot pre-tokenize on the GPU: ${errors} pieces crossed a split point (${count} pieces)`,
         );
       }
+      const ends = items.slice(2, 2 + count);
       return {
-        ends: items.slice(1, 1 + count),
-        presets: items.slice(1 + n, 1 + n + count),
+        ends,
+        presets: items.slice(2 + n, 2 + n + count),
+        long: longPieceIndices(ends, items.subarray(2 + 2 * n, 2 + 2 * n + nLong)),
       };
     } finally {
       for (const b of release) ctx.pool.release(b);

@@ -269,3 +269,32 @@ test("batches reuse one packing buffer, and batches in flight never share one", 
   const again = await encodeWithPlan(texts.slice().reverse(), { allowedSpecial: "all" }, env, exec);
   assert.deepEqual(rb.tokens, again.tokens);
 });
+
+test("the plan lists the pieces left to the long-piece merge, per chunk, in local indices", async () => {
+  const { chunkBatch, finishPieces, packTexts, planChunks, planSegments } = await import(
+    "../../src/gpu/encode_plan.ts"
+  );
+  const texts = ["a" + "b".repeat(99), "short words here", "x".repeat(5000), " " + "é".repeat(40)];
+  const packed = packTexts(texts);
+  const seg = planSegments(packed, new Uint32Array(0), specials, {});
+  const windows = planPretokenizeWindows(packed.text, seg, 1 << 20);
+  const results = windows.map((w) => pretokenizeCpu(windowInput(packed.text, seg, w)));
+  const plan = finishPieces(packed, seg, windows, results, vocab, 4096);
+  // Pieces over 64 B and at most 4096 B: the 100-byte word and the 81-byte "é" run; the
+  // 5000-byte one is encoded on the host.
+  const want: number[] = [];
+  for (let j = 0, s = 0; j < plan.ends.length; s = plan.ends[j++]) {
+    const len = plan.ends[j] - s;
+    if (plan.presets[j] === NONE && len > 64) want.push(j);
+  }
+  assert.deepEqual([...plan.long], want);
+  assert.equal(want.length, 2);
+  assert.equal(plan.cpuPieces, 1);
+  // Cut into many chunks, each chunk's list holds its own long pieces, counted from its start.
+  const got: number[] = [];
+  for (const c of planChunks(plan, 600)) {
+    const { batch } = chunkBatch(plan, packed.text, c);
+    for (const j of batch.long ?? []) got.push(j + c.p0);
+  }
+  assert.deepEqual(got, want);
+});

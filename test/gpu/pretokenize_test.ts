@@ -250,6 +250,23 @@ test("pretokenizeCpu scans a window cut at a split point with 4 bytes of look-ah
   }
 });
 
+test("pretokenizeCpu lists exactly the pre-tokenized pieces over 64 bytes", () => {
+  const texts = [
+    "x".repeat(65) + " " + "y".repeat(64),
+    "日本語の文章はスペースなしで長く続きます。".repeat(3),
+    "short words only",
+    "<|end|>".repeat(20),
+  ];
+  const { input } = manySegments(texts);
+  const r = pretokenizeCpu(input);
+  const want: number[] = [];
+  for (let j = 0, s = 0; j < r.ends.length; s = r.ends[j++]) {
+    if (r.presets[j] === NONE && r.ends[j] - s > 64) want.push(j);
+  }
+  assert.ok(want.length >= 2);
+  assert.deepEqual([...r.long!], want);
+});
+
 // GPU: the kernel against pretokenizeCpu (hence splitPieces).
 async function withPretokenizer(fn: (p: GpuPretokenizer) => Promise<void>) {
   const ctx = await GpuContext.create(requireGpu());
@@ -265,6 +282,7 @@ async function assertGpuSame(p: GpuPretokenizer, input: PretokenizeInput, what: 
   const got = await p.run(input);
   assertSame(got.ends, want.ends, what);
   assert.deepEqual([...got.presets], [...want.presets], what);
+  assert.deepEqual([...(got.long ?? [])], [...(want.long ?? [])], `${what}: long pieces`);
 }
 
 test("the pretokenize kernel equals pretokenizeCpu on the hazard list and random Unicode", {
