@@ -517,10 +517,14 @@ export function finishPieces(
   }
   const nt = packed.starts.length - 1;
   const textPieces = new Uint32Array(nt + 1);
-  // Pieces before text i are those ending at or before its start.
+  // Pieces before text i are those ending at or before its start. Starts ascend: each search
+  // gallops from the previous text's answer (O(log pieces per text), near in memory).
+  let lo = 0;
   for (let i = 0; i < nt; i++) {
     const s = packed.starts[i];
-    let lo = 0, hi = total;
+    let step = 1, hi = lo;
+    while (hi < total && ends[hi] <= s) lo = hi + 1, hi += step, step *= 2;
+    if (hi > total) hi = total;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       if (ends[mid] <= s) lo = mid + 1;
