@@ -56,21 +56,27 @@ fn class_of(cp: u32) -> u32 {
   return unpack_byte(classes[p.blocks_base + (at >> 2u)], at);
 }
 
-// Class bits of the code point whose UTF-8 encoding starts at byte i.
-fn cls(i: u32) -> u32 {
+// The code point whose UTF-8 encoding starts at byte i.
+fn code_point(i: u32) -> u32 {
   let c = byte_at(i);
   if (c < 0x80u) {
-    return class_of(c);
+    return c;
   }
   if (c < 0xe0u) {
-    return class_of(((c & 0x1fu) << 6u) | (byte_at(i + 1u) & 0x3fu));
+    return ((c & 0x1fu) << 6u) | (byte_at(i + 1u) & 0x3fu);
   }
   if (c < 0xf0u) {
-    return class_of(((c & 0x0fu) << 12u) | ((byte_at(i + 1u) & 0x3fu) << 6u) |
-      (byte_at(i + 2u) & 0x3fu));
+    return ((c & 0x0fu) << 12u) | ((byte_at(i + 1u) & 0x3fu) << 6u) | (byte_at(i + 2u) & 0x3fu);
   }
-  return class_of(((c & 0x07u) << 18u) | ((byte_at(i + 1u) & 0x3fu) << 12u) |
-    ((byte_at(i + 2u) & 0x3fu) << 6u) | (byte_at(i + 3u) & 0x3fu));
+  return ((c & 0x07u) << 18u) | ((byte_at(i + 1u) & 0x3fu) << 12u) |
+    ((byte_at(i + 2u) & 0x3fu) << 6u) | (byte_at(i + 3u) & 0x3fu);
+}
+
+// Class bits of the code point whose UTF-8 encoding starts at byte i. One table lookup after
+// the decode: cls is inlined at each of its call sites, and one lookup there instead of one per
+// UTF-8 length keeps the compiled pipeline small (a shorter cold compile on llvmpipe/lavapipe).
+fn cls(i: u32) -> u32 {
+  return class_of(code_point(i));
 }
 
 // `joins` of src/gpu/pretokenize.ts: whether some match of the pattern can hold code point a
