@@ -7,7 +7,9 @@
 #   3. measures encode at 10k / 100k / 1M texts per batch on CPU and GPU, and render-dataset and
 #      parse-dataset on CPU (1 worker and all cores) and GPU, printing the ratios, and writes
 #      gpu-device.json and gpu-device.html (the report with the charts),
-#   4. prints GPU wall, host and kernel time per MB against batch size (bench/gpu_batch_shape.ts).
+#   4. prints GPU wall, host and kernel time per MB against batch size (bench/gpu_batch_shape.ts),
+#   5. prints the GPU path's host ms/MB per text kind against the CPU's (bench/gpu_host.ts, with
+#      the real backend's host time on this adapter, long pieces on the GPU).
 # QUICK=1 uses 100 / 1k / 10k texts (a smoke run, e.g. on a software adapter).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -67,6 +69,14 @@ rm -f "$OUT.encode.json" "$OUT.datasets.json"
 
 say "GPU wall, host and kernel time against batch size ($runner)"
 if [ $runner = bun ]; then bun bench/gpu_batch_shape.ts; else deno run -A bench/gpu_batch_shape.ts; fi
+
+say "GPU host ms/MB per text kind against the CPU's ($runner)"
+if [ $runner = bun ]; then host=(bun bench/gpu_host.ts); else host=(deno run -A bench/gpu_host.ts); fi
+if [ -n "${QUICK:-}" ]; then
+  "${host[@]}" --rounds 1 --device --kinds hh_rlhf_harmless_base_test,harmony_outputs
+else
+  "${host[@]}" --rounds 3 --device
+fi
 
 say "ratios (GPU ÷ CPU, same task and batch)"
 bun -e '

@@ -793,8 +793,8 @@ export interface PlannedBatch {
  * Where a plan's host milliseconds go ({@link PlannedBatch.hostPhases}): UTF-8 packing, the
  * special scan's windows and matches, segments, pre-tokenization windows (and the ones the host
  * scans itself), the piece plan (`finishPieces` without its CPU merges), the CPU merges of long
- * pieces, chunk cutting, handing chunks to the executor (its synchronous part: command encoding
- * and uploads on the GPU; the whole encode for the CPU executor) and stitching.
+ * pieces, chunk cutting, handing work to the executor (the synchronous part of its calls:
+ * uploads and command encoding on the GPU; the whole work of the CPU executor) and stitching.
  */
 export interface HostPhases {
   /** {@link packTexts}. */
@@ -811,7 +811,10 @@ export interface HostPhases {
   longPieces: number;
   /** {@link planChunks} and {@link chunkBatch}. */
   chunks: number;
-  /** The synchronous part of `exec.encodePieces`. */
+  /**
+   * The synchronous part of the executor's calls (on the GPU: packing the uploads and recording
+   * the commands; for the CPU executor its whole work).
+   */
   submit: number;
   /** Token offsets and the packed token array. */
   stitch: number;
@@ -864,7 +867,9 @@ export async function encodeWithPlan(
     const parts: number[] = [];
     for (const w of windows) {
       lap("specials");
-      const found = await exec.findSpecials(packed.text.subarray(w.start, w.viewEnd));
+      const pending = exec.findSpecials(packed.text.subarray(w.start, w.viewEnd));
+      lap("submit");
+      const found = await pending;
       resume();
       for (let k = 0; k < found.length; k += 2) {
         if (w.start + found[k] < w.end) parts.push(w.start + found[k], found[k + 1]);
@@ -887,7 +892,9 @@ export async function encodeWithPlan(
       continue;
     }
     lap("windows");
-    const r = await exec.pretokenize(input);
+    const pending = exec.pretokenize(input);
+    lap("submit");
+    const r = await pending;
     resume();
     results.push(r);
   }

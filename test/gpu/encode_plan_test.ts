@@ -298,3 +298,29 @@ test("the plan lists the pieces left to the long-piece merge, per chunk, in loca
   }
   assert.deepEqual(got, want);
 });
+
+test("the synchronous part of every executor call counts as host time (submit), awaits do not", async () => {
+  const spin = (ms: number) => {
+    const t = performance.now();
+    while (performance.now() - t < ms) { /* busy: host work of the executor */ }
+  };
+  const slow: typeof exec = {
+    findSpecials: (text) => {
+      spin(15);
+      return new Promise((resolve) => setTimeout(() => resolve(exec.findSpecials(text)), 30));
+    },
+    pretokenize: (input) => {
+      spin(15);
+      return new Promise((resolve) => setTimeout(() => resolve(exec.pretokenize!(input)), 30));
+    },
+    encodePieces: exec.encodePieces,
+  };
+  const r = await encodeWithPlan(["Hello <|end|> world"], { allowedSpecial: "all" }, {
+    vocab,
+    specials,
+    limit: 1 << 20,
+  }, slow);
+  assert.ok(r.hostPhases.submit >= 29, `submit ${r.hostPhases.submit}`);
+  // The awaits (2 × 30 ms) are not host time; the plan's own work is a few ms.
+  assert.ok(r.hostMs < 85, `hostMs ${r.hostMs} counts no await`);
+});
