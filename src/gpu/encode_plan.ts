@@ -100,10 +100,13 @@ const UTF8 = new TextEncoder();
  * {@link SPARE_PACK_BUFFERS} buffers of at most {@link MAX_SPARE_PACK_BYTES} bytes are kept.
  */
 const sparePackBuffers: Uint8Array[] = [];
-/** How many packing buffers are kept for reuse. */
-const SPARE_PACK_BUFFERS = 4;
-/** The largest packing buffer kept for reuse. */
-const MAX_SPARE_PACK_BYTES = 64 << 20;
+/** How many packing buffers are kept for reuse (the engine keeps up to 3 chunks in flight). */
+const SPARE_PACK_BUFFERS = 3;
+/**
+ * The largest packing buffer kept for reuse (3 bytes per UTF-16 unit: batches of up to about
+ * 11 M characters), so at most 96 MiB stay held.
+ */
+const MAX_SPARE_PACK_BYTES = 32 << 20;
 
 /** The largest spare packing buffer, or undefined. */
 function takePackBuffer(): Uint8Array | undefined {
