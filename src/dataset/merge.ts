@@ -1,16 +1,41 @@
 /**
  * Merging of `render-dataset` outputs (the shards of one run) into one dataset: Megatron datasets
- * (tokens and loss masks), flat `bin` datasets and JSONL (`render-dataset --output-format jsonl`
- * and `parse-dataset` outputs). Shards are contiguous ranges of the inputs (`shard.ts`), so the
- * merge of all shards of a run, in order, is byte for byte the unsharded run's output. Data
- * files are copied in 1 MiB chunks and the indexes rebuilt by streaming, so memory stays bounded
- * whatever the sizes. The merged records are the inputs' records in the order the prefixes are
- * given (shard 0's, then shard 1's, …).
+ * (tokens and loss masks), flat `bin` datasets, JSONL (`render-dataset --output-format jsonl`
+ * and `parse-dataset` outputs), gzip JSONL (`parse-dataset --out X.jsonl.gz`) and Parquet.
+ * Shards are contiguous ranges of the inputs (`shard.ts`), so the merge of all shards of a run,
+ * in order, is byte for byte the unsharded run's output. Data files are copied in 1 MiB chunks
+ * and the indexes rebuilt by streaming, so memory stays bounded whatever the sizes. The merged
+ * records are the inputs' records in the order the prefixes are given (shard 0's, then shard
+ * 1's, …).
+ *
+ * Parquet and gzip files are not concatenated but written again by the writer of a run, so that
+ * their internal cuts fall where one run cuts them:
+ * - Parquet: the shards' rows are read one row group at a time and written through the
+ *   `render-dataset` writer with the run's row-group size (`PREFIX.shard.json`), which cuts row
+ *   groups by rows and tokens only (never at checkpoints): the same row groups, footer and bytes
+ *   as the unsharded run.
+ * - gzip JSONL: the shards are decompressed (streaming) and their lines written through the same
+ *   {@link AppendFile} (one gzip member per 1 MiB buffer, `gzipSync` defaults, deterministic).
+ *   An unsharded run also ends a member at each checkpoint (`--checkpoint-every`, default 8192
+ *   records); the merge cannot tell where those fell, so its bytes equal the unsharded file's
+ *   when the run took no checkpoint before its end, and its decompressed content always does.
  *
  * @module
  */
 
-import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, statSync } from "node:fs";
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  openSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
+import { createGunzip } from "node:zlib";
+import { parquetMetadataAsync, parquetReadObjects } from "hyparquet";
+import type { FileMetaData } from "hyparquet";
 import { AppendFile, tempName } from "../io/durable_file.ts";
 import {
   decodeMegatronIndexHeader,
@@ -29,12 +54,13 @@ import {
   encodeBinIndexHeader,
   patchFile,
 } from "./bin_format.ts";
-import { outputFiles } from "./writers.ts";
+import { createWriter, outputFiles } from "./writers.ts";
+import { fileAsyncBuffer } from "./readers.ts";
 import { shardTag } from "./shard.ts";
 import { manifestsDisagree, readShardManifest } from "./shard_manifest.ts";
 
 /** Formats `merge` handles. */
-export type MergeFormat = "megatron" | "bin" | "jsonl";
+export type MergeFormat = "megatron" | "bin" | "jsonl" | "jsonl.gz" | "parquet";
 
 const SUFFIXES = [
   ".shard.json",
@@ -44,6 +70,7 @@ const SUFFIXES = [
   ".checkpoint.json",
   ".bin",
   ".idx",
+  ".jsonl.gz",
   ".jsonl",
   ".parquet",
 ];
@@ -79,7 +106,8 @@ export function prefixesOf(names: readonly string[]): string[] {
 }
 
 /**
- * Tells the format of the dataset at `prefix` from its `.idx` magic.
+ * Tells the format of the dataset at `prefix`: JSONL, gzip JSONL or Parquet by the file that
+ * exists, else from its `.idx` magic.
  *
  * @throws {SyntaxError} when `PREFIX.idx` is neither a Megatron nor a `bin` index.
  *
@@ -91,11 +119,8 @@ export function prefixesOf(names: readonly string[]): string[] {
  */
 export function detectDatasetFormat(prefix: string): MergeFormat {
   if (existsSync(`${prefix}.jsonl`)) return "jsonl";
-  if (existsSync(`${prefix}.parquet`)) {
-    throw new SyntaxError(
-      `Cannot merge ${prefix}: Parquet outputs are not merged (read the shard files as one dataset)`,
-    );
-  }
+  if (existsSync(`${prefix}.jsonl.gz`)) return "jsonl.gz";
+  if (existsSync(`${prefix}.parquet`)) return "parquet";
   const head = readRange(`${prefix}.idx`, 0, 9);
   if (head[0] === 0x4d && head[1] === 0x4d && head[2] === 0x49) return "megatron";
   if (BIN_INDEX_MAGIC.every((b, i) => head[i] === b)) return "bin";
@@ -146,6 +171,15 @@ export function checkShardSet(prefixes: readonly string[]): void {
   }
 }
 
+/** Options of {@link mergeDatasets}. */
+export interface MergeOptions {
+  /**
+   * Parquet: rows per row group when the inputs have no shard manifest saying it (unsharded
+   * datasets); default the writer's.
+   */
+  rowGroupRows?: number;
+}
+
 /** What a merge did. */
 export interface MergeSummary {
   /** The format merged. */
@@ -171,10 +205,14 @@ export interface MergeSummary {
  * @example
  * ```ts ignore
  * import { mergeDatasets } from "./merge.ts";
- * mergeDatasets(["out/t.shard-00000-of-00002", "out/t.shard-00001-of-00002"], "out/t");
+ * await mergeDatasets(["out/t.shard-00000-of-00002", "out/t.shard-00001-of-00002"], "out/t");
  * ```
  */
-export function mergeDatasets(prefixes: readonly string[], out: string): MergeSummary {
+export async function mergeDatasets(
+  prefixes: readonly string[],
+  out: string,
+  options: MergeOptions = {},
+): Promise<MergeSummary> {
   if (prefixes.length === 0) throw new RangeError("Cannot merge: no inputs");
   const format = detectDatasetFormat(prefixes[0]);
   for (const p of prefixes) {
@@ -192,13 +230,18 @@ export function mergeDatasets(prefixes: readonly string[], out: string): MergeSu
       }
     }
   }
-  const why = manifestsDisagree(prefixes.map((p) => [p, readShardManifest(p)] as const));
+  const manifests = prefixes.map((p) => [p, readShardManifest(p)] as const);
+  const why = manifestsDisagree(manifests);
   if (why !== undefined) throw new RangeError(`Cannot merge: ${why}`);
   const summary = format === "megatron"
     ? mergeMegatron(prefixes, out)
     : format === "bin"
     ? mergeBin(prefixes, out)
-    : mergeJsonl(prefixes, out);
+    : format === "jsonl"
+    ? mergeJsonl(prefixes, out)
+    : format === "jsonl.gz"
+    ? await mergeJsonlGz(prefixes, out)
+    : await mergeParquet(prefixes, out, manifests[0][1]?.rowGroupRows ?? options.rowGroupRows);
   const errors = prefixes.map((p) => `${p}.errors.jsonl`).filter((p) => existsSync(p));
   if (errors.length > 0) {
     const dst = `${out}.errors.jsonl`;
@@ -425,4 +468,155 @@ function copyRange(
   } finally {
     closeSync(fd);
   }
+}
+
+// gzip JSONL (parse-dataset): each shard decompressed as a stream and its lines written one by
+// one, as parse-dataset writes them, through a gzip AppendFile (see the module doc). A shard that
+// is not a whole gzip stream or does not end its last line is refused before anything is renamed.
+async function mergeJsonlGz(prefixes: readonly string[], out: string): Promise<MergeSummary> {
+  const dst = `${out}.jsonl.gz`;
+  const f = new AppendFile(tempName(dst), { gzip: true });
+  let records = 0;
+  try {
+    for (const p of prefixes) {
+      const src = `${p}.jsonl.gz`;
+      let carry: Uint8Array[] = [];
+      try {
+        for await (const chunk of createReadStream(src).pipe(createGunzip())) {
+          const c = chunk as Uint8Array;
+          let from = 0;
+          for (let i = c.indexOf(0x0a); i >= 0; i = c.indexOf(0x0a, i + 1)) {
+            const piece = c.subarray(from, i + 1);
+            if (carry.length > 0) {
+              carry.push(piece);
+              f.write(concat(carry));
+              carry = [];
+            } else {
+              f.write(piece);
+            }
+            records++;
+            from = i + 1;
+          }
+          if (from < c.length) carry.push(c.slice(from));
+        }
+      } catch (e) {
+        fail(p, `${src} is not a whole gzip stream: ${e instanceof Error ? e.message : e}`);
+      }
+      if (carry.length > 0) fail(p, `${src} does not end with a newline`);
+    }
+  } catch (e) {
+    f.close();
+    rmSync(tempName(dst), { force: true });
+    throw e;
+  }
+  f.close();
+  renameSync(tempName(dst), dst);
+  return { format: "jsonl.gz", inputs: prefixes.length, records, tokens: 0, files: [dst] };
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+// Parquet (render-dataset): every shard's footer is read and checked first (a truncated file has
+// none; the row groups must sum to the footer's row count, and all shards must have the columns
+// the writer writes); then the rows are read one row group at a time and written again through
+// the writer, which cuts row groups as an unsharded run does (see the module doc).
+async function mergeParquet(
+  prefixes: readonly string[],
+  out: string,
+  rowGroupRows: number | undefined,
+): Promise<MergeSummary> {
+  let maskColumn: string | undefined;
+  for (const p of prefixes) {
+    const m = await withParquet(p, (_, metadata) => Promise.resolve(metadata));
+    const columns = m.schema.filter((e) => e.type !== undefined).length;
+    const mask = m.schema[4]?.name;
+    if (m.schema[1]?.name !== "input_ids" || columns !== 2 || mask === undefined) {
+      fail(p, `${p}.parquet is not a render-dataset output (input_ids and a mask column)`);
+    }
+    if (maskColumn !== undefined && mask !== maskColumn) {
+      fail(p, `its mask column is ${mask}, ${prefixes[0]}'s ${maskColumn}`);
+    }
+    maskColumn = mask;
+    let rows = 0n;
+    for (const g of m.row_groups) rows += BigInt(g.num_rows);
+    if (rows !== BigInt(m.num_rows)) {
+      fail(p, `${p}.parquet's row groups hold ${rows} rows, its footer says ${m.num_rows}`);
+    }
+  }
+  const writer = createWriter("parquet", out, { rowGroupRows, maskColumn });
+  let records = 0;
+  let tokens = 0;
+  try {
+    for (const p of prefixes) {
+      await withParquet(p, async (file, metadata) => {
+        let rowStart = 0;
+        for (let g = 0; g < metadata.row_groups.length; g++) {
+          const n = Number(metadata.row_groups[g].num_rows);
+          let rows: Record<string, unknown>[];
+          try {
+            rows = await parquetReadObjects({
+              file,
+              metadata,
+              rowStart,
+              rowEnd: rowStart + n,
+            });
+          } catch (e) {
+            fail(p, `row group ${g} of ${p}.parquet cannot be read (${errorText(e)})`);
+          }
+          if (rows.length !== n) {
+            fail(p, `row group ${g} of ${p}.parquet has ${rows.length} rows, not ${n}`);
+          }
+          for (const row of rows) {
+            const ids = row.input_ids as ArrayLike<number>;
+            const mask = row[maskColumn!] as ArrayLike<number>;
+            if (ids.length !== mask.length) {
+              fail(p, `a row of ${p}.parquet has ${ids.length} tokens, ${mask.length} mask values`);
+            }
+            writer.write(Uint32Array.from(ids), Uint8Array.from(mask));
+            tokens += ids.length;
+          }
+          records += n;
+          rowStart += n;
+        }
+      });
+    }
+  } catch (e) {
+    writer.close();
+    for (const f of writer.tempFiles) rmSync(f, { force: true });
+    throw e;
+  }
+  writer.finish();
+  return { format: "parquet", inputs: prefixes.length, records, tokens, files: [...writer.files] };
+}
+
+async function withParquet<T>(
+  p: string,
+  fn: (file: Awaited<ReturnType<typeof fileAsyncBuffer>>, metadata: FileMetaData) => Promise<T>,
+): Promise<T> {
+  const file = await fileAsyncBuffer(`${p}.parquet`);
+  try {
+    let metadata: FileMetaData;
+    try {
+      metadata = await parquetMetadataAsync(file);
+    } catch (e) {
+      fail(p, `${p}.parquet has no readable footer (${errorText(e)})`);
+    }
+    return await fn(file, metadata);
+  } finally {
+    await file.close();
+  }
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

@@ -38,6 +38,11 @@ export interface ShardManifest {
   settings: string;
   /** SHA-256 of the inputs' content fingerprints, as {@link inputsHash} gives it. */
   inputs: string;
+  /**
+   * Parquet outputs: rows per row group, which `merge` cuts its row groups by (absent: the
+   * writer's default).
+   */
+  rowGroupRows?: number;
 }
 
 /**
@@ -159,6 +164,7 @@ export function manifestsDisagree(
     ["vocabulary", "another vocabulary"],
     ["settings", "other settings"],
     ["inputs", "other inputs"],
+    ["rowGroupRows", "another Parquet row-group size"],
   ];
   for (let i = 0; i < shards.length; i++) {
     const [name, m] = shards[i];

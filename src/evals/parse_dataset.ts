@@ -310,7 +310,7 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
     file.close();
     // Before the output appears: a published shard always has its manifest for `merge`.
     if (shard.count > 1) {
-      writeShardManifest(out.endsWith(".jsonl") ? out.slice(0, -6) : out, {
+      writeShardManifest(out.replace(/\.jsonl(\.gz)?$/, ""), {
         version: 1,
         command: "parse-dataset",
         format: gzip ? "jsonl.gz" : "jsonl",

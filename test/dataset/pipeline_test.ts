@@ -277,13 +277,13 @@ describe("resume", () => {
           await readBack(format, prefix),
           await readBack(format, join(dir, "clean")),
         );
-        if (format !== "parquet") {
-          for (let i = 0; i < clean.files.length; i++) {
-            assert.ok(
-              readFileSync(second.files[i]).equals(readFileSync(clean.files[i])),
-              second.files[i],
-            );
-          }
+        // Parquet too: rows not yet in a row group ride in the checkpoint, so the interrupt
+        // does not cut a row group of its own.
+        for (let i = 0; i < clean.files.length; i++) {
+          assert.ok(
+            readFileSync(second.files[i]).equals(readFileSync(clean.files[i])),
+            second.files[i],
+          );
         }
         assert.equal(
           readFileSync(`${prefix}.errors.jsonl`, "utf8").replaceAll("killed", ""),

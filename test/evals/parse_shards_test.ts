@@ -2,10 +2,18 @@
 // whose error texts name the global record and line and whose --emit ids carry the record index.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { parseDataset, type ParseDatasetOptions } from "../../src/evals/parse_dataset.ts";
 import { mergeDatasets } from "../../src/dataset/merge.ts";
 import { shardTag } from "../../src/dataset/shard.ts";
@@ -51,7 +59,7 @@ async function shardsMerged(
     prefixes.push(prefix);
   }
   const out = join(dir, `${name}-merged`);
-  mergeDatasets(prefixes, out);
+  await mergeDatasets(prefixes, out);
   return { merged: readFileSync(`${out}.jsonl`, "utf8"), records };
 }
 
@@ -84,6 +92,67 @@ describe("parse-dataset: contiguous shards", () => {
       },
     );
   }
+
+  test(".jsonl.gz: n = 1..4 shards merge byte-identical to the unsharded gzip output", {
+    timeout: 120_000,
+  }, async () => {
+    await withTmp(async (dir) => {
+      const { lines } = buildInput();
+      const inputs = writeInputs(dir, lines);
+      const options = { inputs, batchSize: 5 };
+      await parseDataset({ ...options, tokenizer, out: join(dir, "whole.jsonl.gz") });
+      const whole = readFileSync(join(dir, "whole.jsonl.gz"));
+      for (let n = 1; n <= 4; n++) {
+        const prefixes: string[] = [];
+        for (let i = 0; i < n; i++) {
+          const shard = { index: i, count: n };
+          const prefix = join(dir, `g${n}${shardTag(shard)}`);
+          await parseDataset({ ...options, tokenizer, shard, out: `${prefix}.jsonl.gz` });
+          prefixes.push(prefix);
+        }
+        const m = await mergeDatasets(prefixes, join(dir, `m${n}`));
+        assert.equal(m.format, "jsonl.gz");
+        const merged = readFileSync(join(dir, `m${n}.jsonl.gz`));
+        assert.ok(merged.equals(whole), `${n} shards: ${merged.length} vs ${whole.length} bytes`);
+      }
+      // An unsharded run also ends a gzip member at each checkpoint: the merge cannot know where
+      // they fell, so only the decompressed content is the same then.
+      await parseDataset({
+        ...options,
+        tokenizer,
+        checkpointEvery: 7,
+        out: join(dir, "cp.jsonl.gz"),
+      });
+      const cp = readFileSync(join(dir, "cp.jsonl.gz"));
+      assert.ok(!cp.equals(whole), "checkpoints cut gzip members");
+      assert.ok(gunzipSync(cp).equals(gunzipSync(whole)));
+    });
+  });
+
+  test(".jsonl.gz: a truncated gzip shard is refused, naming it, and nothing is written", {
+    timeout: 120_000,
+  }, async () => {
+    await withTmp(async (dir) => {
+      const { lines } = buildInput();
+      const inputs = writeInputs(dir, lines);
+      const prefixes: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const shard = { index: i, count: 3 };
+        const prefix = join(dir, `g${shardTag(shard)}`);
+        await parseDataset({ inputs, tokenizer, shard, out: `${prefix}.jsonl.gz` });
+        prefixes.push(prefix);
+      }
+      const victim = `${prefixes[1]}.jsonl.gz`;
+      truncateSync(victim, statSync(victim).size - 5);
+      await assert.rejects(mergeDatasets(prefixes, join(dir, "m")), {
+        name: "SyntaxError",
+        message:
+          /^Cannot merge .*g\.shard-00001-of-00003: it is truncated or inconsistent \(.*g\.shard-00001-of-00003\.jsonl\.gz is not a whole gzip stream/,
+      });
+      assert.equal(existsSync(join(dir, "m.jsonl.gz")), false);
+      assert.equal(existsSync(join(dir, "m.jsonl.gz.tmp")), false);
+    });
+  });
 
   test("records of several samples split over batches: merged shards equal the unsharded output", {
     timeout: 120_000,
