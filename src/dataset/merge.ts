@@ -28,6 +28,7 @@ import {
   createReadStream,
   existsSync,
   openSync,
+  readFileSync,
   readSync,
   renameSync,
   rmSync,
@@ -36,7 +37,7 @@ import {
 import { createGunzip } from "node:zlib";
 import { parquetMetadataAsync, parquetReadObjects } from "hyparquet";
 import type { FileMetaData } from "hyparquet";
-import { AppendFile, tempName } from "../io/durable_file.ts";
+import { AppendFile, tempName, writeFileDurably } from "../io/durable_file.ts";
 import {
   decodeMegatronIndexHeader,
   MEGATRON_INDEX_PREFIX_BYTES,
@@ -56,7 +57,8 @@ import {
 } from "./bin_format.ts";
 import { createWriter, outputFiles } from "./writers.ts";
 import { fileAsyncBuffer } from "./readers.ts";
-import { shardTag } from "./shard.ts";
+import { shardOutputPath, shardTag } from "./shard.ts";
+import { StatsCollector, type StatsSnapshot } from "../evals/stats.ts";
 import { manifestsDisagree, readShardManifest } from "./shard_manifest.ts";
 
 /** Formats `merge` handles. */
@@ -619,4 +621,126 @@ async function withParquet<T>(
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * The `--stats` files of the shards of a run (`shardOutputPath(file, i/n)`, in shard order).
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { shardStatsFiles } from "./merge.ts";
+ * deepStrictEqual(shardStatsFiles("s.json", 2), ["s.shard-00000-of-00002.json", "s.shard-00001-of-00002.json"]);
+ * ```
+ */
+export function shardStatsFiles(file: string, count: number): string[] {
+  return Array.from({ length: count }, (_, index) => shardOutputPath(file, { index, count }));
+}
+
+/** A `parse-dataset` stats file of a shard: the statistics and the collector's state. */
+interface ParseStatsFile {
+  snapshot?: StatsSnapshot;
+  seconds: number;
+  read: number;
+  backend?: string;
+}
+
+/**
+ * Combines the `--stats` files of a run's shards (in shard order) into the stats the unsharded
+ * run writes, and writes them to `out` (durably). Both commands:
+ * - `render-dataset`: every count is the sum of the shards' counts; the settings in the file
+ *   (`analysis.policy`, `length.max_tokens`) must agree. The file has no timing fields: the
+ *   merged file is the unsharded run's, byte for byte.
+ * - `parse-dataset`: a shard's file carries its collector's state (`snapshot`, the
+ *   representation `--resume` keeps); the states are combined ({@link StatsCollector.combine}),
+ *   `read` summed, `shard` is `0/1`. The timing fields are the
+ *   only ones that differ from the unsharded run's (`STATS_TIMING_FIELDS` of `stats.ts`): `seconds` is the sum of the shards' seconds
+ *   and the rates are the counts over it; `backend` is the shards' (joined when they differ).
+ *
+ * One input is returned as it is (without its `snapshot`).
+ *
+ * @throws {SyntaxError} naming the file that is missing, unreadable, of the other command, or
+ * whose settings differ.
+ * @example
+ * ```ts ignore
+ * import { mergeStatsFiles, shardStatsFiles } from "./merge.ts";
+ * mergeStatsFiles(shardStatsFiles("stats.json", 4), "stats.json");
+ * ```
+ */
+export function mergeStatsFiles(inputs: readonly string[], out: string): void {
+  if (inputs.length === 0) throw new RangeError("Cannot merge stats: no inputs");
+  const parts = inputs.map((f) => {
+    if (!existsSync(f)) throw new SyntaxError(`Cannot merge stats: ${f} is missing`);
+    try {
+      return JSON.parse(readFileSync(f, "utf8")) as Record<string, unknown>;
+    } catch (e) {
+      throw new SyntaxError(`Cannot merge stats: ${f} is not JSON (${errorText(e)})`);
+    }
+  });
+  const render = (p: Record<string, unknown>) => typeof p.records === "object";
+  for (let i = 1; i < parts.length; i++) {
+    if (render(parts[i]) !== render(parts[0])) {
+      throw new SyntaxError(
+        `Cannot merge stats: ${inputs[i]} and ${inputs[0]} are of two commands`,
+      );
+    }
+  }
+  let merged: unknown;
+  if (parts.length === 1) {
+    const { snapshot: _, ...rest } = parts[0];
+    merged = rest;
+  } else if (render(parts[0])) {
+    merged = parts.slice(1).reduce(
+      (acc, p, i) => sumCounts(acc, p, inputs[i + 1], inputs[0], ""),
+      parts[0] as unknown,
+    );
+  } else {
+    const files = parts as unknown as ParseStatsFile[];
+    files.forEach((p, i) => {
+      if (p.snapshot === undefined) {
+        throw new SyntaxError(
+          `Cannot merge stats: ${
+            inputs[i]
+          } has no snapshot (a parse-dataset --shard stats file has one)`,
+        );
+      }
+    });
+    const collector = StatsCollector.combine(files.map((p) => p.snapshot!));
+    let seconds = 0;
+    let read = 0;
+    for (const p of files) {
+      seconds += p.seconds;
+      read += p.read;
+    }
+    const stats: Record<string, unknown> = { ...collector.result(seconds, read, "0/1") };
+    const backends = [...new Set(files.map((p) => p.backend).filter((b) => b !== undefined))];
+    if (backends.length > 0) stats.backend = backends.join(", ");
+    merged = stats;
+  }
+  writeFileDurably(out, JSON.stringify(merged, null, 2) + "\n");
+}
+
+// The fields of render-dataset's stats (`reportPolicies` in src/cli/record_policy_flags.ts)
+// that hold settings, not counts.
+const RENDER_STATS_SETTINGS = new Set(["analysis.policy", "length.max_tokens"]);
+
+// render-dataset stats: counts add; settings (and any non-number) must be equal.
+function sumCounts(a: unknown, b: unknown, file: string, ref: string, path: string): unknown {
+  const setting = RENDER_STATS_SETTINGS.has(path);
+  if (!setting && typeof a === "number" && typeof b === "number") return a + b;
+  if (a !== null && b !== null && typeof a === "object" && typeof b === "object") {
+    const out: Record<string, unknown> = {};
+    const ao = a as Record<string, unknown>;
+    const bo = b as Record<string, unknown>;
+    for (const k of new Set([...Object.keys(ao), ...Object.keys(bo)])) {
+      out[k] = sumCounts(ao[k], bo[k], file, ref, path ? `${path}.${k}` : k);
+    }
+    return out;
+  }
+  if (a !== b) {
+    throw new SyntaxError(
+      `Cannot merge stats: ${file} has ${path} = ${JSON.stringify(b)}, ${ref} ${JSON.stringify(a)}`,
+    );
+  }
+  return a;
 }

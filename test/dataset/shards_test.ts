@@ -335,6 +335,85 @@ describe("contiguous shards: render-dataset + merge", () => {
     });
   });
 
+  test(
+    "merge --stats: the shards' --stats files (one per shard) sum to the unsharded run's (n = 1..4)",
+    {
+      timeout: 180_000,
+    },
+    async () => {
+      await withTmp(async (dir) => {
+        const inputs = writeInputs(dir);
+        const cli = async (args: string[]) => {
+          const host = memoryHost();
+          const code = await main(args, host);
+          assert.ok(code === 0 || code === 1, host.err());
+        };
+        const common = [
+          "--output-format",
+          "bin",
+          "--workers",
+          "1",
+          "--max-tokens",
+          "300",
+          "--overflow",
+          "drop",
+        ];
+        const whole = join(dir, "whole.json");
+        await cli([
+          "render-dataset",
+          ...inputs,
+          "--out",
+          join(dir, "w"),
+          "--stats",
+          whole,
+          ...common,
+        ]);
+        const expected = readFileSync(whole, "utf8");
+        const parsed = JSON.parse(expected);
+        assert.ok(parsed.records.failed >= 3 && parsed.length.dropped >= 1, expected);
+        for (let n = 1; n <= 4; n++) {
+          const stats = join(dir, `s${n}.json`);
+          const base = join(dir, `t${n}`);
+          for (let i = 0; i < n; i++) {
+            await cli([
+              "render-dataset",
+              ...inputs,
+              "--out",
+              base,
+              "--stats",
+              stats,
+              "--shard",
+              `${i}/${n}`,
+              ...common,
+            ]);
+          }
+          // Shards do not write over each other's stats: each has its own file.
+          if (n > 1) {
+            assert.ok(!existsSync(stats));
+            assert.ok(existsSync(join(dir, `s${n}.shard-0000${n - 1}-of-0000${n}.json`)));
+          }
+          const prefixes = Array.from(
+            { length: n },
+            (_, i) => shardPrefix(base, { index: i, count: n }),
+          );
+          await cli(["merge", ...prefixes, "--out", join(dir, `m${n}`), "--stats", stats]);
+          assert.equal(readFileSync(stats, "utf8"), expected, `${n} shards`);
+        }
+        // A shard's stats file missing: refused, naming it, before anything is merged.
+        rmSync(join(dir, "s3.shard-00001-of-00003.json"));
+        const host = memoryHost();
+        const three = [0, 1, 2].map((i) => shardPrefix(join(dir, "t3"), { index: i, count: 3 }));
+        const args = ["merge", ...three, "--out", join(dir, "x"), "--stats", join(dir, "s3.json")];
+        assert.equal(await main(args, host), 2);
+        assert.match(
+          host.err(),
+          /s3\.shard-00001-of-00003\.json \(a shard's stats file\) is missing/,
+        );
+        assert.ok(!existsSync(join(dir, "x.bin")));
+      });
+    },
+  );
+
   test("one gzip file in three shards: two shards are empty, and the merge is the unsharded run", {
     timeout: 120_000,
   }, async () => {

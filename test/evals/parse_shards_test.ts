@@ -17,6 +17,9 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { parseDataset, type ParseDatasetOptions } from "../../src/evals/parse_dataset.ts";
 import { mergeDatasets } from "../../src/dataset/merge.ts";
 import { shardTag } from "../../src/dataset/shard.ts";
+import { STATS_TIMING_FIELDS, StatsCollector, type StatsInput } from "../../src/evals/stats.ts";
+import { main } from "../../src/cli/main.ts";
+import { memoryHost } from "../../src/cli/host.ts";
 import { buildInput, tokenizer } from "./_helpers.ts";
 
 async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -154,6 +157,111 @@ describe("parse-dataset: contiguous shards", () => {
     });
   });
 
+  test(
+    "merge --stats: the shards' stats combine to the unsharded run's, timings aside (n = 1..4)",
+    {
+      timeout: 180_000,
+    },
+    async () => {
+      await withTmp(async (dir) => {
+        const { lines } = buildInput();
+        const inputs = writeInputs(dir, lines);
+        const cli = async (args: string[]) => {
+          const host = memoryHost();
+          const code = await main(args, host);
+          assert.ok(code === 0 || code === 1, host.err());
+        };
+        const common = ["--workers", "1", "--backend", "cpu"];
+        const whole = join(dir, "whole.json");
+        await cli([
+          "parse-dataset",
+          ...inputs,
+          "--out",
+          join(dir, "w.jsonl"),
+          "--stats",
+          whole,
+          ...common,
+        ]);
+        const expected = withoutTimings(JSON.parse(readFileSync(whole, "utf8")));
+        assert.ok((expected.errors as unknown[]).length >= 2, "the inputs hold error reasons");
+        assert.ok((expected.status as { recovered: number }).recovered >= 1, "and recovered ones");
+        for (let n = 1; n <= 4; n++) {
+          const stats = join(dir, `s${n}.json`);
+          for (let i = 0; i < n; i++) {
+            const out = join(dir, `r${n}.jsonl`);
+            await cli([
+              "parse-dataset",
+              ...inputs,
+              "--out",
+              out,
+              "--stats",
+              stats,
+              "--shard",
+              `${i}/${n}`,
+              ...common,
+            ]);
+          }
+          if (n > 1) assert.ok(!existsSync(stats), "a shard writes its own stats file");
+          const shards = Array.from(
+            { length: n },
+            (_, i) => join(dir, `r${n}${shardTag({ index: i, count: n })}.jsonl`),
+          );
+          await cli(["merge", ...shards, "--out", join(dir, `m${n}.jsonl`), "--stats", stats]);
+          const merged = JSON.parse(readFileSync(stats, "utf8"));
+          assert.deepEqual(withoutTimings(merged), expected, `${n} shards`);
+          assert.deepEqual(
+            Object.keys(merged),
+            Object.keys(JSON.parse(readFileSync(whole, "utf8"))),
+          );
+        }
+      });
+    },
+  );
+
+  test("StatsCollector.combine of a run cut anywhere equals the whole run, key caps included", () => {
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    // 1,500 channel and recipient names: past the 1,000-key caps, so "(other)" and dropped keys
+    // must come out as one run counts them.
+    const inputs: Array<[StatsInput, number]> = Array.from({ length: 4000 }, (_, i) => {
+      const status = (["ok", "recovered", "error"] as const)[rand(3)];
+      const channel = `c${rand(1500)}`;
+      return [{
+        sample: rand(4) === 0 ? rand(3) : undefined,
+        truncated: rand(5) === 0,
+        status,
+        stop: (["return", "call", "end", "none"] as const)[rand(4)],
+        messages: [{ channel }, { channel: `c${rand(1500)}` }],
+        content_tokens: [rand(9), rand(9)],
+        dropped: rand(6) === 0 ? [{ from: 0, to: rand(5), reason: `d${rand(3)}` }] : undefined,
+        repairs: rand(6) === 0 ? [{ repair: `r${rand(4)}` }] : undefined,
+        tool_calls: rand(3) === 0
+          ? [{ recipient: `functions.f${rand(1500)}`, arguments: null, raw: `{bad ${i}` }]
+          : [],
+        reason: status === "ok" ? undefined : `e${rand(30)}`,
+        error: `error ${i}`,
+      }, rand(50)];
+    });
+    const where = (i: number) => ({ record: i, file: "a.jsonl", line: i + 1 });
+    const whole = new StatsCollector();
+    inputs.forEach(([r, t], i) => whole.add(r, t, where(i)));
+    for (const cuts of [[0], [1], [3999], [700, 700, 2500], [10, 1200, 1900, 3000]]) {
+      const parts: StatsCollector[] = [];
+      const bounds = [0, ...cuts, inputs.length];
+      for (let k = 0; k + 1 < bounds.length; k++) {
+        const c = new StatsCollector();
+        for (let i = bounds[k]; i < bounds[k + 1]; i++) c.add(inputs[i][0], inputs[i][1], where(i));
+        parts.push(c);
+      }
+      const combined = StatsCollector.combine(parts.map((c) => c.snapshot()));
+      assert.deepEqual(combined.snapshot(), whole.snapshot(), `cut at ${cuts}`);
+      assert.deepEqual(combined.result(1, 4000, "0/1"), whole.result(1, 4000, "0/1"));
+    }
+  });
+
   test("records of several samples split over batches: merged shards equal the unsharded output", {
     timeout: 120_000,
   }, async () => {
@@ -177,3 +285,12 @@ describe("parse-dataset: contiguous shards", () => {
     });
   });
 });
+
+function withoutTimings(stats: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...stats };
+  for (const k of STATS_TIMING_FIELDS) {
+    assert.equal(typeof out[k], "number", k);
+    delete out[k];
+  }
+  return out;
+}

@@ -9,7 +9,13 @@
 import type { Command } from "../commands.ts";
 import { existsSync } from "node:fs";
 import { asUsageError, checkInputFiles, UsageError } from "../args.ts";
-import { checkShardSet, mergeDatasets, prefixesOf } from "../../dataset/merge.ts";
+import {
+  checkShardSet,
+  mergeDatasets,
+  mergeStatsFiles,
+  prefixesOf,
+  shardStatsFiles,
+} from "../../dataset/merge.ts";
 import { formatCount } from "../../dataset/progress.ts";
 
 /** The `merge` command. */
@@ -31,8 +37,18 @@ export const command: Command = {
     positionals: { name: "INPUT...", description: "Dataset prefixes or files", min: 1 },
     options: [
       { name: "out", type: "string", valueName: "PREFIX", description: "Output prefix (required)" },
+      {
+        name: "stats",
+        type: "string",
+        valueName: "FILE",
+        description:
+          "Combine the shards' --stats files (FILE with the shard tag, as the shards wrote them) into FILE",
+      },
     ],
-    examples: ["harmony merge data/train.shard-* --out data/train"],
+    examples: [
+      "harmony merge data/train.shard-* --out data/train",
+      "harmony merge results.shard-*.jsonl.gz --out results.jsonl.gz --stats stats.json",
+    ],
   },
   async run(args, host) {
     const outOpt = args.options.out;
@@ -45,7 +61,18 @@ export const command: Command = {
       checkInputFiles([p], data ?? ".idx");
     }
     asUsageError(() => checkShardSet(prefixes));
+    const statsOpt = args.options.stats;
+    const stats = typeof statsOpt === "string"
+      ? shardStatsFiles(statsOpt, prefixes.length)
+      : undefined;
+    if (stats !== undefined) {
+      const missing = stats.find((f) => !existsSync(f));
+      if (missing !== undefined) {
+        throw new UsageError(`Cannot merge --stats: ${missing} (a shard's stats file) is missing`);
+      }
+    }
     const s = await mergeDatasets(prefixes, out);
+    if (stats !== undefined) mergeStatsFiles(stats, statsOpt as string);
     const tokens = s.format.startsWith("jsonl") ? "" : `, ${formatCount(s.tokens)} tokens`;
     await host.stderr.write(
       `merge: ${s.inputs} ${s.format} datasets → ${s.records} records${tokens} → ${s.files[0]}\n`,
