@@ -16,9 +16,11 @@
  *   as the unsharded run.
  * - gzip JSONL: the shards are decompressed (streaming) and their lines written through the same
  *   {@link AppendFile} (one gzip member per 1 MiB buffer, `gzipSync` defaults, deterministic).
- *   An unsharded run also ends a member at each checkpoint (`--checkpoint-every`, default 8192
- *   records); the merge cannot tell where those fell, so its bytes equal the unsharded file's
- *   when the run took no checkpoint before its end, and its decompressed content always does.
+ *   An unsharded run also ends a member at each checkpoint (every `--checkpoint-every` records,
+ *   counted from the first record); the shards' manifests give that interval and whether a record
+ *   may make several lines (`--field` with `[*]`: a line of sample k > 0 continues its record),
+ *   so the merge ends its members at the same records: the unsharded file's bytes. Inputs without
+ *   a manifest (a single unsharded file) get members at the buffer only.
  *
  * @module
  */
@@ -59,7 +61,7 @@ import { createWriter, outputFiles } from "./writers.ts";
 import { fileAsyncBuffer } from "./readers.ts";
 import { shardOutputPath, shardTag } from "./shard.ts";
 import { StatsCollector, type StatsSnapshot } from "../evals/stats.ts";
-import { manifestsDisagree, readShardManifest } from "./shard_manifest.ts";
+import { manifestsDisagree, readShardManifest, type ShardManifest } from "./shard_manifest.ts";
 
 /** Formats `merge` handles. */
 export type MergeFormat = "megatron" | "bin" | "jsonl" | "jsonl.gz" | "parquet";
@@ -242,7 +244,7 @@ export async function mergeDatasets(
     : format === "jsonl"
     ? mergeJsonl(prefixes, out)
     : format === "jsonl.gz"
-    ? await mergeJsonlGz(prefixes, out)
+    ? await mergeJsonlGz(prefixes, out, manifests[0][1]?.gzipMembers)
     : await mergeParquet(prefixes, out, manifests[0][1]?.rowGroupRows ?? options.rowGroupRows);
   const errors = prefixes.map((p) => `${p}.errors.jsonl`).filter((p) => existsSync(p));
   if (errors.length > 0) {
@@ -475,10 +477,28 @@ function copyRange(
 // gzip JSONL (parse-dataset): each shard decompressed as a stream and its lines written one by
 // one, as parse-dataset writes them, through a gzip AppendFile (see the module doc). A shard that
 // is not a whole gzip stream or does not end its last line is refused before anything is renamed.
-async function mergeJsonlGz(prefixes: readonly string[], out: string): Promise<MergeSummary> {
+async function mergeJsonlGz(
+  prefixes: readonly string[],
+  out: string,
+  members: ShardManifest["gzipMembers"],
+): Promise<MergeSummary> {
   const dst = `${out}.jsonl.gz`;
   const f = new AppendFile(tempName(dst), { gzip: true });
   let records = 0;
+  // The unsharded run ends a member after every `checkpointEvery` records: before the line that
+  // starts the next record (a line of sample k > 0 continues its record).
+  let inputRecords = 0;
+  const decoder = new TextDecoder();
+  const write = (line: Uint8Array) => {
+    if (members !== undefined) {
+      const starts = !members.samples || !((JSON.parse(decoder.decode(line))?.sample ?? 0) > 0);
+      if (starts) {
+        if (inputRecords > 0 && inputRecords % members.checkpointEvery === 0) f.flush();
+        inputRecords++;
+      }
+    }
+    f.write(line);
+  };
   try {
     for (const p of prefixes) {
       const src = `${p}.jsonl.gz`;
@@ -491,10 +511,10 @@ async function mergeJsonlGz(prefixes: readonly string[], out: string): Promise<M
             const piece = c.subarray(from, i + 1);
             if (carry.length > 0) {
               carry.push(piece);
-              f.write(concat(carry));
+              write(concat(carry));
               carry = [];
             } else {
-              f.write(piece);
+              write(piece);
             }
             records++;
             from = i + 1;

@@ -43,6 +43,12 @@ export interface ShardManifest {
    * writer's default).
    */
   rowGroupRows?: number;
+  /**
+   * gzip JSONL outputs (`parse-dataset`): records between checkpoints, each of which ends a gzip
+   * member, and whether a record may make several lines (`--field` with `[*]`), so that `merge`
+   * can end its members where the unsharded run ends them.
+   */
+  gzipMembers?: { checkpointEvery: number; samples: boolean };
 }
 
 /**

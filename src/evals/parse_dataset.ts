@@ -28,6 +28,7 @@ import type { Role } from "../chat/role.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
 import { type InputRecord, InputShard, type ReadPosition } from "../dataset/readers.ts";
 import { type Shard, WHOLE } from "../dataset/shard.ts";
+import { parseFieldPath } from "./field_path.ts";
 import {
   inputsHash,
   settingsHash,
@@ -321,6 +322,14 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
         shard,
         settings: settingsHash({ ...settings, shard: undefined }),
         inputs: inputsHash(inputs),
+        ...(gzip
+          ? {
+            gzipMembers: {
+              checkpointEvery: every,
+              samples: parse.field !== undefined && parseFieldPath(parse.field).wildcard >= 0,
+            },
+          }
+          : {}),
       });
     }
     renameSync(temp, out);
