@@ -70,7 +70,8 @@ export const RECORD_POLICY_OPTIONS: readonly OptionSpec[] = [
     name: "stats",
     type: "string",
     valueName: "FILE",
-    description: "Write the run's counts (records, tokens, analysis, lengths) as JSON",
+    description:
+      "Write the run's counts (records, tokens, analysis, lengths) as JSON (a shard: FILE with its shard tag)",
   },
 ];
 

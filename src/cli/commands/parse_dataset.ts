@@ -235,7 +235,7 @@ export const command: Command = {
         name: "stats",
         type: "string",
         valueName: "FILE",
-        description: "Also write the summary statistics as JSON",
+        description: "Also write the summary statistics as JSON (a shard: FILE with its shard tag)",
       },
       ...jobOptions("parsing"),
     ],
