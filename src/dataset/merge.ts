@@ -237,6 +237,13 @@ export async function mergeDatasets(
   const manifests = prefixes.map((p) => [p, readShardManifest(p)] as const);
   const why = manifestsDisagree(manifests);
   if (why !== undefined) throw new RangeError(`Cannot merge: ${why}`);
+  for (const [p, m] of manifests) {
+    const file = `${p}.${format}`;
+    const sized = format === "jsonl" || format === "jsonl.gz";
+    if (sized && m?.bytes !== undefined && statSync(file).size !== m.bytes) {
+      fail(p, `${file} is ${statSync(file).size} bytes, its manifest says ${m.bytes}`);
+    }
+  }
   const summary = format === "megatron"
     ? mergeMegatron(prefixes, out)
     : format === "bin"

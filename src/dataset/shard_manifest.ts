@@ -39,6 +39,11 @@ export interface ShardManifest {
   /** SHA-256 of the inputs' content fingerprints, as {@link inputsHash} gives it. */
   inputs: string;
   /**
+   * The output file's size (`parse-dataset`), which `merge` checks: a JSONL or gzip shard cut at
+   * a line or member boundary is otherwise whole.
+   */
+  bytes?: number;
+  /**
    * Parquet outputs: rows per row group, which `merge` cuts its row groups by (absent: the
    * writer's default).
    */

@@ -318,6 +318,7 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
         version: 1,
         command: "parse-dataset",
         format: gzip ? "jsonl.gz" : "jsonl",
+        bytes: file.length,
         vocabulary: VOCABULARY,
         shard,
         settings: settingsHash({ ...settings, shard: undefined }),

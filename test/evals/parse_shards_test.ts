@@ -170,10 +170,43 @@ describe("parse-dataset: contiguous shards", () => {
       await assert.rejects(mergeDatasets(prefixes, join(dir, "m")), {
         name: "SyntaxError",
         message:
-          /^Cannot merge .*g\.shard-00001-of-00003: it is truncated or inconsistent \(.*g\.shard-00001-of-00003\.jsonl\.gz is not a whole gzip stream/,
+          /^Cannot merge .*g\.shard-00001-of-00003: it is truncated or inconsistent \(.*g\.shard-00001-of-00003\.jsonl\.gz is \d+ bytes, its manifest says \d+\)$/,
+      });
+      // Without a manifest (an unsharded file) the gzip stream itself tells.
+      const lone = join(dir, "lone");
+      await parseDataset({ inputs, tokenizer, out: `${lone}.jsonl.gz` });
+      truncateSync(`${lone}.jsonl.gz`, statSync(`${lone}.jsonl.gz`).size - 5);
+      await assert.rejects(mergeDatasets([lone], join(dir, "m")), {
+        name: "SyntaxError",
+        message:
+          /^Cannot merge .*lone: it is truncated or inconsistent \(.*lone\.jsonl\.gz is not a whole gzip stream/,
       });
       assert.equal(existsSync(join(dir, "m.jsonl.gz")), false);
       assert.equal(existsSync(join(dir, "m.jsonl.gz.tmp")), false);
+      // Cut at a member boundary (checkpoints every 5 records end members), or a plain JSONL
+      // shard cut at a line: whole streams, caught by the size the manifest records.
+      for (const ext of [".jsonl.gz", ".jsonl"]) {
+        const cut: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          const shard = { index: i, count: 3 };
+          const prefix = join(dir, `c${ext.length}${shardTag(shard)}`);
+          await parseDataset({ inputs, tokenizer, shard, checkpointEvery: 5, out: prefix + ext });
+          cut.push(prefix);
+        }
+        const file = cut[2] + ext;
+        const bytes = readFileSync(file);
+        const keep = ext === ".jsonl"
+          ? bytes.lastIndexOf(0x0a, bytes.length - 2) + 1
+          : memberEnds(bytes).at(-2)!;
+        assert.ok(keep > 0 && keep < bytes.length);
+        truncateSync(file, keep);
+        await assert.rejects(mergeDatasets(cut, join(dir, "m")), {
+          name: "SyntaxError",
+          message: new RegExp(
+            `^Cannot merge .*${ext.length}\\.shard-00002-of-00003: it is truncated or inconsistent \\(.*is ${keep} bytes, its manifest says ${bytes.length}\\)$`,
+          ),
+        });
+      }
     });
   });
 
@@ -315,10 +348,15 @@ function withoutTimings(stats: Record<string, unknown>): Record<string, unknown>
   return out;
 }
 
-/** The gzip members of a multi-member file (each starts with 1f 8b 08; counted by inflating). */
+/** The gzip members of a multi-member file. */
 function members(bytes: Uint8Array): number {
-  let n = 0;
-  for (let at = 0; at < bytes.length; n++) {
+  return memberEnds(bytes).length;
+}
+
+/** Where each gzip member of a multi-member file ends (found by inflating prefixes). */
+function memberEnds(bytes: Uint8Array): number[] {
+  const ends: number[] = [];
+  for (let at = 0; at < bytes.length;) {
     let lo = at + 18;
     // The shortest prefix from `at` that gunzips alone is one member.
     while (lo <= bytes.length) {
@@ -330,6 +368,7 @@ function members(bytes: Uint8Array): number {
       }
     }
     at = lo;
+    ends.push(at);
   }
-  return n;
+  return ends;
 }
