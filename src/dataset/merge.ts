@@ -680,9 +680,9 @@ interface ParseStatsFile {
  *   merged file is the unsharded run's, byte for byte.
  * - `parse-dataset`: a shard's file carries its collector's state (`snapshot`, the
  *   representation `--resume` keeps); the states are combined ({@link StatsCollector.combine}),
- *   `read` summed, `shard` is `0/1`. The timing fields are the
- *   only ones that differ from the unsharded run's (`STATS_TIMING_FIELDS` of `stats.ts`): `seconds` is the sum of the shards' seconds
- *   and the rates are the counts over it; `backend` is the shards' (joined when they differ).
+ *   `read` summed, `shard` is `0/1`. Only the timing fields (`STATS_TIMING_FIELDS` of
+ *   `stats.ts`) differ from the unsharded run's: `seconds` is the sum of the shards' seconds and
+ *   the rates are the counts over it; `backend` is the shards' (joined when they differ).
  *
  * One input is returned as it is (without its `snapshot`).
  *
