@@ -19,6 +19,7 @@ import {
 } from "../dataset/record_policy.ts";
 import type { RenderDatasetSummary } from "../dataset/pipeline.ts";
 import { formatCount } from "../dataset/progress.ts";
+import { type Shard, shardOutputPath, WHOLE } from "../dataset/shard.ts";
 
 type Options = Record<string, string | boolean | string[] | undefined>;
 
@@ -69,7 +70,8 @@ export const RECORD_POLICY_OPTIONS: readonly OptionSpec[] = [
     name: "stats",
     type: "string",
     valueName: "FILE",
-    description: "Write the run's counts (records, tokens, analysis, lengths) as JSON",
+    description:
+      "Write the run's counts (records, tokens, analysis, lengths) as JSON (a shard: FILE with its shard tag)",
   },
 ];
 
@@ -169,7 +171,8 @@ export function policyNotes(s: RenderDatasetSummary): string[] {
 }
 
 /**
- * Warns about records with no trained token and writes `--stats FILE`.
+ * Warns about records with no trained token and writes `--stats FILE` (a shard's:
+ * `shardOutputPath(FILE, shard)`, which `merge --stats FILE` sums).
  *
  * @example
  * ```ts ignore
@@ -181,6 +184,7 @@ export async function reportPolicies(
   host: Host,
   s: RenderDatasetSummary,
   o: Options,
+  shard: Shard = WHOLE,
 ): Promise<void> {
   const written = s.untrained - s.skippedUntrained;
   if (written > 0) {
@@ -215,6 +219,7 @@ export async function reportPolicies(
         truncated_tokens: s.truncatedTokens,
       },
     };
-    writeFileSync(o.stats, JSON.stringify(stats, null, 2) + "\n");
+    // Shards write their own file (the one naming rule of both dataset commands).
+    writeFileSync(shardOutputPath(o.stats, shard), JSON.stringify(stats, null, 2) + "\n");
   }
 }

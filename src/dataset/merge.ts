@@ -1,17 +1,45 @@
 /**
  * Merging of `render-dataset` outputs (the shards of one run) into one dataset: Megatron datasets
- * (tokens and loss masks), flat `bin` datasets and JSONL (`render-dataset --output-format jsonl`
- * and `parse-dataset` outputs). Shards are contiguous ranges of the inputs (`shard.ts`), so the
- * merge of all shards of a run, in order, is byte for byte the unsharded run's output. Data
- * files are copied in 1 MiB chunks and the indexes rebuilt by streaming, so memory stays bounded
- * whatever the sizes. The merged records are the inputs' records in the order the prefixes are
- * given (shard 0's, then shard 1's, …).
+ * (tokens and loss masks), flat `bin` datasets, JSONL (`render-dataset --output-format jsonl`
+ * and `parse-dataset` outputs), gzip JSONL (`parse-dataset --out X.jsonl.gz`) and Parquet.
+ * Shards are contiguous ranges of the inputs (`shard.ts`), so the merge of all shards of a run,
+ * in order, is byte for byte the unsharded run's output. Data files are copied in 1 MiB chunks
+ * and the indexes rebuilt by streaming, so memory stays bounded whatever the sizes. The merged
+ * records are the inputs' records in the order the prefixes are given (shard 0's, then shard
+ * 1's, …).
+ *
+ * Parquet and gzip files are not concatenated but written again by the writer of a run, so that
+ * their internal cuts fall where one run cuts them:
+ * - Parquet: the shards' rows are read one row group at a time and written through the
+ *   `render-dataset` writer with the run's row-group size (`PREFIX.shard.json`), which cuts row
+ *   groups by rows and tokens only (never at checkpoints): the same row groups, footer and bytes
+ *   as the unsharded run.
+ * - gzip JSONL: the shards are decompressed (streaming) and their lines written through the same
+ *   {@link AppendFile} (one gzip member per 1 MiB buffer, `gzipSync` defaults, deterministic).
+ *   An unsharded run also ends a member at each checkpoint (every `--checkpoint-every` records,
+ *   counted from the first record); the shards' manifests give that interval and whether a record
+ *   may make several lines (`--field` with `[*]`: a line of sample k > 0 continues its record),
+ *   so the merge ends its members at the same records: the unsharded file's bytes. Inputs without
+ *   a manifest (a single unsharded file) get members at the buffer only.
  *
  * @module
  */
 
-import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, statSync } from "node:fs";
-import { AppendFile, tempName } from "../io/durable_file.ts";
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
+import { createGunzip } from "node:zlib";
+import { parquetMetadataAsync, parquetReadObjects } from "hyparquet";
+import type { FileMetaData } from "hyparquet";
+import { AppendFile, tempName, writeFileDurably } from "../io/durable_file.ts";
 import {
   decodeMegatronIndexHeader,
   MEGATRON_INDEX_PREFIX_BYTES,
@@ -29,12 +57,14 @@ import {
   encodeBinIndexHeader,
   patchFile,
 } from "./bin_format.ts";
-import { outputFiles } from "./writers.ts";
-import { shardTag } from "./shard.ts";
-import { manifestsDisagree, readShardManifest } from "./shard_manifest.ts";
+import { createWriter, outputFiles } from "./writers.ts";
+import { fileAsyncBuffer } from "./readers.ts";
+import { shardOutputPath, shardTag } from "./shard.ts";
+import { StatsCollector, type StatsSnapshot } from "../evals/stats.ts";
+import { manifestsDisagree, readShardManifest, type ShardManifest } from "./shard_manifest.ts";
 
 /** Formats `merge` handles. */
-export type MergeFormat = "megatron" | "bin" | "jsonl";
+export type MergeFormat = "megatron" | "bin" | "jsonl" | "jsonl.gz" | "parquet";
 
 const SUFFIXES = [
   ".shard.json",
@@ -44,6 +74,7 @@ const SUFFIXES = [
   ".checkpoint.json",
   ".bin",
   ".idx",
+  ".jsonl.gz",
   ".jsonl",
   ".parquet",
 ];
@@ -79,7 +110,8 @@ export function prefixesOf(names: readonly string[]): string[] {
 }
 
 /**
- * Tells the format of the dataset at `prefix` from its `.idx` magic.
+ * Tells the format of the dataset at `prefix`: JSONL, gzip JSONL or Parquet by the file that
+ * exists, else from its `.idx` magic.
  *
  * @throws {SyntaxError} when `PREFIX.idx` is neither a Megatron nor a `bin` index.
  *
@@ -91,11 +123,8 @@ export function prefixesOf(names: readonly string[]): string[] {
  */
 export function detectDatasetFormat(prefix: string): MergeFormat {
   if (existsSync(`${prefix}.jsonl`)) return "jsonl";
-  if (existsSync(`${prefix}.parquet`)) {
-    throw new SyntaxError(
-      `Cannot merge ${prefix}: Parquet outputs are not merged (read the shard files as one dataset)`,
-    );
-  }
+  if (existsSync(`${prefix}.jsonl.gz`)) return "jsonl.gz";
+  if (existsSync(`${prefix}.parquet`)) return "parquet";
   const head = readRange(`${prefix}.idx`, 0, 9);
   if (head[0] === 0x4d && head[1] === 0x4d && head[2] === 0x49) return "megatron";
   if (BIN_INDEX_MAGIC.every((b, i) => head[i] === b)) return "bin";
@@ -146,6 +175,15 @@ export function checkShardSet(prefixes: readonly string[]): void {
   }
 }
 
+/** Options of {@link mergeDatasets}. */
+export interface MergeOptions {
+  /**
+   * Parquet: rows per row group when the inputs have no shard manifest saying it (unsharded
+   * datasets); default the writer's.
+   */
+  rowGroupRows?: number;
+}
+
 /** What a merge did. */
 export interface MergeSummary {
   /** The format merged. */
@@ -171,10 +209,14 @@ export interface MergeSummary {
  * @example
  * ```ts ignore
  * import { mergeDatasets } from "./merge.ts";
- * mergeDatasets(["out/t.shard-00000-of-00002", "out/t.shard-00001-of-00002"], "out/t");
+ * await mergeDatasets(["out/t.shard-00000-of-00002", "out/t.shard-00001-of-00002"], "out/t");
  * ```
  */
-export function mergeDatasets(prefixes: readonly string[], out: string): MergeSummary {
+export async function mergeDatasets(
+  prefixes: readonly string[],
+  out: string,
+  options: MergeOptions = {},
+): Promise<MergeSummary> {
   if (prefixes.length === 0) throw new RangeError("Cannot merge: no inputs");
   const format = detectDatasetFormat(prefixes[0]);
   for (const p of prefixes) {
@@ -192,13 +234,25 @@ export function mergeDatasets(prefixes: readonly string[], out: string): MergeSu
       }
     }
   }
-  const why = manifestsDisagree(prefixes.map((p) => [p, readShardManifest(p)] as const));
+  const manifests = prefixes.map((p) => [p, readShardManifest(p)] as const);
+  const why = manifestsDisagree(manifests);
   if (why !== undefined) throw new RangeError(`Cannot merge: ${why}`);
+  for (const [p, m] of manifests) {
+    const file = `${p}.${format}`;
+    const sized = format === "jsonl" || format === "jsonl.gz";
+    if (sized && m?.bytes !== undefined && statSync(file).size !== m.bytes) {
+      fail(p, `${file} is ${statSync(file).size} bytes, its manifest says ${m.bytes}`);
+    }
+  }
   const summary = format === "megatron"
     ? mergeMegatron(prefixes, out)
     : format === "bin"
     ? mergeBin(prefixes, out)
-    : mergeJsonl(prefixes, out);
+    : format === "jsonl"
+    ? mergeJsonl(prefixes, out)
+    : format === "jsonl.gz"
+    ? await mergeJsonlGz(prefixes, out, manifests[0][1]?.gzipMembers)
+    : await mergeParquet(prefixes, out, manifests[0][1]?.rowGroupRows ?? options.rowGroupRows);
   const errors = prefixes.map((p) => `${p}.errors.jsonl`).filter((p) => existsSync(p));
   if (errors.length > 0) {
     const dst = `${out}.errors.jsonl`;
@@ -425,4 +479,295 @@ function copyRange(
   } finally {
     closeSync(fd);
   }
+}
+
+// gzip JSONL (parse-dataset): each shard decompressed as a stream and its lines written one by
+// one, as parse-dataset writes them, through a gzip AppendFile (see the module doc). A shard that
+// is not a whole gzip stream or does not end its last line is refused before anything is renamed.
+async function mergeJsonlGz(
+  prefixes: readonly string[],
+  out: string,
+  members: ShardManifest["gzipMembers"],
+): Promise<MergeSummary> {
+  const dst = `${out}.jsonl.gz`;
+  const f = new AppendFile(tempName(dst), { gzip: true });
+  let records = 0;
+  // The unsharded run ends a member after every `checkpointEvery` records: before the line that
+  // starts the next record (a line of sample k > 0 continues its record).
+  let inputRecords = 0;
+  const decoder = new TextDecoder();
+  const write = (line: Uint8Array) => {
+    if (members !== undefined) {
+      const starts = !members.samples || !((JSON.parse(decoder.decode(line))?.sample ?? 0) > 0);
+      if (starts) {
+        if (inputRecords > 0 && inputRecords % members.checkpointEvery === 0) f.flush();
+        inputRecords++;
+      }
+    }
+    f.write(line);
+  };
+  try {
+    for (const p of prefixes) {
+      const src = `${p}.jsonl.gz`;
+      let carry: Uint8Array[] = [];
+      try {
+        for await (const chunk of createReadStream(src).pipe(createGunzip())) {
+          const c = chunk as Uint8Array;
+          let from = 0;
+          for (let i = c.indexOf(0x0a); i >= 0; i = c.indexOf(0x0a, i + 1)) {
+            const piece = c.subarray(from, i + 1);
+            if (carry.length > 0) {
+              carry.push(piece);
+              write(concat(carry));
+              carry = [];
+            } else {
+              write(piece);
+            }
+            records++;
+            from = i + 1;
+          }
+          if (from < c.length) carry.push(c.slice(from));
+        }
+      } catch (e) {
+        fail(p, `${src} is not a whole gzip stream: ${e instanceof Error ? e.message : e}`);
+      }
+      if (carry.length > 0) fail(p, `${src} does not end with a newline`);
+    }
+  } catch (e) {
+    f.close();
+    rmSync(tempName(dst), { force: true });
+    throw e;
+  }
+  f.close();
+  renameSync(tempName(dst), dst);
+  return { format: "jsonl.gz", inputs: prefixes.length, records, tokens: 0, files: [dst] };
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+// Parquet (render-dataset): every shard's footer is read and checked first (a truncated file has
+// none; the row groups must sum to the footer's row count, and all shards must have the columns
+// the writer writes); then the rows are read one row group at a time and written again through
+// the writer, which cuts row groups as an unsharded run does (see the module doc).
+async function mergeParquet(
+  prefixes: readonly string[],
+  out: string,
+  rowGroupRows: number | undefined,
+): Promise<MergeSummary> {
+  let maskColumn: string | undefined;
+  for (const p of prefixes) {
+    const m = await withParquet(p, (_, metadata) => Promise.resolve(metadata));
+    const columns = m.schema.filter((e) => e.type !== undefined).length;
+    const mask = m.schema[4]?.name;
+    if (m.schema[1]?.name !== "input_ids" || columns !== 2 || mask === undefined) {
+      fail(p, `${p}.parquet is not a render-dataset output (input_ids and a mask column)`);
+    }
+    if (maskColumn !== undefined && mask !== maskColumn) {
+      fail(p, `its mask column is ${mask}, ${prefixes[0]}'s ${maskColumn}`);
+    }
+    maskColumn = mask;
+    let rows = 0n;
+    for (const g of m.row_groups) rows += BigInt(g.num_rows);
+    if (rows !== BigInt(m.num_rows)) {
+      fail(p, `${p}.parquet's row groups hold ${rows} rows, its footer says ${m.num_rows}`);
+    }
+  }
+  const writer = createWriter("parquet", out, { rowGroupRows, maskColumn });
+  let records = 0;
+  let tokens = 0;
+  try {
+    for (const p of prefixes) {
+      await withParquet(p, async (file, metadata) => {
+        let rowStart = 0;
+        for (let g = 0; g < metadata.row_groups.length; g++) {
+          const n = Number(metadata.row_groups[g].num_rows);
+          let rows: Record<string, unknown>[];
+          try {
+            rows = await parquetReadObjects({
+              file,
+              metadata,
+              rowStart,
+              rowEnd: rowStart + n,
+            });
+          } catch (e) {
+            fail(p, `row group ${g} of ${p}.parquet cannot be read (${errorText(e)})`);
+          }
+          if (rows.length !== n) {
+            fail(p, `row group ${g} of ${p}.parquet has ${rows.length} rows, not ${n}`);
+          }
+          for (const row of rows) {
+            const ids = row.input_ids as ArrayLike<number>;
+            const mask = row[maskColumn!] as ArrayLike<number>;
+            if (ids.length !== mask.length) {
+              fail(p, `a row of ${p}.parquet has ${ids.length} tokens, ${mask.length} mask values`);
+            }
+            writer.write(Uint32Array.from(ids), Uint8Array.from(mask));
+            tokens += ids.length;
+          }
+          records += n;
+          rowStart += n;
+        }
+      });
+    }
+  } catch (e) {
+    writer.close();
+    for (const f of writer.tempFiles) rmSync(f, { force: true });
+    throw e;
+  }
+  writer.finish();
+  return { format: "parquet", inputs: prefixes.length, records, tokens, files: [...writer.files] };
+}
+
+async function withParquet<T>(
+  p: string,
+  fn: (file: Awaited<ReturnType<typeof fileAsyncBuffer>>, metadata: FileMetaData) => Promise<T>,
+): Promise<T> {
+  const file = await fileAsyncBuffer(`${p}.parquet`);
+  try {
+    let metadata: FileMetaData;
+    try {
+      metadata = await parquetMetadataAsync(file);
+    } catch (e) {
+      fail(p, `${p}.parquet has no readable footer (${errorText(e)})`);
+    }
+    return await fn(file, metadata);
+  } finally {
+    await file.close();
+  }
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * The `--stats` files of the shards of a run (`shardOutputPath(file, i/n)`, in shard order).
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { shardStatsFiles } from "./merge.ts";
+ * deepStrictEqual(shardStatsFiles("s.json", 2), ["s.shard-00000-of-00002.json", "s.shard-00001-of-00002.json"]);
+ * ```
+ */
+export function shardStatsFiles(file: string, count: number): string[] {
+  return Array.from({ length: count }, (_, index) => shardOutputPath(file, { index, count }));
+}
+
+/** A `parse-dataset` stats file of a shard: the statistics and the collector's state. */
+interface ParseStatsFile {
+  snapshot?: StatsSnapshot;
+  seconds: number;
+  read: number;
+  backend?: string;
+}
+
+/**
+ * Combines the `--stats` files of a run's shards (in shard order) into the stats the unsharded
+ * run writes, and writes them to `out` (durably). Both commands:
+ * - `render-dataset`: every count is the sum of the shards' counts; the settings in the file
+ *   (`analysis.policy`, `length.max_tokens`) must agree. The file has no timing fields: the
+ *   merged file is the unsharded run's, byte for byte.
+ * - `parse-dataset`: a shard's file carries its collector's state (`snapshot`, the
+ *   representation `--resume` keeps); the states are combined ({@link StatsCollector.combine}),
+ *   `read` summed, `shard` is `0/1`. Only the timing fields (`STATS_TIMING_FIELDS` of
+ *   `stats.ts`) differ from the unsharded run's: `seconds` is the sum of the shards' seconds and
+ *   the rates are the counts over it; `backend` is the shards' (joined when they differ).
+ *
+ * One input is returned as it is (without its `snapshot`).
+ *
+ * @throws {SyntaxError} naming the file that is missing, unreadable, of the other command, or
+ * whose settings differ.
+ * @example
+ * ```ts ignore
+ * import { mergeStatsFiles, shardStatsFiles } from "./merge.ts";
+ * mergeStatsFiles(shardStatsFiles("stats.json", 4), "stats.json");
+ * ```
+ */
+export function mergeStatsFiles(inputs: readonly string[], out: string): void {
+  if (inputs.length === 0) throw new RangeError("Cannot merge stats: no inputs");
+  const parts = inputs.map((f) => {
+    if (!existsSync(f)) throw new SyntaxError(`Cannot merge stats: ${f} is missing`);
+    try {
+      return JSON.parse(readFileSync(f, "utf8")) as Record<string, unknown>;
+    } catch (e) {
+      throw new SyntaxError(`Cannot merge stats: ${f} is not JSON (${errorText(e)})`);
+    }
+  });
+  const render = (p: Record<string, unknown>) => typeof p.records === "object";
+  for (let i = 1; i < parts.length; i++) {
+    if (render(parts[i]) !== render(parts[0])) {
+      throw new SyntaxError(
+        `Cannot merge stats: ${inputs[i]} and ${inputs[0]} are of two commands`,
+      );
+    }
+  }
+  let merged: unknown;
+  if (parts.length === 1) {
+    const { snapshot: _, ...rest } = parts[0];
+    merged = rest;
+  } else if (render(parts[0])) {
+    merged = parts.slice(1).reduce(
+      (acc, p, i) => sumCounts(acc, p, inputs[i + 1], inputs[0], ""),
+      parts[0] as unknown,
+    );
+  } else {
+    const files = parts as unknown as ParseStatsFile[];
+    files.forEach((p, i) => {
+      if (p.snapshot === undefined) {
+        throw new SyntaxError(
+          `Cannot merge stats: ${
+            inputs[i]
+          } has no snapshot (a parse-dataset --shard stats file has one)`,
+        );
+      }
+    });
+    const collector = StatsCollector.combine(files.map((p) => p.snapshot!));
+    let seconds = 0;
+    let read = 0;
+    for (const p of files) {
+      seconds += p.seconds;
+      read += p.read;
+    }
+    const stats: Record<string, unknown> = { ...collector.result(seconds, read, "0/1") };
+    const backends = [...new Set(files.map((p) => p.backend).filter((b) => b !== undefined))];
+    if (backends.length > 0) stats.backend = backends.join(", ");
+    merged = stats;
+  }
+  writeFileDurably(out, JSON.stringify(merged, null, 2) + "\n");
+}
+
+// The fields of render-dataset's stats (`reportPolicies` in src/cli/record_policy_flags.ts)
+// that hold settings, not counts.
+const RENDER_STATS_SETTINGS = new Set(["analysis.policy", "length.max_tokens"]);
+
+// render-dataset stats: counts add; settings (and any non-number) must be equal.
+function sumCounts(a: unknown, b: unknown, file: string, ref: string, path: string): unknown {
+  const setting = RENDER_STATS_SETTINGS.has(path);
+  if (!setting && typeof a === "number" && typeof b === "number") return a + b;
+  if (a !== null && b !== null && typeof a === "object" && typeof b === "object") {
+    const out: Record<string, unknown> = {};
+    const ao = a as Record<string, unknown>;
+    const bo = b as Record<string, unknown>;
+    for (const k of new Set([...Object.keys(ao), ...Object.keys(bo)])) {
+      out[k] = sumCounts(ao[k], bo[k], file, ref, path ? `${path}.${k}` : k);
+    }
+    return out;
+  }
+  if (a !== b) {
+    throw new SyntaxError(
+      `Cannot merge stats: ${file} has ${path} = ${JSON.stringify(b)}, ${ref} ${JSON.stringify(a)}`,
+    );
+  }
+  return a;
 }

@@ -90,13 +90,21 @@ export {
   openMegatronDataset,
 } from "./megatron.ts";
 export { type BinDataset, openBinDataset } from "./bin_format.ts";
-export { mergeDatasets, type MergeSummary, prefixesOf } from "./merge.ts";
+export {
+  mergeDatasets,
+  type MergeOptions,
+  mergeStatsFiles,
+  type MergeSummary,
+  prefixesOf,
+  shardStatsFiles,
+} from "./merge.ts";
 export {
   type ByteRange,
   ownsUnit,
   parseShard,
   resolveShard,
   type Shard,
+  shardOutputPath,
   shardPrefix,
   shardRange,
   WHOLE,

@@ -236,6 +236,9 @@ async function run(options: RenderDatasetOptions): Promise<RenderDatasetSummary>
       shard,
       settings: settingsHash({ ...settings, shard: undefined }),
       inputs: inputsHash(inputs),
+      ...(format === "parquet" && options.rowGroupRows !== undefined
+        ? { rowGroupRows: options.rowGroupRows }
+        : {}),
     }
     : undefined;
   const inputBytes = await totalInputBytes(options.inputs);

@@ -239,3 +239,25 @@ export function shardTag(shard: Shard): string {
     String(shard.count).padStart(w, "0")
   }`;
 }
+
+/**
+ * The path of a shard's file (`parse-dataset --out`, the `--stats` file of both dataset
+ * commands): the whole input keeps `out`; shard `i` of `n` inserts `.shard-0000i-of-0000n`
+ * before `.jsonl`/`.jsonl.gz`/`.json`/`.json.gz` (else appends it), so concurrent shards never
+ * write the same file.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { shardOutputPath } from "./shard.ts";
+ * strictEqual(shardOutputPath("results.jsonl", { index: 3, count: 8 }), "results.shard-00003-of-00008.jsonl");
+ * ```
+ */
+export function shardOutputPath(out: string, shard: Shard): string {
+  if (shard.count === 1) return out;
+  const tag = shardTag(shard);
+  for (const ext of [".jsonl.gz", ".jsonl", ".json.gz", ".json"]) {
+    if (out.endsWith(ext)) return out.slice(0, out.length - ext.length) + tag + ext;
+  }
+  return out + tag;
+}

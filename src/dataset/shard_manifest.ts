@@ -38,6 +38,22 @@ export interface ShardManifest {
   settings: string;
   /** SHA-256 of the inputs' content fingerprints, as {@link inputsHash} gives it. */
   inputs: string;
+  /**
+   * The output file's size (`parse-dataset`), which `merge` checks: a JSONL or gzip shard cut at
+   * a line or member boundary is otherwise whole.
+   */
+  bytes?: number;
+  /**
+   * Parquet outputs: rows per row group, which `merge` cuts its row groups by (absent: the
+   * writer's default).
+   */
+  rowGroupRows?: number;
+  /**
+   * gzip JSONL outputs (`parse-dataset`): records between checkpoints, each of which ends a gzip
+   * member, and whether a record may make several lines (`--field` with `[*]`), so that `merge`
+   * can end its members where the unsharded run ends them.
+   */
+  gzipMembers?: { checkpointEvery: number; samples: boolean };
 }
 
 /**
@@ -159,6 +175,7 @@ export function manifestsDisagree(
     ["vocabulary", "another vocabulary"],
     ["settings", "other settings"],
     ["inputs", "other inputs"],
+    ["rowGroupRows", "another Parquet row-group size"],
   ];
   for (let i = 0; i < shards.length; i++) {
     const [name, m] = shards[i];

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { renameSync, rmSync } from "node:fs";
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
 import { AppendFile, syncFile, tempName } from "../io/durable_file.ts";
@@ -64,7 +65,8 @@ export interface DatasetWriter {
   write(tokens: Uint32Array, mask: Uint8Array): void;
   /**
    * Flushes buffered bytes to the temporary files, fsyncs them and returns the state to resume
-   * from. Parquet writes its buffered rows as a row group first.
+   * from. Parquet keeps its rows not yet in a row group in the state (row groups are cut by rows
+   * and tokens only, never at checkpoints).
    */
   checkpoint(): WriterState;
   /**
@@ -77,6 +79,12 @@ export interface DatasetWriter {
   /** Closes the files, leaving the temporary files as they are (for a later `--resume`). */
   close(): void;
 }
+
+/** Parquet: rows per row group unless {@link CreateWriterOptions.rowGroupRows} says otherwise. */
+export const PARQUET_ROW_GROUP_ROWS = 4096;
+
+/** Parquet: a row group is cut once its rows hold this many tokens (unless told otherwise). */
+export const PARQUET_ROW_GROUP_TOKENS = 4 << 20;
 
 /** Options of {@link createWriter}. */
 export interface CreateWriterOptions {
@@ -371,6 +379,14 @@ function fromJsonSafe(value: unknown): unknown {
   return value;
 }
 
+// Rows written since the last row group, as base64 of little-endian arrays: each row's length
+// (u32), the tokens (u32) and the mask bytes (u8), rows one after another.
+interface PendingRows {
+  lengths: string;
+  ids: string;
+  masks: string;
+}
+
 interface ParquetInternals {
   row_groups: unknown[];
   num_rows: bigint;
@@ -392,8 +408,8 @@ class ParquetDatasetWriter implements DatasetWriter {
   constructor(prefix: string, options: CreateWriterOptions) {
     this.#maskColumn = options.maskColumn ?? "loss_mask";
     this.files = outputFiles("parquet", prefix);
-    this.#rows = options.rowGroupRows ?? 4096;
-    this.#tokensLimit = options.rowGroupTokens ?? (4 << 20);
+    this.#rows = options.rowGroupRows ?? PARQUET_ROW_GROUP_ROWS;
+    this.#tokensLimit = options.rowGroupTokens ?? PARQUET_ROW_GROUP_TOKENS;
     const resume = options.resume;
     this.tempFiles = [tempName(this.files[0])];
     [this.#file] = openAll([...this.tempFiles], resume);
@@ -415,10 +431,11 @@ class ParquetDatasetWriter implements DatasetWriter {
       // The constructor buffered the leading "PAR1", which the file already has.
       bytes.index = 0;
       bytes.offset = this.#file.length;
-      const saved = fromJsonSafe(resume.extra) as ParquetInternals;
+      const saved = fromJsonSafe(resume.extra) as ParquetInternals & { pending?: PendingRows };
       const pw = this.#pw as unknown as ParquetInternals;
       pw.row_groups = saved.row_groups;
       pw.num_rows = saved.num_rows;
+      if (saved.pending !== undefined) this.#restorePending(saved.pending);
     } else {
       flush();
     }
@@ -449,13 +466,47 @@ class ParquetDatasetWriter implements DatasetWriter {
     this.#bufferedTokens = 0;
   }
 
+  // The rows not yet in a row group ride in the checkpoint instead of being cut into a row group
+  // of their own: row groups are cut only by rows and tokens, so a file's row groups do not
+  // depend on where checkpoints fell (and `merge` of shards can cut them as one run does).
   checkpoint(): WriterState {
-    this.#writeGroup();
     const pw = this.#pw as unknown as ParquetInternals;
     return {
       lengths: syncAll([this.#file]),
-      extra: toJsonSafe({ row_groups: pw.row_groups, num_rows: pw.num_rows }),
+      extra: {
+        ...toJsonSafe({ row_groups: pw.row_groups, num_rows: pw.num_rows }) as object,
+        ...(this.#ids.length > 0 ? { pending: this.#pendingRows() } : {}),
+      },
     };
+  }
+
+  #pendingRows(): PendingRows {
+    const lengths = Uint32Array.from(this.#ids, (r) => r.length);
+    const ids = new Uint32Array(this.#bufferedTokens);
+    const masks = new Uint8Array(this.#bufferedTokens);
+    let at = 0;
+    for (let i = 0; i < this.#ids.length; i++) {
+      ids.set(this.#ids[i], at);
+      masks.set(this.#masks[i], at);
+      at += this.#ids[i].length;
+    }
+    const b64 = (a: ArrayBufferView) =>
+      Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString("base64");
+    return { lengths: b64(lengths), ids: b64(ids), masks: b64(masks) };
+  }
+
+  #restorePending(p: PendingRows): void {
+    const bytes = (s: string) => new Uint8Array(Buffer.from(s, "base64"));
+    const lengths = new Uint32Array(bytes(p.lengths).slice().buffer);
+    const ids = new Uint32Array(bytes(p.ids).slice().buffer);
+    const masks = bytes(p.masks);
+    let at = 0;
+    for (const n of lengths) {
+      this.#ids.push(Array.from(ids.subarray(at, at + n)));
+      this.#masks.push(Array.from(masks.subarray(at, at + n)));
+      at += n;
+    }
+    this.#bufferedTokens = at;
   }
 
   finish(): void {

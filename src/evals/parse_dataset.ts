@@ -27,7 +27,8 @@ import { dirname } from "node:path";
 import type { Role } from "../chat/role.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
 import { type InputRecord, InputShard, type ReadPosition } from "../dataset/readers.ts";
-import { type Shard, shardTag, WHOLE } from "../dataset/shard.ts";
+import { type Shard, WHOLE } from "../dataset/shard.ts";
+import { parseFieldPath } from "./field_path.ts";
 import {
   inputsHash,
   settingsHash,
@@ -157,6 +158,8 @@ export interface ParseDatasetSummary {
   resumedFrom: number;
   /** The output file: `out`, or its temporary name if `interrupted`. */
   file: string;
+  /** The statistics collector's state (`merge` combines the shards' into the whole run's). */
+  snapshot: StatsSnapshot;
 }
 
 /** The temporary name the output is written under until the run completes (`tempName`). */
@@ -280,6 +283,7 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
     interrupted,
     resumedFrom: progress.resumedRead,
     file: interrupted ? temp : out,
+    snapshot: stats.snapshot(),
   });
 
   // `at`: the last record written and the records read up to it (the position and read count
@@ -310,14 +314,23 @@ async function run(options: ParseDatasetOptions): Promise<ParseDatasetSummary> {
     file.close();
     // Before the output appears: a published shard always has its manifest for `merge`.
     if (shard.count > 1) {
-      writeShardManifest(out.endsWith(".jsonl") ? out.slice(0, -6) : out, {
+      writeShardManifest(out.replace(/\.jsonl(\.gz)?$/, ""), {
         version: 1,
         command: "parse-dataset",
         format: gzip ? "jsonl.gz" : "jsonl",
+        bytes: file.length,
         vocabulary: VOCABULARY,
         shard,
         settings: settingsHash({ ...settings, shard: undefined }),
         inputs: inputsHash(inputs),
+        ...(gzip
+          ? {
+            gzipMembers: {
+              checkpointEvery: every,
+              samples: parse.field !== undefined && parseFieldPath(parse.field).wildcard >= 0,
+            },
+          }
+          : {}),
       });
     }
     renameSync(temp, out);
@@ -469,22 +482,5 @@ function namesPosition(s: ParsedSample): boolean {
   return s.stats.status !== "ok" || s.stats.tool_calls.length > 0;
 }
 
-/**
- * The output path of a shard: the whole input keeps `out`; shard `i` of `n` inserts
- * `.shard-0000i-of-0000n` before `.jsonl`/`.jsonl.gz`/`.json` (else appends it).
- *
- * @example
- * ```ts
- * import { strictEqual } from "node:assert/strict";
- * import { shardOutputPath } from "./parse_dataset.ts";
- * strictEqual(shardOutputPath("results.jsonl", { index: 3, count: 8 }), "results.shard-00003-of-00008.jsonl");
- * ```
- */
-export function shardOutputPath(out: string, shard: Shard): string {
-  if (shard.count === 1) return out;
-  const tag = shardTag(shard);
-  for (const ext of [".jsonl.gz", ".jsonl", ".json.gz", ".json"]) {
-    if (out.endsWith(ext)) return out.slice(0, out.length - ext.length) + tag + ext;
-  }
-  return out + tag;
-}
+// One rule names every per-shard file (outputs, `--stats`) of both dataset commands.
+export { shardOutputPath } from "../dataset/shard.ts";

@@ -130,6 +130,26 @@ export interface ParseDatasetStats {
   backend?: string;
 }
 
+/**
+ * The fields of {@link ParseDatasetStats} that measure the run's time rather than count its
+ * records: they differ between runs of the same input, and a merge of shards sums the shards'
+ * `seconds` (and computes the rates over that sum). All other fields of a merged run's stats are
+ * the unsharded run's.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert/strict";
+ * import { STATS_TIMING_FIELDS } from "./stats.ts";
+ * ok(STATS_TIMING_FIELDS.includes("seconds"));
+ * ```
+ */
+export const STATS_TIMING_FIELDS = [
+  "seconds",
+  "records_per_second",
+  "samples_per_second",
+  "tokens_per_second",
+] as const;
+
 const MAX_KEYS = 1000;
 const MAX_REASONS = 20;
 const OTHER = "(other)";
@@ -458,6 +478,90 @@ export class StatsCollector {
     c.#errors = new Map(v.errors);
     c.#recovered = new Map(v.recovered);
     return c;
+  }
+
+  /**
+   * The collector of a whole run from its shards' snapshots, in shard order: equal to the
+   * collector that counted all the shards' records in one run (counts add; first examples, first
+   * occurrences and the key caps are applied as that run would have: the first shard's entries,
+   * then the next one's).
+   *
+   * @throws {SyntaxError} when a part is not a version 1 snapshot.
+   * @example
+   * ```ts
+   * import { deepStrictEqual } from "node:assert/strict";
+   * import { StatsCollector } from "./stats.ts";
+   * const r = { status: "ok", stop: "end", messages: [{ channel: "final" }], tool_calls: [] } as const;
+   * const [a, b, whole] = [new StatsCollector(), new StatsCollector(), new StatsCollector()];
+   * a.add(r, 3, { record: 0, file: "a.jsonl", line: 1 });
+   * b.add(r, 4, { record: 1, file: "a.jsonl", line: 2 });
+   * whole.add(r, 3, { record: 0, file: "a.jsonl", line: 1 });
+   * whole.add(r, 4, { record: 1, file: "a.jsonl", line: 2 });
+   * deepStrictEqual(StatsCollector.combine([a.snapshot(), b.snapshot()]).snapshot(), whole.snapshot());
+   * ```
+   */
+  static combine(parts: readonly StatsSnapshot[]): StatsCollector {
+    const c = new StatsCollector();
+    for (const p of parts) c.#absorb(StatsCollector.fromSnapshot(p).snapshot());
+    return c;
+  }
+
+  // Adds the counts of `v`, a snapshot of the records after this collector's.
+  #absorb(v: StatsSnapshot): void {
+    if (v.records > 0) this.#lastRecord = v.lastRecord;
+    this.#records += v.records;
+    this.#samples += v.samples;
+    this.#tokens += v.tokens;
+    this.#messages += v.messages;
+    this.#toolCalls += v.toolCalls;
+    this.#truncated += v.truncated;
+    this.#stripped += v.stripped;
+    this.#unreadable += v.unreadable;
+    this.#badArgs += v.badArguments.count;
+    for (const ex of v.badArguments.examples) {
+      if (this.#badExamples.length < MAX_EXAMPLES) this.#badExamples.push(ex);
+    }
+    this.#droppedSpans += v.dropped.spans;
+    this.#droppedTokens += v.dropped.tokens;
+    this.#droppedSamples += v.dropped.samples;
+    for (const k of Object.keys(v.status) as CompletionStatus[]) this.#status[k] += v.status[k];
+    for (const k of Object.keys(v.stop) as StopKind[]) this.#stop[k] += v.stop[k];
+    // Capped maps without an "(other)" entry: a key the cap turned away is not counted.
+    for (const [k, e] of v.channelTokens) {
+      const mine = this.#channelTokens.get(k);
+      if (mine !== undefined) {
+        mine.messages += e.messages;
+        mine.tokens += e.tokens;
+      } else if (this.#channelTokens.size < MAX_KEYS) this.#channelTokens.set(k, e);
+    }
+    for (const [k, e] of v.perSample) {
+      const mine = this.#perSample.get(k);
+      if (mine !== undefined) {
+        mine.samples += e.samples;
+        mine.ok += e.ok;
+        mine.recovered += e.recovered;
+        mine.error += e.error;
+        mine.truncated += e.truncated;
+      } else if (this.#perSample.size < MAX_KEYS) this.#perSample.set(k, e);
+    }
+    // Maps whose overflow goes to "(other)": `bump`, as the records would have been counted.
+    const bumps: Array<[Map<string, number>, [string, number][]]> = [
+      [this.#droppedReasons, v.droppedReasons],
+      [this.#repairs, v.repairs],
+      [this.#channels, v.channels],
+      [this.#recipients, v.recipients],
+    ];
+    for (const [mine, theirs] of bumps) for (const [k, n] of theirs) bump(mine, k, n);
+    // Reasons: one entry each, the example of the first record that had it.
+    for (
+      const [mine, theirs] of [[this.#errors, v.errors], [this.#recovered, v.recovered]] as const
+    ) {
+      for (const [k, e] of theirs) {
+        const entry = mine.get(k);
+        if (entry) entry.count += e.count;
+        else mine.set(k, e);
+      }
+    }
   }
 
   /**

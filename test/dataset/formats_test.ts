@@ -173,7 +173,7 @@ describe("merge", () => {
           : ["pa.bin", "pa.idx", "pa.loss_mask.bin", "pb.bin", "pb.idx", "pb.loss_mask.bin"];
         const prefixes = prefixesOf(files.map((f) => join(dir, f)));
         assert.deepEqual(prefixes, [join(dir, "pa"), join(dir, "pb")]);
-        const s = mergeDatasets(prefixes, join(dir, "all"));
+        const s = await mergeDatasets(prefixes, join(dir, "all"));
         assert.equal(s.records, lines.length);
         const rows = await readBack(format, join(dir, "all"));
         assert.equal(rows.length, lines.length);
@@ -185,14 +185,14 @@ describe("merge", () => {
   }
 
   test("refuses to merge a Megatron dataset with a bin dataset", async () => {
-    await withTmp((dir) => {
+    await withTmp(async (dir) => {
       const m = createWriter("megatron", join(dir, "m"));
       m.write(Uint32Array.of(1), Uint8Array.of(1));
       m.finish();
       const b = createWriter("bin", join(dir, "b"));
       b.write(Uint32Array.of(1), Uint8Array.of(1));
       b.finish();
-      assert.throws(() => mergeDatasets([join(dir, "m"), join(dir, "b")], join(dir, "x")), {
+      await assert.rejects(() => mergeDatasets([join(dir, "m"), join(dir, "b")], join(dir, "x")), {
         name: "SyntaxError",
         message: /^Cannot merge .*b: it is bin, .*m is megatron$/,
       });

@@ -58,6 +58,34 @@ describe("harmony merge checks its inputs before writing", () => {
     });
   }
 
+  test("parquet: a shard cut short is refused with exit 3, naming it; nothing is written", async () => {
+    await withTmp(async (dir) => {
+      const files = await shards(dir, "parquet");
+      const ok = await merge(files, join(dir, "all"));
+      assert.equal(ok.code, 0, ok.err);
+      assert.match(ok.err, /^merge: 2 parquet datasets → \d+ records, /);
+      const victim = join(dir, "t.shard-00001-of-00002.parquet");
+      truncateSync(victim, statSync(victim).size - 9);
+      const { code, err } = await merge(files, join(dir, "again"));
+      assert.equal(code, 3, err);
+      assert.match(
+        err,
+        /Cannot merge .*t\.shard-00001-of-00002: it is truncated or inconsistent \(.*t\.shard-00001-of-00002\.parquet has no readable footer/,
+      );
+      assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith("again")), []);
+    });
+  });
+
+  test("parquet: a missing shard is refused with exit 2, naming it", async () => {
+    await withTmp(async (dir) => {
+      const files = await shards(dir, "parquet", 3);
+      const kept = files.filter((f) => !f.includes("t.shard-00002-of-00003"));
+      const { code, err } = await merge(kept, join(dir, "all"));
+      assert.equal(code, 2, err);
+      assert.match(err, /shard .*t\.shard-00002-of-00003 is missing \(2 of 3 given\)/);
+    });
+  });
+
   test("a missing shard of -of-N is refused with exit 2, naming it", async () => {
     await withTmp(async (dir) => {
       const files = await shards(dir, "bin", 3);

@@ -250,7 +250,13 @@ describe("resume", () => {
           checkpointEvery: 4,
           rowGroupRows: 3,
         };
-        const clean = await run({ ...common, prefix: join(dir, "clean") });
+        // The clean run takes no checkpoint before its end: the output must not depend on where
+        // the interrupted run's checkpoints fell (Parquet row groups included).
+        const clean = await run({
+          ...common,
+          checkpointEvery: 1 << 30,
+          prefix: join(dir, "clean"),
+        });
 
         const ctrl = new AbortController();
         let rendered = 0;
@@ -277,13 +283,13 @@ describe("resume", () => {
           await readBack(format, prefix),
           await readBack(format, join(dir, "clean")),
         );
-        if (format !== "parquet") {
-          for (let i = 0; i < clean.files.length; i++) {
-            assert.ok(
-              readFileSync(second.files[i]).equals(readFileSync(clean.files[i])),
-              second.files[i],
-            );
-          }
+        // Parquet too: rows not yet in a row group ride in the checkpoint, so the interrupt
+        // does not cut a row group of its own.
+        for (let i = 0; i < clean.files.length; i++) {
+          assert.ok(
+            readFileSync(second.files[i]).equals(readFileSync(clean.files[i])),
+            second.files[i],
+          );
         }
         assert.equal(
           readFileSync(`${prefix}.errors.jsonl`, "utf8").replaceAll("killed", ""),

@@ -11,9 +11,11 @@ import { ByteWriter, parquetWrite } from "hyparquet-writer";
 import { conversationFromJson } from "../../src/chat/json.ts";
 import { renderDataset, type RenderDatasetOptions } from "../../src/dataset/pipeline.ts";
 import { loadTrainingRenderer } from "../../src/dataset/training_renderer.ts";
-import { outputFiles } from "../../src/dataset/writers.ts";
+import { outputFiles, type OutputFormat } from "../../src/dataset/writers.ts";
+import { parquetMetadataAsync } from "hyparquet";
 import {
   countLines,
+  fileAsyncBuffer,
   type InputRecord,
   InputShard,
   readRecords,
@@ -238,18 +240,19 @@ async function renderShards(
   inputs: string[],
   base: string,
   n: number,
-  format: "megatron" | "bin" | "jsonl",
+  format: OutputFormat,
+  extra: Partial<RenderDatasetOptions> = {},
 ): Promise<string[]> {
   const prefixes: string[] = [];
   for (let i = 0; i < n; i++) {
     const prefix = shardPrefix(base, { index: i, count: n });
-    await run({ inputs, prefix, outputFormat: format, shard: { index: i, count: n } });
+    await run({ ...extra, inputs, prefix, outputFormat: format, shard: { index: i, count: n } });
     prefixes.push(prefix);
   }
   return prefixes;
 }
 
-function sameFiles(a: string, b: string, format: "megatron" | "bin" | "jsonl", what: string) {
+function sameFiles(a: string, b: string, format: OutputFormat, what: string) {
   for (const suffix of [...outputFiles(format, "").map((f) => f), ".errors.jsonl"]) {
     const x = readFileSync(a + suffix);
     const y = readFileSync(b + suffix);
@@ -275,13 +278,141 @@ describe("contiguous shards: render-dataset + merge", () => {
             const prefixes = await renderShards(inputs, join(dir, `t${n}`), n, format);
             if (n > 1) assert.ok(existsSync(manifestPath(prefixes[0])));
             const merged = join(dir, `m${n}`);
-            mergeDatasets(prefixes, merged);
+            await mergeDatasets(prefixes, merged);
             sameFiles(merged, whole, format, `${n} shards`);
           }
         });
       },
     );
   }
+
+  test(
+    "parquet: merge of n = 1..4 shards is byte-identical to the unsharded run, whatever the checkpoints",
+    {
+      timeout: 180_000,
+    },
+    async () => {
+      await withTmp(async (dir) => {
+        const inputs = writeInputs(dir);
+        const whole = join(dir, "whole");
+        // Checkpoints every 4 records, row groups of 5 rows: the unsharded run's checkpoints fall
+        // inside row groups, and the shards' checkpoints elsewhere than the unsharded run's.
+        const extra = { rowGroupRows: 5, checkpointEvery: 4 };
+        const s = await run({ ...extra, inputs, prefix: whole, outputFormat: "parquet" });
+        assert.ok(s.failed >= 3, "the inputs hold failing records");
+        const groups = await rowGroups(`${whole}.parquet`);
+        assert.ok(groups.length >= 4 && groups.slice(0, -1).every((n) => n === 5), `${groups}`);
+        let short = false;
+        for (let n = 1; n <= 4; n++) {
+          const prefixes = await renderShards(inputs, join(dir, `t${n}`), n, "parquet", extra);
+          for (const p of prefixes) {
+            const rows = (await rowGroups(`${p}.parquet`)).reduce((a, b) => a + b, 0);
+            if (rows > 0 && rows < 5) short = true;
+          }
+          const merged = join(dir, `m${n}`);
+          // One shard is an unsharded run: no manifest says its row-group size.
+          const m = await mergeDatasets(prefixes, merged, n === 1 ? { rowGroupRows: 5 } : {});
+          assert.equal(m.records, s.written);
+          sameFiles(merged, whole, "parquet", `${n} shards`);
+        }
+        assert.ok(short, "some shard holds fewer rows than a row group");
+      });
+    },
+  );
+
+  test("parquet: one gzip file in three shards (two empty) merges to the unsharded run", {
+    timeout: 120_000,
+  }, async () => {
+    await withTmp(async (dir) => {
+      const gz = writeInputs(dir)[1];
+      const whole = join(dir, "whole");
+      await run({ inputs: [gz], prefix: whole, outputFormat: "parquet", rowGroupRows: 4 });
+      const prefixes = await renderShards([gz], join(dir, "t"), 3, "parquet", { rowGroupRows: 4 });
+      const rows = await Promise.all(prefixes.map((p) => rowGroups(`${p}.parquet`)));
+      assert.deepEqual(rows.map((g) => g.length > 0), [true, false, false]);
+      await mergeDatasets(prefixes, join(dir, "m"));
+      sameFiles(join(dir, "m"), whole, "parquet", "3 shards of one gzip file");
+    });
+  });
+
+  test(
+    "merge --stats: the shards' --stats files (one per shard) sum to the unsharded run's (n = 1..4)",
+    {
+      timeout: 180_000,
+    },
+    async () => {
+      await withTmp(async (dir) => {
+        const inputs = writeInputs(dir);
+        const cli = async (args: string[]) => {
+          const host = memoryHost();
+          const code = await main(args, host);
+          assert.ok(code === 0 || code === 1, host.err());
+        };
+        const common = [
+          "--output-format",
+          "bin",
+          "--workers",
+          "1",
+          "--max-tokens",
+          "300",
+          "--overflow",
+          "drop",
+        ];
+        const whole = join(dir, "whole.json");
+        await cli([
+          "render-dataset",
+          ...inputs,
+          "--out",
+          join(dir, "w"),
+          "--stats",
+          whole,
+          ...common,
+        ]);
+        const expected = readFileSync(whole, "utf8");
+        const parsed = JSON.parse(expected);
+        assert.ok(parsed.records.failed >= 3 && parsed.length.dropped >= 1, expected);
+        for (let n = 1; n <= 4; n++) {
+          const stats = join(dir, `s${n}.json`);
+          const base = join(dir, `t${n}`);
+          for (let i = 0; i < n; i++) {
+            await cli([
+              "render-dataset",
+              ...inputs,
+              "--out",
+              base,
+              "--stats",
+              stats,
+              "--shard",
+              `${i}/${n}`,
+              ...common,
+            ]);
+          }
+          // Shards do not write over each other's stats: each has its own file.
+          if (n > 1) {
+            assert.ok(!existsSync(stats));
+            assert.ok(existsSync(join(dir, `s${n}.shard-0000${n - 1}-of-0000${n}.json`)));
+          }
+          const prefixes = Array.from(
+            { length: n },
+            (_, i) => shardPrefix(base, { index: i, count: n }),
+          );
+          await cli(["merge", ...prefixes, "--out", join(dir, `m${n}`), "--stats", stats]);
+          assert.equal(readFileSync(stats, "utf8"), expected, `${n} shards`);
+        }
+        // A shard's stats file missing: refused, naming it, before anything is merged.
+        rmSync(join(dir, "s3.shard-00001-of-00003.json"));
+        const host = memoryHost();
+        const three = [0, 1, 2].map((i) => shardPrefix(join(dir, "t3"), { index: i, count: 3 }));
+        const args = ["merge", ...three, "--out", join(dir, "x"), "--stats", join(dir, "s3.json")];
+        assert.equal(await main(args, host), 2);
+        assert.match(
+          host.err(),
+          /s3\.shard-00001-of-00003\.json \(a shard's stats file\) is missing/,
+        );
+        assert.ok(!existsSync(join(dir, "x.bin")));
+      });
+    },
+  );
 
   test("one gzip file in three shards: two shards are empty, and the merge is the unsharded run", {
     timeout: 120_000,
@@ -292,7 +423,7 @@ describe("contiguous shards: render-dataset + merge", () => {
       await run({ inputs: [gz], prefix: whole, outputFormat: "megatron" });
       const prefixes = await renderShards([gz], join(dir, "t"), 3, "megatron");
       assert.deepEqual(prefixes.map((p) => statSync(`${p}.bin`).size > 0), [true, false, false]);
-      mergeDatasets(prefixes, join(dir, "m"));
+      await mergeDatasets(prefixes, join(dir, "m"));
       sameFiles(join(dir, "m"), whole, "megatron", "3 shards of one gzip file");
     });
   });
@@ -311,7 +442,7 @@ describe("contiguous shards: render-dataset + merge", () => {
         await run({ inputs, prefix, outputFormat: "bin", shard, workers: 2, batchSize: 2 });
         prefixes.push(prefix);
       }
-      mergeDatasets(prefixes, join(dir, "m"));
+      await mergeDatasets(prefixes, join(dir, "m"));
       sameFiles(join(dir, "m"), whole, "bin", "3 shards, 2 workers each");
     });
   });
@@ -422,3 +553,13 @@ describe("contiguous shards: merge checks the shards' settings", () => {
     },
   );
 });
+
+/** The row counts of a Parquet file's row groups. */
+async function rowGroups(path: string): Promise<number[]> {
+  const file = await fileAsyncBuffer(path);
+  try {
+    return (await parquetMetadataAsync(file)).row_groups.map((g) => Number(g.num_rows));
+  } finally {
+    await file.close();
+  }
+}

@@ -2,7 +2,11 @@
 // (issue #12): a batch's arrays are transferred both ways, views into a larger buffer are copied.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { transferables, WorkerPool } from "../../src/dataset/worker_pool.ts";
+import {
+  transferables,
+  WORKER_YOUNG_GENERATION_MB,
+  WorkerPool,
+} from "../../src/dataset/worker_pool.ts";
 import {
   type PackedOutcomes,
   type PackedRecords,
@@ -44,6 +48,24 @@ test("WorkerPool.run() transfers the input's arrays to the worker and gets its a
     assert.ok(a.reason === undefined && b.reason === undefined);
     assert.ok(a.tokens.length > 0);
     assert.deepEqual([...a.tokens], [...b.tokens]);
+  } finally {
+    await pool.close();
+  }
+});
+
+test("WorkerPool workers run with a bounded young generation (Deno's grew to ~100 MB each)", async () => {
+  const pool = new WorkerPool<null, string>(
+    new URL("./_limits_worker.ts", import.meta.url),
+    {},
+    1,
+  );
+  try {
+    const limits = JSON.parse(await pool.run(null)) as { maxYoungGenerationSizeMb?: number };
+    // Bun reports no limits (and ignores them); Deno and Node report what the worker got (Deno
+    // nothing when none was set).
+    if (!("Bun" in globalThis)) {
+      assert.equal(limits.maxYoungGenerationSizeMb, WORKER_YOUNG_GENERATION_MB);
+    }
   } finally {
     await pool.close();
   }

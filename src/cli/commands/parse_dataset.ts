@@ -142,7 +142,9 @@ export async function runParseDataset(
   stats.backend = workers > 1 ? `${workers} workers, cpu` : engine.describe();
   if (statsFile !== undefined && !summary.interrupted) {
     mkdirSync(dirname(statsFile), { recursive: true });
-    writeFileSync(statsFile, JSON.stringify(stats, null, 2) + "\n");
+    // A shard's stats carry its collector's state, which `merge --stats` combines.
+    const file = shard.count > 1 ? { ...stats, snapshot: summary.snapshot } : stats;
+    writeFileSync(statsFile, JSON.stringify(file, null, 2) + "\n");
   }
   return {
     stats,
@@ -233,7 +235,7 @@ export const command: Command = {
         name: "stats",
         type: "string",
         valueName: "FILE",
-        description: "Also write the summary statistics as JSON",
+        description: "Also write the summary statistics as JSON (a shard: FILE with its shard tag)",
       },
       ...jobOptions("parsing"),
     ],

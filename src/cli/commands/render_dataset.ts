@@ -256,7 +256,7 @@ export const command: Command = {
       return r.exitSignal ?? 130;
     }
     await host.stderr.write(summaryLine(r.summary, r.seconds, r.shard, r.backend) + "\n");
-    await reportPolicies(host, r.summary, args.options);
+    await reportPolicies(host, r.summary, args.options, r.shard);
     return r.summary.failed > 0 ? 1 : 0;
   },
 };
