@@ -1,7 +1,9 @@
 // Scaling of the dataset jobs (issue #12): `harmony render-dataset` and `harmony parse-dataset`
 // run as child processes of this runtime on the same ≥ 100k-record input with --workers 1, 2, …
 // (every count up to the available cores; parse-dataset only when its --help lists --workers),
-// and each of the 2 shards of `--shard i/2` against the whole run. Prints records/s, tokens/s,
+// each of the 2 shards of `--shard i/2` against the whole run, and both shards run at once as two
+// independent processes: the machine's own ceiling for the job on 2 cores (no shared heap, JIT or
+// queue, only the hardware and the OS), the figure the worker threads are to be read against. Prints records/s, tokens/s,
 // the speed-up over one worker (median wall times), CPU time (all threads, and the main thread
 // alone: the part that does not scale) and peak RSS (VmHWM). Points are interleaved within each
 // round, so a change in the machine's load hits all of them alike; the load average is printed.
@@ -66,11 +68,18 @@ interface Config {
   command: "render-dataset" | "parse-dataset";
   workers: number;
   shard: string | null;
+  /**
+   * Run every shard of `--shard i/n` (n = this) at the same time, each as its own process: the
+   * machine's own ceiling for this job on n cores (nothing shared but the hardware and the OS),
+   * against which the worker threads are measured.
+   */
+  together?: number;
 }
 const configs: Config[] = [
   ...counts.map((w) => ({ command: "render-dataset" as const, workers: w, shard: null })),
   { command: "render-dataset", workers: 1, shard: "0/2" },
   { command: "render-dataset", workers: 1, shard: "1/2" },
+  { command: "render-dataset", workers: 1, shard: "0/2 + 1/2 at once", together: 2 },
   ...(parseWorkers ? counts : [1]).map((w) => ({
     command: "parse-dataset" as const,
     workers: w,
@@ -78,24 +87,61 @@ const configs: Config[] = [
   })),
   { command: "parse-dataset", workers: 1, shard: "0/2" },
   { command: "parse-dataset", workers: 1, shard: "1/2" },
+  { command: "parse-dataset", workers: 1, shard: "0/2 + 1/2 at once", together: 2 },
 ];
 
-function args(c: Config, out: string): string[] {
+function args(c: Config, out: string, shard = c.shard): string[] {
   const a = c.command === "render-dataset"
     ? ["render-dataset", conversations, "--out", out, "--progress-every", "0"]
     : ["parse-dataset", completionFile, "--out", `${out}.jsonl`];
   a.push("--backend", "cpu", "--stats", `${out}.stats.json`);
   if (c.command === "render-dataset" || parseWorkers) a.push("--workers", String(c.workers));
-  if (c.shard) a.push("--shard", c.shard);
+  if (shard) a.push("--shard", shard);
   return a;
 }
 
 /**
+ * Runs the `together` shards of `c` at once, one process each, in `dir/shard-i/`; the result is
+ * the machine's: wall time until the last one exits, CPU and peak RSS summed over the processes.
+ */
+async function runTogether(c: Config, dir: string): Promise<ChildRun> {
+  const n = c.together!;
+  const all = await Promise.all(Array.from({ length: n }, (_, i) => {
+    const sub = join(dir, `shard-${i}`);
+    mkdirSync(sub);
+    return runCli(args(c, join(sub, "out"), `${i}/${n}`));
+  }));
+  const sum = (xs: (number | null)[]) =>
+    xs.every((x) => x !== null) ? (xs as number[]).reduce((a, b) => a + b, 0) : null;
+  return {
+    status: all.find((r) => r.status !== 0)?.status ?? 0,
+    wallMs: Math.max(...all.map((r) => r.wallMs)),
+    cpuMs: sum(all.map((r) => r.cpuMs)),
+    mainCpuMs: sum(all.map((r) => r.mainCpuMs)),
+    busiestOtherCpuMs: null,
+    peakRssBytes: sum(all.map((r) => r.peakRssBytes)),
+    load: [Math.min(...all.map((r) => r.load[0])), Math.max(...all.map((r) => r.load[1]))],
+    stderr: all.map((r) => r.stderr).join(""),
+  };
+}
+
+/**
  * Records, samples and tokens from the run's --stats file (`out.stats*.json` in its directory:
- * render-dataset writes the name as given, parse-dataset adds the shard tag; shard manifests
- * `*.shard.json` are other files).
+ * under `--shard` both commands add the shard tag to the name; shard manifests `*.shard.json` are
+ * other files).
  */
 function statsOf(c: Config, dir: string): { records: number; samples: number; tokens: number } {
+  if (c.together) {
+    const parts = Array.from(
+      { length: c.together },
+      (_, i) => statsOf({ ...c, together: undefined }, join(dir, `shard-${i}`)),
+    );
+    return {
+      records: parts.reduce((a, p) => a + p.records, 0),
+      samples: parts.reduce((a, p) => a + p.samples, 0),
+      tokens: parts.reduce((a, p) => a + p.tokens, 0),
+    };
+  }
   const file = readdirSync(dir).find((f) => /^out\.stats.*\.json$/.test(f));
   if (!file) throw new Error(`Cannot read the stats of ${c.command} in ${dir}: no --stats file`);
   const s = JSON.parse(readFileSync(join(dir, file), "utf8"));
@@ -114,7 +160,7 @@ for (let r = 0; r < rounds; r++) {
     const c = configs[i];
     const dir = join(work, `run-${n++}`);
     mkdirSync(dir);
-    const run = await runCli(args(c, join(dir, "out")));
+    const run = c.together ? await runTogether(c, dir) : await runCli(args(c, join(dir, "out")));
     if (run.status !== 0) {
       throw new Error(`Cannot benchmark ${c.command}: exit ${run.status}\n${run.stderr}`);
     }
