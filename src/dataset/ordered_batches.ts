@@ -7,6 +7,11 @@
  * - batches are written oldest first, whatever order their work finishes in;
  * - at most `maxInFlight` are in flight: {@link OrderedBatches.settle} writes the oldest until
  *   there is room;
+ * - {@link OrderedBatches.settle} yields one turn of the event loop, not only of the microtask
+ *   queue, so a SIGINT/SIGTERM handler (which aborts the job's signal) and the progress timer run
+ *   between batches even when every batch finishes synchronously (one thread, input already in
+ *   memory); before, a signal could wait for the end of the job and end the process after it had
+ *   published its output;
  * - a checkpoint at the current read position ({@link OrderedBatches.markAfterLast}) is taken right
  *   after the last batch submitted so far is written (at once when none is in flight), so it
  *   always names exactly the last written record, while later batches keep the workers busy.
@@ -29,6 +34,13 @@
  *
  * @module
  */
+
+import { setImmediate } from "node:timers";
+
+/** Resolves on the next turn of the event loop, after pending timers and signal handlers. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** Batches in flight, written in order; `B` is a batch, `M` a checkpoint mark. */
 export class OrderedBatches<B, M> {
@@ -77,9 +89,13 @@ export class OrderedBatches<B, M> {
     if (entry.mark !== undefined) this.#checkpoint(entry.mark);
   }
 
-  /** Writes the oldest batches until fewer than `maxInFlight` are in flight. */
+  /**
+   * Writes the oldest batches until fewer than `maxInFlight` are in flight, then yields one turn
+   * of the event loop (see the rules above).
+   */
   async settle(): Promise<void> {
     while (this.#queue.length >= this.#maxInFlight) await this.writeOldest();
+    await nextTurn();
   }
 
   /** Writes every batch in flight. */
