@@ -11,7 +11,7 @@
  */
 
 import { BacktrackEncoder } from "./_backtrack.ts";
-import { BytePairEncoder } from "./bpe.ts";
+import { BytePairEncoder, HEAP_THRESHOLD } from "./bpe.ts";
 import { MAX_CACHED_PIECE, PieceCache } from "./_piece_cache.ts";
 import { nextPieceEnd, prepareScanner } from "./pieces.ts";
 import { scanSpecialLiterals, specialRule } from "./special_rule.ts";
@@ -23,7 +23,8 @@ import type { Vocabulary } from "./vocabulary.ts";
 
 /**
  * Pieces of up to this many bytes that are not one token are merged by the reference's loop
- * (`BytePairEncoder.mergeShort`, with its pair memo), longer ones by backtracking (`_backtrack.ts`).
+ * (`BytePairEncoder.mergeShort`, with its pair memo), longer ones by backtracking (`_backtrack.ts`)
+ * once the process has merged enough of them to build its tables (`BACKTRACK_AFTER_BYTES`).
  * Measured on the corpus pieces that need merging (CPU time, Deno, median of 9): backtracking
  * takes 1.2–1.6x the time of the loop on 2–16 bytes, and 0.4–0.9x from 17 bytes on (CJK 17–32 B
  * 0.80x, 33–64 B 0.50x, longer 0.61x; other scripts 0.88x, 0.67x, 0.50x).
@@ -132,7 +133,11 @@ export class HarmonyTokenizer implements Tokenizer {
         if (r >= 0) {
           out.push(r);
           n++;
-        } else n += this.#backtrack.encode(utf8, p, e, out);
+        } else {
+          n += this.#backtrack.wants(e - p)
+            ? this.#backtrack.encode(utf8, p, e, out)
+            : bpe.mergeLong(utf8, p, e, out);
+        }
         p = e;
         continue;
       }
@@ -147,9 +152,12 @@ export class HarmonyTokenizer implements Tokenizer {
           c = 1;
         } else {
           merged.clear();
-          c = e - p <= SHORT_MERGE
+          const len = e - p;
+          c = len > SHORT_MERGE && this.#backtrack.wants(len)
+            ? this.#backtrack.encode(utf8, p, e, merged)
+            : len <= HEAP_THRESHOLD
             ? bpe.mergeShort(utf8, p, e, merged)
-            : this.#backtrack.encode(utf8, p, e, merged);
+            : bpe.mergeLong(utf8, p, e, merged);
         }
         const m = merged.data;
         cache.put(utf8, p, e, h, m, c);

@@ -1,14 +1,19 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BacktrackEncoder, backtrackTables } from "../../src/tokenizer/_backtrack.ts";
+import {
+  BACKTRACK_AFTER_BYTES,
+  BacktrackEncoder,
+  backtrackTables,
+} from "../../src/tokenizer/_backtrack.ts";
 import { BytePairEncoder } from "../../src/tokenizer/bpe.ts";
 import { nextPieceEnd, prepareScanner } from "../../src/tokenizer/pieces.ts";
 import { TokenBuffer } from "../../src/tokenizer/token_buffer.ts";
-import { type ByteVocabulary, loadVocabulary } from "../../src/tokenizer/vocabulary.ts";
+import { HarmonyTokenizer } from "../../src/tokenizer/tokenizer.ts";
+import { ByteVocabulary, loadVocabulary } from "../../src/tokenizer/vocabulary.ts";
 import { mulberry32 } from "../_support/random.ts";
 import { assertSameTokens } from "./_assert.ts";
 import { jsonlFiles, textFiles } from "./_corpus.ts";
-import { naiveBpe } from "./_reference.ts";
+import { naiveBpe, wasmOrdinary } from "./_reference.ts";
 
 const vocab = await loadVocabulary() as ByteVocabulary;
 const te = new TextEncoder();
@@ -118,4 +123,37 @@ test("the backtracking tables are built once per vocabulary", () => {
   const r = vocab.rankOf(te.encode(" token"), 0, 6);
   assert.equal(t.nextPrefix[vocab.rankOf(te.encode(" tokens"), 0, 7)], r);
   assert.ok(t.byteLength > 0);
+});
+
+test("a process backtracks only after BACKTRACK_AFTER_BYTES bytes of pieces merged otherwise", () => {
+  const fresh = new ByteVocabulary(vocab.bytes, vocab.offsets);
+  const enc = new BacktrackEncoder(fresh);
+  const other = new BacktrackEncoder(fresh);
+  let asked = 0;
+  while (!enc.wants(4096)) asked += 4096;
+  assert.equal(asked, BACKTRACK_AFTER_BYTES);
+  assert.equal(other.wants(17), true, "the count is per vocabulary, not per encoder");
+});
+
+test("the tokenizer switches to backtracking mid-text with the same tokens", () => {
+  const fresh = new ByteVocabulary(vocab.bytes, vocab.offsets);
+  const tok = new HarmonyTokenizer(fresh);
+  // Pieces of 18 CJK bytes (random, so neither tokens nor cached), about 84 KB of them a text.
+  const rnd = mulberry32(3);
+  const cjk = () => {
+    let text = "";
+    while (text.length < 32768) {
+      for (let i = 0; i < 6; i++) text += String.fromCodePoint(0x4e00 + Math.floor(rnd() * 0x500));
+      text += "\u3002";
+    }
+    return text;
+  };
+  const text = cjk();
+  const before = tok.tableBytes;
+  const first = tok.encodeOrdinary(text);
+  for (let i = 0; i < 16; i++) tok.encodeOrdinary(cjk());
+  assert.ok(tok.tableBytes > before + 8_000_000, "the backtracking tables were built");
+  tok.clearCache();
+  assertSameTokens(tok.encodeOrdinary(text), first, "after the switch");
+  assertSameTokens(first, wasmOrdinary(text), "against tiktoken");
 });
