@@ -219,6 +219,56 @@ export const BACKTRACK_AFTER_BYTES: number = 1 << 20;
 let loopBytes: WeakMap<ByteVocabulary, number> | undefined;
 
 /**
+ * Fingerprints (`vocabularyFingerprint`) of the vocabularies in which every token is known to
+ * encode to itself by backtracking, the condition under which backtracking equals byte-pair
+ * merging: o200k_base (test/tokenizer/backtrack_test.ts checks all 199998 tokens). Other
+ * vocabularies keep the merge loop (`BacktrackEncoder.wants` says no).
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { VERIFIED_VOCABULARIES, vocabularyFingerprint } from "./_backtrack.ts";
+ * import { loadVocabulary, type ByteVocabulary } from "./vocabulary.ts";
+ * const v = await loadVocabulary() as ByteVocabulary;
+ * strictEqual(VERIFIED_VOCABULARIES.includes(vocabularyFingerprint(v)), true);
+ * ```
+ */
+export const VERIFIED_VOCABULARIES: readonly number[] = [2297568859];
+
+/**
+ * A fingerprint of a vocabulary's tokens: FNV-1a over all token bytes, then over every token's
+ * length, as an unsigned 32-bit number.
+ *
+ * @example
+ * ```ts
+ * import { notStrictEqual } from "node:assert/strict";
+ * import { vocabularyFingerprint } from "./_backtrack.ts";
+ * import { ByteVocabulary } from "./vocabulary.ts";
+ * const v = (o: number[]) => new ByteVocabulary(new Uint8Array([97, 98]), new Uint32Array(o));
+ * notStrictEqual(vocabularyFingerprint(v([0, 1, 2])), vocabularyFingerprint(v([0, 2, 2])));
+ * ```
+ */
+export function vocabularyFingerprint(vocab: ByteVocabulary): number {
+  const { size, bytes, offsets } = vocab;
+  let h = FNV_BASIS;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], FNV_PRIME);
+  for (let t = 0; t < size; t++) h = Math.imul(h ^ (offsets[t + 1] - offsets[t]), FNV_PRIME);
+  return h >>> 0;
+}
+
+let verifiedByVocab: WeakMap<ByteVocabulary, boolean> | undefined;
+
+/** Whether `vocab` is one of `VERIFIED_VOCABULARIES` (its fingerprint taken once: 2–7 ms). */
+function isVerified(vocab: ByteVocabulary): boolean {
+  verifiedByVocab ??= new WeakMap();
+  let v = verifiedByVocab.get(vocab);
+  if (v === undefined) {
+    verifiedByVocab.set(vocab, v = VERIFIED_VOCABULARIES.includes(vocabularyFingerprint(vocab)));
+  }
+  return v;
+}
+
+/**
  * The backtracking tables of `vocab`, built on first use and shared by every encoder of it.
  *
  * @example
@@ -257,6 +307,8 @@ export function backtrackTables(vocab: ByteVocabulary): BacktrackTables {
 export class BacktrackEncoder {
   readonly vocab: ByteVocabulary;
   #tables: BacktrackTables | undefined;
+  /** Whether the vocabulary is one of `VERIFIED_VOCABULARIES` (known after the first `wants`). */
+  #verified: boolean | undefined;
   #stack = new Int32Array(0);
   #reach = new Uint8Array(0);
 
@@ -271,12 +323,15 @@ export class BacktrackEncoder {
   }
 
   /**
-   * Whether to encode a piece of `n` bytes by backtracking: yes once the vocabulary's tables
-   * exist, or once this process has encoded `BACKTRACK_AFTER_BYTES` bytes of pieces otherwise
-   * (each no counts its piece; the caller then merges it another way).
+   * Whether to encode a piece of `n` bytes by backtracking: never for a vocabulary outside
+   * `VERIFIED_VOCABULARIES`; else yes once the vocabulary's tables exist, or once this process
+   * has encoded `BACKTRACK_AFTER_BYTES` bytes of pieces otherwise (each no counts its piece; the
+   * caller then merges it another way).
    */
   wants(n: number): boolean {
     if (this.#tables !== undefined) return true;
+    this.#verified ??= isVerified(this.vocab);
+    if (!this.#verified) return false;
     const built = tablesByVocab?.get(this.vocab);
     if (built !== undefined) {
       this.#tables = built;
@@ -316,6 +371,8 @@ export class BacktrackEncoder {
 
   /**
    * Appends the byte-pair encoding of `utf8[start, end)` to `out`; returns the number of tokens.
+   * Equal to byte-pair merging when every token of the vocabulary encodes to itself (see
+   * `VERIFIED_VOCABULARIES`).
    */
   encode(utf8: Uint8Array, start: number, end: number, out: TokenSink): number {
     const n = end - start;

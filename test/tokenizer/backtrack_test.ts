@@ -4,6 +4,8 @@ import {
   BACKTRACK_AFTER_BYTES,
   BacktrackEncoder,
   backtrackTables,
+  VERIFIED_VOCABULARIES,
+  vocabularyFingerprint,
 } from "../../src/tokenizer/_backtrack.ts";
 import { BytePairEncoder } from "../../src/tokenizer/bpe.ts";
 import { nextPieceEnd, prepareScanner } from "../../src/tokenizer/pieces.ts";
@@ -156,4 +158,15 @@ test("the tokenizer switches to backtracking mid-text with the same tokens", () 
   tok.clearCache();
   assertSameTokens(tok.encodeOrdinary(text), first, "after the switch");
   assertSameTokens(first, wasmOrdinary(text), "against tiktoken");
+});
+
+test("a vocabulary not known to suit backtracking never backtracks", () => {
+  // o200k_base with its last token dropped: another fingerprint.
+  const other = new ByteVocabulary(vocab.bytes, vocab.offsets.subarray(0, vocab.size));
+  assert.equal(VERIFIED_VOCABULARIES.includes(vocabularyFingerprint(other)), false);
+  const enc = new BacktrackEncoder(other);
+  for (let asked = 0; asked <= 2 * BACKTRACK_AFTER_BYTES; asked += 65536) {
+    assert.equal(enc.wants(65536), false);
+  }
+  assert.equal(VERIFIED_VOCABULARIES.includes(vocabularyFingerprint(vocab)), true);
 });
