@@ -5,10 +5,13 @@
 //   every text of the kind, text it has never seen (the files of `../shared/corpus/text`, 7.5 MB,
 //   or without it the excerpts in test/fixtures/text); median of COLD_REPS passes (default 5),
 //   each on a new instance. This is what a dataset job sees after its first megabytes. Before the
-//   passes of a kind a throwaway instance encodes its texts once, so that the JIT has compiled the
-//   encoder's paths for that kind (the fresh instances measured share nothing with it but the
-//   vocabulary): without it the first passes paid compilation (English prose in Bun: 227, 195,
-//   134, 50, 65 ms), and the median of 5 showed less than half the steady cold speed.
+//   passes of a kind, throwaway instances encode its texts until they have seen WARMUP_MB (default
+//   8) megabytes of the kind and at least 3 passes, so that the JIT has compiled the encoder's
+//   paths for that kind at its top tier (the fresh instances measured share nothing with them but
+//   the vocabulary and its lazily built tables): with one such pass, Bun's English prose passes
+//   still ran 63, 37, 34, 32, 31, 30, 17, 18, 15, 15, 12, 10 ms (JSC tiering up over ~6 MB), and
+//   the median of 5 showed a third of the steady cold speed. tiktoken (WASM) gets the same untimed
+//   passes before its timed one.
 // - warm: mitata on a ~64 KB excerpt of the kind, encoded again and again (caches hot).
 //
 // Peers: js-tiktoken (pure JS), tiktoken (the Rust crate built to WASM), gpt-tokenizer (pure JS,
@@ -22,6 +25,7 @@
 //
 //   npx bun bench/encode.bench.ts      npx deno run -A bench/encode.bench.ts
 //   COLD_REPS=9 WARM_PEERS=0 ...       (more cold passes; skip the slow warm peers)
+//   WARMUP_MB=1 ...                    (less JIT warm-up before the cold passes)
 //   ... --json bench/results/encode/bun.json   (also write the figures; scripts/encode_tables.ts
 //                                                makes the README's tokenizer tables from them)
 import { spawnSync } from "node:child_process";
@@ -47,6 +51,7 @@ const FIXTURES = fileURLToPath(new URL("../test/fixtures/text/", import.meta.url
 const shared = existsSync(SHARED + "README.md");
 const TEXT_DIR = shared ? SHARED + "text/" : FIXTURES;
 const COLD_REPS = Number(process.env.COLD_REPS ?? 5);
+const WARMUP_MB = Number(process.env.WARMUP_MB ?? 8);
 const WARM_PEERS = process.env.WARM_PEERS !== "0";
 const utf8Length = (t: string) => new TextEncoder().encode(t).length;
 
@@ -109,6 +114,8 @@ const bytesOf = (texts: string[]) => texts.reduce((n, t) => n + utf8Length(t), 0
 const coldBytes = new Map(KINDS.map((k) => [k, bytesOf(cold.get(k)!)]));
 const warmBytes = new Map(KINDS.map((k) => [k, utf8Length(warm.get(k)!)]));
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
+/** Untimed passes over a kind's cold texts before its timed ones (see the header). */
+const warmupPasses = (k: Kind) => Math.max(3, Math.ceil(WARMUP_MB * 1e6 / coldBytes.get(k)!));
 
 // The native peer (Node child process), run before our timings so the two do not overlap.
 interface NativeResult {
@@ -145,9 +152,11 @@ const ourCold = new Map<Kind, number[]>();
 const ourColdTokens = new Map<Kind, number>();
 for (const k of KINDS) {
   const texts = cold.get(k)!;
-  // JIT warm-up (see the header): one pass of a throwaway instance; the measured ones start empty.
-  const jit = new HarmonyTokenizer(tok.vocabulary);
-  for (const t of texts) do_not_optimize(jit.encodeOrdinary(t));
+  // JIT warm-up (see the header): throwaway instances; the measured ones start empty.
+  for (let w = warmupPasses(k); w > 0; w--) {
+    const jit = new HarmonyTokenizer(tok.vocabulary);
+    for (const t of texts) do_not_optimize(jit.encodeOrdinary(t));
+  }
   const ms: number[] = [];
   for (let r = 0; r < COLD_REPS; r++) {
     const fresh = new HarmonyTokenizer(tok.vocabulary);
@@ -182,9 +191,11 @@ const { get_encoding } = await import("tiktoken");
 const wasm = get_encoding("o200k_base");
 const gpt = await import("gpt-tokenizer/encoding/o200k_base");
 for (const k of KINDS) {
-  // tiktoken (WASM) keeps no cache: one timed pass (after an untimed one) is its cold figure.
+  // tiktoken (WASM) keeps no cache: one timed pass (after the untimed ones) is its cold figure.
   const texts = cold.get(k)!;
-  for (const t of texts) do_not_optimize(wasm.encode_ordinary(t));
+  for (let w = warmupPasses(k); w > 0; w--) {
+    for (const t of texts) do_not_optimize(wasm.encode_ordinary(t));
+  }
   const s = performance.now();
   for (const t of texts) do_not_optimize(wasm.encode_ordinary(t));
   coldMbps.set(`tiktoken (WASM) · ${k}`, coldBytes.get(k)! / (performance.now() - s) / 1e3);
@@ -277,6 +288,17 @@ const buildMs = performance.now() - tb;
 console.log(
   `Pair table (lazy): ${pairs.pairs} pairs, ${mb(pairs.byteLength)} MB, built in ${
     buildMs.toFixed(0)
+  } ms`,
+);
+// The backtracking tables are built once a process has merged BACKTRACK_AFTER_BYTES of long pieces.
+const { BacktrackTables } = await import("../src/tokenizer/_backtrack.ts");
+const tbt = performance.now();
+const bt = BacktrackTables.build(
+  tok.vocabulary as import("../src/tokenizer/vocabulary.ts").ByteVocabulary,
+);
+console.log(
+  `Backtracking tables (lazy): ${mb(bt.byteLength)} MB, built in ${
+    (performance.now() - tbt).toFixed(0)
   } ms`,
 );
 console.log(

@@ -33,13 +33,40 @@ export class PairTable {
   readonly slots: Int32Array;
   /** Number of slots minus one. */
   readonly mask: number;
-  /** Number of pairs held. */
-  readonly pairs: number;
+  #pairs: number;
 
   private constructor(slots: Int32Array, pairs: number) {
     this.slots = slots;
     this.mask = (slots.length >> 1) - 1;
-    this.pairs = pairs;
+    this.#pairs = pairs;
+  }
+
+  /** Number of pairs held. */
+  get pairs(): number {
+    return this.#pairs;
+  }
+
+  /**
+   * An empty table with room for `pairs` pairs (capacity a power of two at least twice that), to
+   * fill with {@link PairTable.add}.
+   */
+  static withCapacity(pairs: number): PairTable {
+    let cap = 1024;
+    while (cap < pairs * 2) cap *= 2;
+    return new PairTable(new Int32Array(2 * cap), 0);
+  }
+
+  /**
+   * Adds the pair (a, b) with merged rank t; the pair must not be in the table yet and the table
+   * must have room (see {@link PairTable.withCapacity}).
+   */
+  add(a: number, b: number, t: number): void {
+    const slots = this.slots, mask = this.mask;
+    let at = pairSlot(a, b) & mask;
+    while (slots[2 * at + 1] !== 0) at = (at + 1) & mask;
+    slots[2 * at] = a | (b << 18);
+    slots[2 * at + 1] = (b >>> 14) | ((t + 1) << 4);
+    this.#pairs++;
   }
 
   /**
@@ -76,18 +103,9 @@ export class PairTable {
       }
     }
     // Pass 2: the hash table. A pair (a, b) names one byte string, so it occurs once.
-    let cap = 1024;
-    while (cap < n * 2) cap *= 2;
-    const slots = new Int32Array(2 * cap);
-    const mask = cap - 1;
-    for (let i = 0; i < n; i++) {
-      const a = found[3 * i], b = found[3 * i + 1], t = found[3 * i + 2];
-      let at = pairSlot(a, b) & mask;
-      while (slots[2 * at + 1] !== 0) at = (at + 1) & mask;
-      slots[2 * at] = a | (b << 18);
-      slots[2 * at + 1] = (b >>> 14) | ((t + 1) << 4);
-    }
-    return new PairTable(slots, n);
+    const table = PairTable.withCapacity(n);
+    for (let i = 0; i < n; i++) table.add(found[3 * i], found[3 * i + 1], found[3 * i + 2]);
+    return table;
   }
 
   /** Rank of the concatenation of tokens `a` and `b`, or -1 when it is not a token. */

@@ -79,3 +79,25 @@ test("hashBytes() is 32-bit FNV-1a (the GPU tables and special scan rely on thes
     assert.equal(hashBytesInt32(b, 2, 2 + b.length - 3), want | 0, text);
   }
 });
+
+test("parseCompressedRanks() reads ranks in order and out of order alike (o200k_base)", async () => {
+  const data = ((await import("js-tiktoken/ranks/o200k_base")).default as { bpe_ranks: string })
+    .bpe_ranks;
+  const inOrder = parseCompressedRanks(data);
+  // The same tokens as lines of 1000 in reverse order: the general parser reads them.
+  const tokens = data.split("\n")[0].split(" ").slice(2);
+  const lines: string[] = [];
+  for (let i = 0; i < tokens.length; i += 1000) {
+    lines.push(`! ${i} ${tokens.slice(i, i + 1000).join(" ")}`);
+  }
+  const reordered = parseCompressedRanks(lines.reverse().join("\n"));
+  assert.equal(inOrder.size, 199998);
+  assert.deepEqual(reordered.offsets, inOrder.offsets);
+  assert.deepEqual(reordered.bytes, inOrder.bytes);
+  // Malformed data in order still gets the general parser's error.
+  assert.throws(() => parseCompressedRanks("! 0 YQ== Y\r=="), SyntaxError);
+  assert.deepEqual(
+    Array.from(parseCompressedRanks("! 0 YQ Yg= YWI=\n\n").offsets),
+    [0, 1, 2, 4],
+  );
+});
