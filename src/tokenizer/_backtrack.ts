@@ -201,20 +201,22 @@ let tablesByVocab: WeakMap<ByteVocabulary, BacktrackTables> | undefined;
 
 /**
  * Bytes of pieces that a process encodes another way (`BacktrackEncoder.wants`) before it builds
- * a vocabulary's backtracking tables. Building them (105–240 ms) pays for itself only after
- * megabytes: on the corpus pieces over 16 bytes that need merging, backtracking saves 10–40 ns a
- * byte (CJK 12 ns/B on 17–32-byte pieces, 41 ns/B on 33–64, 26 ns/B longer). So a short job (a
- * CLI call, a test) never pays the build, and a dataset job builds the tables after its first
- * mebibyte of such pieces.
+ * a vocabulary's backtracking tables. Building them takes 105–280 ms and backtracking saves
+ * 10–40 ns a byte on the corpus pieces over 16 bytes that need merging (CJK 12 ns/B on 17–32-byte
+ * pieces, 41 ns/B on 33–64, 26 ns/B longer), so the build pays for itself only after about 10 MB of
+ * such pieces; building it after 8 MiB merged the old way (the rent-or-buy point: what waiting
+ * has cost by then is about what the build costs) keeps any job within twice the better of the two
+ * choices made in hindsight. At 1 MiB, one cold pass over the 7.5 MB corpus text in a fresh process
+ * paid the build inside the pass and ran at 15–20 MB/s instead of 17–29.
  *
  * @example
  * ```ts
  * import { strictEqual } from "node:assert/strict";
  * import { BACKTRACK_AFTER_BYTES } from "./_backtrack.ts";
- * strictEqual(BACKTRACK_AFTER_BYTES, 1048576);
+ * strictEqual(BACKTRACK_AFTER_BYTES, 8 << 20);
  * ```
  */
-export const BACKTRACK_AFTER_BYTES: number = 1 << 20;
+export const BACKTRACK_AFTER_BYTES: number = 8 << 20;
 
 let loopBytes: WeakMap<ByteVocabulary, number> | undefined;
 
