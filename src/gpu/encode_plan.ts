@@ -932,11 +932,65 @@ function mergeRedone(
  * Encodes texts by the plan, running the device steps on `exec`; the result is what
  * `Tokenizer.encode` gives for each text (errors for texts with a disallowed literal).
  */
-export async function encodeWithPlan(
+export function encodeWithPlan(
   texts: readonly string[],
   options: EncodeOptions | undefined,
   env: PlanEnvironment,
   exec: PlanExecutor,
+): Promise<PlannedBatch> {
+  return planBatch(texts, options, env, exec, undefined, undefined);
+}
+
+/**
+ * The matches of `matches` (sorted, over `packed`) that lie wholly inside the texts `redo`
+ * (ascending), moved to where those texts lie when packed alone, in that order (`starts`):
+ * what the special scan of that smaller batch finds (a literal across a text boundary is never
+ * a preset nor an error, so dropping those changes nothing).
+ */
+function matchesOf(
+  packed: PackedTexts,
+  matches: Uint32Array,
+  redo: readonly number[],
+  starts: ArrayLike<number>,
+  specials: SpecialTables,
+): Uint32Array {
+  const out: number[] = [];
+  let k = 0;
+  for (let j = 0; j < redo.length; j++) {
+    const s = packed.starts[redo[j]], e = packed.starts[redo[j] + 1];
+    while (k < matches.length && matches[k] < s) k += 2;
+    for (let q = k; q < matches.length && matches[q] < e; q += 2) {
+      if (matches[q] + specials.literalBytes[matches[q + 1]].length > e) continue;
+      out.push(matches[q] - s + starts[j], matches[q + 1]);
+    }
+  }
+  return Uint32Array.from(out);
+}
+
+/** The texts `redo` of `packed`, packed alone by copying their bytes (no UTF-8 encoding again). */
+function subPack(packed: PackedTexts, redo: readonly number[]): PackedTexts {
+  const starts = new Uint32Array(redo.length + 1);
+  for (let j = 0; j < redo.length; j++) {
+    starts[j + 1] = starts[j] + packed.starts[redo[j] + 1] - packed.starts[redo[j]];
+  }
+  const text = new Uint8Array(Math.max(16, starts[redo.length]));
+  for (let j = 0; j < redo.length; j++) {
+    text.set(packed.text.subarray(packed.starts[redo[j]], packed.starts[redo[j] + 1]), starts[j]);
+  }
+  return { text: text.subarray(0, starts[redo.length]), starts };
+}
+
+/**
+ * {@link encodeWithPlan}, with the texts already packed (`prepacked`: a buffer of its own) and
+ * the special matches already known (`known`) when given.
+ */
+async function planBatch(
+  texts: readonly string[],
+  options: EncodeOptions | undefined,
+  env: PlanEnvironment,
+  exec: PlanExecutor,
+  known: ((packed: PackedTexts) => Uint32Array) | undefined,
+  prepacked: PackedTexts | undefined,
 ): Promise<PlannedBatch> {
   const phases: HostPhases = {
     pack: 0,
@@ -959,8 +1013,7 @@ export async function encodeWithPlan(
   };
   const resume = () => (t0 = performance.now());
   const { vocab, specials, limit } = env;
-  const spare = takePackBuffer();
-  const packed = packTexts(texts, spare);
+  const packed = prepacked ?? packTexts(texts, takePackBuffer());
   lap("pack");
   const nt = texts.length;
   // Special literals are looked for only when some literal is allowed or disallowed.
@@ -975,7 +1028,10 @@ export async function encodeWithPlan(
   // One executor call for the whole batch when it fits one special window, one pre-tokenize
   // window and one chunk (the common case): the pieces assume no literal splits or fails a text,
   // which the matches it returns confirm (else the ordinary steps follow with those matches).
-  if (exec.encodeFused && packed.text.length > 0) {
+  if (known) {
+    matches = known(packed);
+    scanned = true;
+  } else if (exec.encodeFused && packed.text.length > 0) {
     const textSeg = planSegments(packed, matches, specials, options);
     const pw = planPretokenizeWindows(packed.text, textSeg, limit);
     const nSeg = textSeg.presets.length;
@@ -1002,7 +1058,16 @@ export async function encodeWithPlan(
         if (redo.length > 0) {
           lap("windows");
           const ordinary: PlanExecutor = { ...exec, encodeFused: undefined };
-          sub = await encodeWithPlan(redo.map((i) => texts[i]), options, env, ordinary);
+          // Their literals are known: the smaller batch needs no special scan of its own.
+          const found = r.matches ?? new Uint32Array(0);
+          sub = await planBatch(
+            redo.map((i) => texts[i]),
+            options,
+            env,
+            ordinary,
+            (p) => matchesOf(packed, found, redo, p.starts, specials),
+            subPack(packed, redo),
+          );
           resume();
           for (const k in sub.hostPhases) {
             phases[k as keyof HostPhases] += sub.hostPhases[k as keyof HostPhases];
