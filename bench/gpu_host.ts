@@ -18,6 +18,9 @@
  *
  *   npx deno run -A bench/gpu_host.ts [--base DIR] [--rounds N] [--kinds a,b] [--device]
  *
+ * The `round trips/batch` column counts executor calls per batch in the software configuration
+ * (each is one submission and its read-back on the GPU; the fused path makes a batch one).
+ *
  * `--base DIR`: another checkout (e.g. `git archive` of an older commit) measured side by side.
  * `--device`: also runs the real GPU backend on the machine's adapter with long pieces on the GPU
  * and prints its `hostMs` per MB (wall ms of the JS thread outside awaits, now with the GPU
@@ -93,7 +96,7 @@ const cpuNow = () => {
 };
 
 /** The CPU executor with its own CPU time added to `spent.ms` (the device's share). */
-function timedExecutor(plan: Plan, spent: { ms: number }): PlanExecutor {
+function timedExecutor(plan: Plan, spent: { ms: number; calls: number }): PlanExecutor {
   const exec = plan.cpuExecutor(vocab, specials);
   const timed = <A, R>(f: (a: A) => R) => (a: A): R => {
     const t0 = cpuNow();
@@ -103,10 +106,13 @@ function timedExecutor(plan: Plan, spent: { ms: number }): PlanExecutor {
       spent.ms += cpuNow() - t0;
     }
   };
+  // Each executor call is one round trip on the GPU (a submission and its read-back).
+  const counted = <A, R>(f: (a: A) => R) => (a: A): R => (spent.calls++, f(a));
   return {
-    findSpecials: timed(exec.findSpecials),
-    pretokenize: exec.pretokenize && timed(exec.pretokenize),
-    encodePieces: timed(exec.encodePieces),
+    findSpecials: counted(timed(exec.findSpecials)),
+    pretokenize: exec.pretokenize && counted(timed(exec.pretokenize)),
+    encodePieces: counted(timed(exec.encodePieces)),
+    encodeFused: exec.encodeFused && counted(timed(exec.encodeFused)),
   };
 }
 
@@ -127,8 +133,8 @@ async function hostMs(
   plan: Plan,
   bs: string[][],
   maxPieceBytes: number,
-): Promise<[number, HostPhases]> {
-  const spent = { ms: 0 };
+): Promise<[number, HostPhases, number]> {
+  const spent = { ms: 0, calls: 0 };
   const exec = timedExecutor(plan, spent);
   const phases = { ...ZERO };
   const t0 = cpuNow();
@@ -142,7 +148,7 @@ async function hostMs(
     const p = (r as { hostPhases?: HostPhases }).hostPhases;
     if (p) { for (const k in p) phases[k as keyof HostPhases] += p[k as keyof HostPhases]; }
   }
-  return [cpuNow() - t0 - spent.ms, phases];
+  return [cpuNow() - t0 - spent.ms, phases, spent.calls / bs.length];
 }
 
 function cpuMs(texts: string[]): number {
@@ -162,6 +168,7 @@ for (const cfg of ["hardware", "software"]) {
   if (base) cols.push(`${cfg} base`);
   cols.push(`${cfg} host ms/MB`, "ratio");
 }
+cols.push("round trips/batch sw" + (base ? " (base)" : ""));
 console.log(cols.join(" | "));
 const splits: string[] = [];
 for (const [name, texts] of kinds) {
@@ -171,6 +178,7 @@ for (const [name, texts] of kinds) {
   let cpu = Infinity;
   const best = { hw: Infinity, sw: Infinity, hwBase: Infinity, swBase: Infinity };
   let phases: HostPhases = { ...ZERO }, phaseBest = Infinity;
+  const trips = { now: 0, base: 0 };
   for (let r = 0; r < rounds; r++) {
     cpu = Math.min(cpu, cpuMs(texts));
     if (base) {
@@ -179,8 +187,14 @@ for (const [name, texts] of kinds) {
     const [hw, ph] = await hostMs(current, bs, MAX_LONG_GPU_PIECE_BYTES);
     if (hw < phaseBest) phaseBest = hw, phases = ph;
     best.hw = Math.min(best.hw, hw);
-    if (base) best.swBase = Math.min(best.swBase, (await hostMs(base, bs, MAX_GPU_PIECE_BYTES))[0]);
-    best.sw = Math.min(best.sw, (await hostMs(current, bs, MAX_GPU_PIECE_BYTES))[0]);
+    if (base) {
+      const [ms, , calls] = await hostMs(base, bs, MAX_GPU_PIECE_BYTES);
+      best.swBase = Math.min(best.swBase, ms);
+      trips.base = calls;
+    }
+    const [sw, , calls] = await hostMs(current, bs, MAX_GPU_PIECE_BYTES);
+    best.sw = Math.min(best.sw, sw);
+    trips.now = calls;
   }
   const f = (x: number) => (x / mb).toFixed(2);
   const row = [name, mb.toFixed(2), f(cpu)];
@@ -188,6 +202,7 @@ for (const [name, texts] of kinds) {
   row.push(f(best.hw), `1/${(cpu / best.hw).toFixed(1)}`);
   if (base) row.push(f(best.swBase));
   row.push(f(best.sw), `1/${(cpu / best.sw).toFixed(1)}`);
+  row.push(trips.now.toFixed(2) + (base ? ` (${trips.base.toFixed(2)})` : ""));
   console.log(row.join(" | "));
   const { submit: _, ...rest } = phases;
   splits.push(
@@ -203,23 +218,31 @@ if (device) {
   if (!gpu) throw new Error("--device: no WebGPU adapter");
   const backend = await createGpuBackend(gpu, { longPiecesOnGpu: true });
   console.log(`\nreal GPU backend, long pieces on the GPU (hostMs, wall ms/MB, min of ${rounds}):`);
-  console.log("kind | MB | host ms/MB | ratio to cpu");
+  console.log(
+    "kind | MB | host ms/MB | ratio to cpu | submissions/batch | read-backs/batch | dispatches/batch",
+  );
   for (const [name, texts] of kinds) {
     if (only && !only.includes(name)) continue;
     const mb = texts.reduce((a, t) => a + te.encode(t).length, 0) / 1e6;
-    let host = Infinity, cpu = Infinity;
+    let host = Infinity, cpu = Infinity, counts = "";
     await backend.encodeBatch(texts.slice(0, 64), OPTIONS); // pipelines compiled, tables uploaded
     for (let r = 0; r < rounds; r++) {
       cpu = Math.min(cpu, cpuMs(texts));
       let h = 0;
-      for (const b of batches(texts)) {
+      const s0 = { ...backend.ctx.stats }, bs = batches(texts);
+      for (const b of bs) {
         await backend.encodeBatch(b, OPTIONS);
         h += backend.lastStats().hostMs ?? 0;
       }
       host = Math.min(host, h);
+      const s1 = backend.ctx.stats,
+        per = (k: "submits" | "readBacks" | "dispatches") =>
+          ((s1[k] - s0[k]) / bs.length).toFixed(1);
+      counts = `${per("submits")} | ${per("readBacks")} | ${per("dispatches")}`;
     }
     console.log(
-      `${name} | ${mb.toFixed(2)} | ${(host / mb).toFixed(2)} | 1/${(cpu / host).toFixed(1)}`,
+      `${name} | ${mb.toFixed(2)} | ${(host / mb).toFixed(2)} | 1/${(cpu / host).toFixed(1)} | ` +
+        counts,
     );
   }
   backend.destroy();

@@ -8,7 +8,10 @@
 //      is one piece. A piece that crosses a chunk start (a broken rule) counts in out.errors.
 //   (the host records an exclusive prefix sum of marks[0, n + 1): marks[n] = pieces)
 //   2: compaction: where the prefix steps at byte i, out.items[k] = i + 1 (the piece end) and
-//      out.items[cap + k] = the segment's preset.
+//      out.items[cap + k] = the segment's preset. With fill_tail = 1 (cap = n_bytes: the
+//      one-submission path, src/gpu/fused.ts), thread i >= pieces also writes the empty piece
+//      out.items[i] = n_bytes, out.items[cap + i] = NONE, so encode_pieces can take all cap
+//      slots as pieces without the host knowing the count.
 //   Phase 1 also lists the pre-tokenized pieces longer than long_min bytes: out.long counts
 //   them and out.items[2 * cap + j] (j < long_cap) holds their end bytes, in no order (pieces
 //   are disjoint, so there are at most n_bytes / (long_min + 1) of them: the host sizes
@@ -322,6 +325,10 @@ fn scan(i: u32) {
 }
 
 fn compact(i: u32) {
+  if (p.fill_tail != 0u && i >= marks[p.n_bytes]) {
+    out.items[i] = p.n_bytes;
+    out.items[p.cap + i] = NONE;
+  }
   let k = marks[i];
   if (marks[i + 1u] == k) {
     return;

@@ -62,9 +62,12 @@ export interface BatchStats {
   /** UTF-8 bytes of the texts encoded (encode batches; absent when not measured). */
   inputBytes?: number;
   /**
-   * Milliseconds the JS thread spent in the GPU host plan (packing, pre-tokenizing, long pieces
-   * on the CPU, chunking, stitching, and packing and submitting the chunks; not
-   * the read-backs, the long-piece submissions or a CPU fallback), absent when not measured.
+   * Milliseconds the JS thread spent in the GPU host plan (packing, planning, long pieces on the
+   * CPU, chunking, stitching) and in the synchronous part of its submissions: the fused batch's
+   * (special scan, pre-tokenization and encoding in one submission, `src/gpu/fused.ts`) or,
+   * step by step, the special scan's, the pre-tokenizer's and each chunk's (packing the upload,
+   * recording the commands); not awaiting read-backs, the long-piece (`merge_long`)
+   * submissions or a CPU fallback. Absent when not measured.
    */
   hostMs?: number;
 }

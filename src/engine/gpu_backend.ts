@@ -36,6 +36,7 @@ import {
   type PieceBatchResult,
 } from "../gpu/encoder.ts";
 import { GpuBatchError } from "../gpu/errors.ts";
+import { encodeFusedCpu, type FusedJob, type FusedResult, GpuFusedEncoder } from "../gpu/fused.ts";
 import { GpuLongPieceEncoder } from "../gpu/long_pieces.ts";
 import { GpuPretokenizer, pretokenizeCpu } from "../gpu/pretokenize.ts";
 import { NONE } from "../gpu/tables.ts";
@@ -129,6 +130,7 @@ export class GpuBackend implements Backend {
   readonly #specials: GpuSpecialScanner;
   readonly #pretokenizer: GpuPretokenizer;
   readonly #scanner: GpuTokenScanner;
+  readonly #fused: GpuFusedEncoder;
   readonly #warn: (message: string) => void;
   #warned = false;
   #gpuBroken = false;
@@ -157,6 +159,7 @@ export class GpuBackend implements Backend {
     this.#specials = new GpuSpecialScanner(ctx, buildSpecialTables(harmonySpecialTokens()));
     this.#pretokenizer = new GpuPretokenizer(ctx);
     this.#scanner = new GpuTokenScanner(ctx, this.#encoder, this.#specials);
+    this.#fused = new GpuFusedEncoder(this.#encoder, this.#pretokenizer, this.#specials);
     this.#warn = options.onWarning ?? ((m) => console.warn(m));
     this.#stats = this.#newStats(0);
     let max = this.#specials.tables.maxLength;
@@ -261,6 +264,30 @@ export class GpuBackend implements Backend {
       }
     }
     return encodePiecesCpu(this.vocab, batch);
+  }
+
+  /**
+   * One fused batch (special scan, pre-tokenization and encoding in one submission) on the GPU,
+   * holding one of the {@link MAX_IN_FLIGHT} slots, or on the CPU after a GPU failure.
+   */
+  async #encodeFused(job: FusedJob, stats: BatchStats): Promise<FusedResult> {
+    if (!this.#gpuBroken) {
+      while (this.#inFlight >= MAX_IN_FLIGHT) {
+        await new Promise<void>((resolve) => this.#waiting.push(resolve));
+      }
+      this.#inFlight++;
+      const before = { ...this.ctx.stats };
+      try {
+        return await this.#fused.run(job);
+      } catch (e) {
+        this.#failed(e, stats);
+      } finally {
+        this.#collect(stats, before);
+        this.#inFlight--;
+        this.#waiting.shift()?.();
+      }
+    }
+    return encodeFusedCpu(this.vocab, this.#specials.tables, job);
   }
 
   /**
@@ -384,6 +411,7 @@ export class GpuBackend implements Backend {
               () => pretokenizeCpu(input),
             )),
         encodePieces: (batch) => this.#encodeChunk(batch, stats),
+        encodeFused: (job) => this.#encodeFused(job, stats),
       },
     );
     stats.chunks = r.chunks;

@@ -69,6 +69,8 @@ export interface GpuStats {
   dispatches: number;
   /** Queue submissions. */
   submits: number;
+  /** Result read-backs (`mapAsync` of a result buffer; timestamp reads are not counted). */
+  readBacks: number;
   /** Bytes written to GPU buffers. */
   bytesUploaded: number;
   /** Bytes read back from GPU buffers. */
@@ -162,6 +164,7 @@ export class GpuContext {
   stats: GpuStats = {
     dispatches: 0,
     submits: 0,
+    readBacks: 0,
     bytesUploaded: 0,
     bytesDownloaded: 0,
     gpuTimeNs: 0,
@@ -254,7 +257,14 @@ export class GpuContext {
 
   /** Zeroes the work counters. */
   resetStats(): void {
-    this.stats = { dispatches: 0, submits: 0, bytesUploaded: 0, bytesDownloaded: 0, gpuTimeNs: 0 };
+    this.stats = {
+      dispatches: 0,
+      submits: 0,
+      readBacks: 0,
+      bytesUploaded: 0,
+      bytesDownloaded: 0,
+      gpuTimeNs: 0,
+    };
   }
 
   /** The compiled pipeline of `kernel`. */
@@ -426,6 +436,7 @@ export class GpuContext {
         this.device.queue.submit([encoder.finish()]);
         this.stats.submits++;
       });
+      this.stats.readBacks++;
       await Promise.all([read.mapAsync(MapMode.READ, 0, total), errors]);
       const mapped = read.getMappedRange(0, total);
       const out: ArrayBuffer[] = [];

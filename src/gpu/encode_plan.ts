@@ -39,6 +39,7 @@ import {
   pieceBatchBindingBytes,
   type PieceBatchResult,
 } from "./encoder.ts";
+import { encodeFusedCpu, fusedBindingBytes, type FusedJob, type FusedResult } from "./fused.ts";
 import { MAX_GPU_PIECE_BYTES } from "./kernels.ts";
 import {
   isSplitPoint,
@@ -728,6 +729,11 @@ export interface PlanExecutor {
   pretokenize?(input: PretokenizeInput): Promise<PretokenizeResult> | PretokenizeResult;
   /** Encodes one chunk's pieces. */
   encodePieces(batch: PieceBatch): Promise<PieceBatchResult> | PieceBatchResult;
+  /**
+   * Scans, pre-tokenizes and encodes a batch that fits one chunk in one go (on the GPU: one
+   * submission, one read-back; `src/gpu/fused.ts`). Absent: the plan runs the steps one by one.
+   */
+  encodeFused?(job: FusedJob): Promise<FusedResult> | FusedResult;
 }
 
 /**
@@ -751,6 +757,7 @@ export function cpuExecutor(vocab: Vocabulary, specials: SpecialTables): PlanExe
     findSpecials: (text) => findSpecialsCpu(specials, text),
     pretokenize: (input) => pretokenizeCpu(input),
     encodePieces: (batch) => encodePiecesCpu(vocab, batch),
+    encodeFused: (job) => encodeFusedCpu(vocab, specials, job),
   };
 }
 
@@ -786,6 +793,17 @@ export interface PlannedBatch {
   pretokenizeWindows: number;
   /** Windows the host pre-tokenized (no split point within a binding's worth of bytes). */
   hostPretokenizeWindows: number;
+  /**
+   * How the fused path ({@link PlanExecutor.encodeFused}) went: `done` (the whole batch in one
+   * executor call: on the GPU one submission and one read-back), `partly redone` (the texts
+   * holding a literal allowed or forbidden, or a piece over {@link MAX_GPU_PIECE_BYTES}, were
+   * encoded again the ordinary way, the others kept), `fell back` (every text was, or there were
+   * too many literals to read back: the ordinary steps followed), `off` (no such executor
+   * method, or the batch does not fit one window and one chunk).
+   */
+  fused: "done" | "partly redone" | "fell back" | "off";
+  /** Texts the fused path left to the ordinary steps (all of them when it fell back). */
+  redoneTexts: number;
   /** Milliseconds the JS thread spent in the plan itself (not awaiting the executor). */
   hostMs: number;
   /** `hostMs` split by phase (they add up to it). */
@@ -824,14 +842,155 @@ export interface HostPhases {
 }
 
 /**
+ * The texts (ascending indices) whose fused tokens are not valid: those holding a literal that
+ * is allowed or forbidden (`matches`, sorted by position), or the end of a long piece
+ * (`longEnds`, any order). O(texts + matches + long pieces).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { packTexts, textsToRedo } from "./encode_plan.ts";
+ * import { buildSpecialTables } from "./tables.ts";
+ * import { harmonySpecialTokens } from "../tokenizer/special_tokens.ts";
+ * const p = packTexts(["ab", "c<|end|>", "d"]);
+ * const t = buildSpecialTables(harmonySpecialTokens());
+ * const end = t.literals.indexOf("<|end|>");
+ * assert.deepEqual(textsToRedo(p, new Uint32Array([3, end]), new Uint32Array([11]), t, {}), [1, 2]);
+ * ```
+ */
+export function textsToRedo(
+  packed: PackedTexts,
+  matches: Uint32Array,
+  longEnds: Uint32Array,
+  specials: SpecialTables,
+  options: EncodeOptions | undefined,
+): number[] {
+  const { starts } = packed;
+  const nt = starts.length - 1;
+  const rule = specialRule(options);
+  const out: number[] = [];
+  // The text holding byte b: advance i while the next text starts at or before b.
+  const push = (i: number) => {
+    if (out.length === 0 || out[out.length - 1] !== i) out.push(i);
+  };
+  const hits: number[] = [];
+  let i = 0;
+  for (let k = 0; k < matches.length; k += 2) {
+    const lit = specials.literals[matches[k + 1]];
+    if (!rule.allows(lit) && !rule.forbids(lit)) continue;
+    while (i + 1 < nt && starts[i + 1] <= matches[k]) i++;
+    hits.push(i);
+  }
+  const ends = longEnds.slice().sort();
+  i = 0;
+  for (let k = 0; k < ends.length; k++) {
+    while (i + 1 < nt && starts[i + 1] <= ends[k] - 1) i++;
+    hits.push(i);
+  }
+  hits.sort((a, b) => a - b);
+  for (const h of hits) push(h);
+  return out;
+}
+
+/**
+ * The fused batch `r` with the texts `redo` (ascending) replaced by `sub`'s (in that order):
+ * tokens and offsets, one copy per run of kept texts.
+ */
+function mergeRedone(
+  r: { tokens: Uint32Array; offsets: Uint32Array },
+  redo: readonly number[],
+  sub: { tokens: Uint32Array; offsets: Uint32Array },
+): { tokens: Uint32Array; offsets: Uint32Array } {
+  const nt = r.offsets.length - 1;
+  let total = r.offsets[nt];
+  for (let j = 0; j < redo.length; j++) {
+    total += sub.offsets[j + 1] - sub.offsets[j] - (r.offsets[redo[j] + 1] - r.offsets[redo[j]]);
+  }
+  const tokens = new Uint32Array(total), offsets = new Uint32Array(nt + 1);
+  let at = 0, from = 0;
+  const keep = (to: number) => {
+    // Texts [from, to) from the fused result.
+    const a = r.offsets[from], b = r.offsets[to];
+    tokens.set(r.tokens.subarray(a, b), at);
+    for (let i = from; i < to; i++) offsets[i] = at + r.offsets[i] - a;
+    at += b - a;
+  };
+  for (let j = 0; j < redo.length; j++) {
+    const i = redo[j];
+    keep(i);
+    offsets[i] = at;
+    tokens.set(sub.tokens.subarray(sub.offsets[j], sub.offsets[j + 1]), at);
+    at += sub.offsets[j + 1] - sub.offsets[j];
+    from = i + 1;
+  }
+  keep(nt);
+  offsets[nt] = at;
+  return { tokens, offsets };
+}
+
+/**
  * Encodes texts by the plan, running the device steps on `exec`; the result is what
  * `Tokenizer.encode` gives for each text (errors for texts with a disallowed literal).
  */
-export async function encodeWithPlan(
+export function encodeWithPlan(
   texts: readonly string[],
   options: EncodeOptions | undefined,
   env: PlanEnvironment,
   exec: PlanExecutor,
+): Promise<PlannedBatch> {
+  return planBatch(texts, options, env, exec, undefined, undefined);
+}
+
+/**
+ * The matches of `matches` (sorted, over `packed`) that lie wholly inside the texts `redo`
+ * (ascending), moved to where those texts lie when packed alone, in that order (`starts`):
+ * what the special scan of that smaller batch finds (a literal across a text boundary is never
+ * a preset nor an error, so dropping those changes nothing).
+ */
+function matchesOf(
+  packed: PackedTexts,
+  matches: Uint32Array,
+  redo: readonly number[],
+  starts: ArrayLike<number>,
+  specials: SpecialTables,
+): Uint32Array {
+  const out: number[] = [];
+  let k = 0;
+  for (let j = 0; j < redo.length; j++) {
+    const s = packed.starts[redo[j]], e = packed.starts[redo[j] + 1];
+    while (k < matches.length && matches[k] < s) k += 2;
+    for (let q = k; q < matches.length && matches[q] < e; q += 2) {
+      if (matches[q] + specials.literalBytes[matches[q + 1]].length > e) continue;
+      out.push(matches[q] - s + starts[j], matches[q + 1]);
+    }
+  }
+  return Uint32Array.from(out);
+}
+
+/** The texts `redo` of `packed`, packed alone by copying their bytes (no UTF-8 encoding again). */
+function subPack(packed: PackedTexts, redo: readonly number[]): PackedTexts {
+  const starts = new Uint32Array(redo.length + 1);
+  for (let j = 0; j < redo.length; j++) {
+    starts[j + 1] = starts[j] + packed.starts[redo[j] + 1] - packed.starts[redo[j]];
+  }
+  const text = new Uint8Array(Math.max(16, starts[redo.length]));
+  for (let j = 0; j < redo.length; j++) {
+    text.set(packed.text.subarray(packed.starts[redo[j]], packed.starts[redo[j] + 1]), starts[j]);
+  }
+  return { text: text.subarray(0, starts[redo.length]), starts };
+}
+
+/**
+ * {@link encodeWithPlan}, with the texts already packed (`prepacked`: a buffer of its own) and
+ * the special matches already known (`known`) when given.
+ */
+async function planBatch(
+  texts: readonly string[],
+  options: EncodeOptions | undefined,
+  env: PlanEnvironment,
+  exec: PlanExecutor,
+  known: ((packed: PackedTexts) => Uint32Array) | undefined,
+  prepacked: PackedTexts | undefined,
 ): Promise<PlannedBatch> {
   const phases: HostPhases = {
     pack: 0,
@@ -854,8 +1013,7 @@ export async function encodeWithPlan(
   };
   const resume = () => (t0 = performance.now());
   const { vocab, specials, limit } = env;
-  const spare = takePackBuffer();
-  const packed = packTexts(texts, spare);
+  const packed = prepacked ?? packTexts(texts, takePackBuffer());
   lap("pack");
   const nt = texts.length;
   // Special literals are looked for only when some literal is allowed or disallowed.
@@ -864,8 +1022,87 @@ export async function encodeWithPlan(
   for (let k = 0; k < specials.count && !any; k++) {
     any = rule.allows(specials.literals[k]) || rule.forbids(specials.literals[k]);
   }
-  let matches = new Uint32Array(0), specialWindows = 0;
-  if (any) {
+  let matches: Uint32Array = new Uint32Array(0), specialWindows = 0;
+  let fused: PlannedBatch["fused"] = "off";
+  let scanned = false;
+  // One executor call for the whole batch when it fits one special window, one pre-tokenize
+  // window and one chunk (the common case): the pieces assume no literal splits or fails a text,
+  // which the matches it returns confirm (else the ordinary steps follow with those matches).
+  if (known) {
+    matches = known(packed);
+    scanned = true;
+  } else if (exec.encodeFused && packed.text.length > 0) {
+    const textSeg = planSegments(packed, matches, specials, options);
+    const pw = planPretokenizeWindows(packed.text, textSeg, limit);
+    const nSeg = textSeg.presets.length;
+    if (
+      pw.length === 1 && !pw[0].cpu &&
+      (!any || planSpecialWindows(packed.text.length, specials.maxLength, limit).length === 1) &&
+      fusedBindingBytes(packed.text.length, nSeg, nt) <= limit
+    ) {
+      const job = {
+        pre: windowInput(packed.text, textSeg, pw[0]),
+        textStarts: packed.starts,
+        scanSpecials: any,
+      };
+      lap("windows");
+      const pending = exec.encodeFused(job);
+      lap("submit");
+      const r = await pending;
+      resume();
+      fused = "fell back";
+      const redo = r.matches && textsToRedo(packed, r.matches, r.longEnds, specials, options);
+      if (redo && redo.length < nt) {
+        // The other texts keep the fused tokens; these go the ordinary way (a smaller batch).
+        let sub: PlannedBatch | undefined;
+        if (redo.length > 0) {
+          lap("windows");
+          const ordinary: PlanExecutor = { ...exec, encodeFused: undefined };
+          // Their literals are known: the smaller batch needs no special scan of its own.
+          const found = r.matches ?? new Uint32Array(0);
+          sub = await planBatch(
+            redo.map((i) => texts[i]),
+            options,
+            env,
+            ordinary,
+            (p) => matchesOf(packed, found, redo, p.starts, specials),
+            subPack(packed, redo),
+          );
+          resume();
+          for (const k in sub.hostPhases) {
+            phases[k as keyof HostPhases] += sub.hostPhases[k as keyof HostPhases];
+          }
+        }
+        const merged = sub ? mergeRedone(r, redo, sub) : r;
+        givePackBuffer(new Uint8Array(packed.text.buffer));
+        lap("stitch");
+        let hostMs = 0;
+        for (const k in phases) hostMs += phases[k as keyof HostPhases];
+        return {
+          tokens: merged.tokens,
+          offsets: merged.offsets,
+          errors: sub ? new Map([...sub.errors].map(([j, e]) => [redo[j], e])) : new Map(),
+          inputBytes: packed.text.length,
+          chunks: 1 + (sub?.chunks ?? 0),
+          specialWindows: (any ? 1 : 0) + (sub?.specialWindows ?? 0),
+          cpuPieces: sub?.cpuPieces ?? 0,
+          pretokenizeWindows: 1 + (sub?.pretokenizeWindows ?? 0),
+          hostPretokenizeWindows: sub?.hostPretokenizeWindows ?? 0,
+          fused: sub ? "partly redone" : "done",
+          redoneTexts: redo.length,
+          hostMs,
+          hostPhases: phases,
+        };
+      }
+      if (r.matches) {
+        matches = r.matches;
+        specialWindows = any ? 1 : 0;
+        scanned = true;
+      }
+    }
+  }
+  lap("windows");
+  if (any && !scanned) {
     const windows = planSpecialWindows(packed.text.length, specials.maxLength, limit);
     const parts: number[] = [];
     for (const w of windows) {
@@ -961,6 +1198,8 @@ export async function encodeWithPlan(
     cpuPieces: plan.cpuPieces,
     pretokenizeWindows: windows.length,
     hostPretokenizeWindows: hostWindows,
+    fused,
+    redoneTexts: fused === "fell back" ? nt : 0,
     hostMs,
     hostPhases: phases,
   };

@@ -347,6 +347,7 @@ export class PendingPieces {
   async #read(): Promise<PieceBatchResult> {
     const ctx = this.#ctx, r = this.#rec;
     try {
+      ctx.stats.readBacks++;
       await Promise.all([r.read.mapAsync(MapMode.READ, 0, r.readSize), this.#errors, r.timing]);
       const mapped = r.read.getMappedRange(0, r.readSize);
       const markOffsets = new Uint32Array(mapped.slice(0, 4 * r.marks));

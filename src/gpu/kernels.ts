@@ -93,6 +93,7 @@ export const KERNELS = {
       "cap",
       "long_min",
       "long_cap",
+      "fill_tail",
     ],
     CLASS_BITS,
   ),

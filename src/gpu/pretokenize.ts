@@ -245,7 +245,7 @@ function longPieceIndices(ends: Uint32Array, longEnds: Uint32Array): Uint32Array
 }
 
 /** Capacity of the kernel's list of long pieces for a window of `bytes` bytes (see the shader). */
-function longCapacity(bytes: number): number {
+export function longCapacity(bytes: number): number {
   return Math.floor(bytes / (MAX_GPU_PIECE_BYTES + 1)) + 1;
 }
 
@@ -365,6 +365,7 @@ export class GpuPretokenizer {
           cap: n,
           long_min: MAX_GPU_PIECE_BYTES,
           long_cap: longCap,
+          fill_tail: 0,
         }, "pretokenize params")
       );
       release.push(...params);

@@ -80,8 +80,17 @@ export function findSpecialsCpu(tables: SpecialTables, text: Uint8Array): Uint32
   return Uint32Array.from(out);
 }
 
-/** Sorts `(position, index)` pairs by position, in place. */
-function sortPairs(pairs: Uint32Array): Uint32Array {
+/**
+ * Sorts `(position, index)` pairs by position, in place (the kernel appends them unordered).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sortPairs } from "./special_scan.ts";
+ * assert.deepEqual([...sortPairs(new Uint32Array([9, 1, 2, 0]))], [2, 0, 9, 1]);
+ * ```
+ */
+export function sortPairs(pairs: Uint32Array): Uint32Array {
   const n = pairs.length / 2;
   const keys = new Float64Array(n);
   for (let j = 0; j < n; j++) keys[j] = pairs[2 * j] * 4294967296 + pairs[2 * j + 1];

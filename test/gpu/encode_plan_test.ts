@@ -151,6 +151,7 @@ test("the encode plan pre-tokenizes through the executor, never the host, with w
   let covered = 0;
   const spy = {
     ...exec,
+    encodeFused: undefined, // the windows of the steps one by one (fused: test/gpu/fused_test.ts)
     pretokenize: (input: Parameters<NonNullable<typeof exec.pretokenize>>[0]) => {
       const n = input.starts[input.starts.length - 1];
       covered += n;
@@ -246,6 +247,7 @@ test("batches reuse one packing buffer, and batches in flight never share one", 
   const seen: ArrayBufferLike[] = [];
   const spy = (gate?: Promise<void>) => ({
     ...exec,
+    encodeFused: undefined, // the steps one by one: the special scan sees the packed buffer
     findSpecials: async (text: Uint8Array) => {
       seen.push(text.buffer);
       await gate;

@@ -1,0 +1,420 @@
+/**
+ * One submission per batch: the special-literal scan, pre-tokenization and piece encoding of a
+ * batch that fits one chunk, recorded in one command buffer with no read-back between the
+ * kernels, and read back with one `mapAsync`.
+ *
+ * The host cannot know the pieces before the device has cut them, so the device consumes its
+ * own pre-tokenize output: the encode input is sized by bytes (a text of `n` bytes has at most
+ * `n` pieces), `pretokenize.wgsl` (with `fill_tail`) writes piece ends and presets for all `n`
+ * slots (the slots past the piece count are empty pieces at the text's end, which encode to no
+ * tokens), a buffer copy moves them into the encode input, and `mark_offsets` gathers each
+ * text's first piece from the pre-tokenizer's prefix sum at the text's start byte (the number
+ * of piece ends at or before it: texts start at piece boundaries). The special scan runs in the
+ * same submission, speculatively: the pieces assume that no literal splits or fails a text.
+ * The host checks that with the matches it reads back (`src/gpu/encode_plan.ts`): the texts
+ * holding a literal that is allowed or forbidden, or a piece longer than
+ * {@link MAX_GPU_PIECE_BYTES} (the encode kernel gives those no tokens; their end bytes are read
+ * back too), are encoded again the ordinary way, and the other texts keep the fused tokens.
+ *
+ * The CPU twin ({@link encodeFusedCpu}) gives the same result from `findSpecialsCpu`,
+ * `pretokenizeCpu` and `encodePiecesCpu`.
+ *
+ * @module
+ */
+
+import { BufferUsage, MapMode } from "./_flags.ts";
+import type { GpuContext } from "./context.ts";
+import {
+  encodePiecesCpu,
+  type GpuPieceEncoder,
+  MAX_GPU_PIECE_BYTES,
+  NONE,
+  pieceBatchBindingBytes,
+} from "./encoder.ts";
+import { GpuBatchError } from "./errors.ts";
+import { KERNELS, recordScan } from "./kernels.ts";
+import {
+  type GpuPretokenizer,
+  longCapacity,
+  pretokenizeBindingBytes,
+  pretokenizeCpu,
+  type PretokenizeInput,
+} from "./pretokenize.ts";
+import { findSpecialsCpu, type GpuSpecialScanner, sortPairs } from "./special_scan.ts";
+import type { SpecialTables } from "./tables.ts";
+import type { Vocabulary } from "../tokenizer/vocabulary.ts";
+
+/**
+ * Most special-literal matches read back with the tokens; with more, {@link FusedResult.matches}
+ * is undefined (the plan then scans again the ordinary way: such a batch's literals would make
+ * the speculation fail anyway unless none is allowed or forbidden).
+ */
+export const FUSED_MATCHES = 64;
+
+/** One batch for {@link GpuFusedEncoder.run} / {@link encodeFusedCpu}. */
+export interface FusedJob {
+  /** The whole packed text as one pre-tokenization window, each non-empty text a segment. */
+  pre: PretokenizeInput;
+  /** Byte start of each text; length texts + 1 (the last is the text length). */
+  textStarts: Uint32Array;
+  /** Whether to look for special-token literals (else `matches` is empty). */
+  scanSpecials: boolean;
+}
+
+/** What one fused batch gives. */
+export interface FusedResult {
+  /**
+   * `(position, special index)` pairs of every literal, sorted by position; undefined when
+   * there were more than {@link FUSED_MATCHES}.
+   */
+  matches: Uint32Array | undefined;
+  /**
+   * End bytes of the pre-tokenized pieces over {@link MAX_GPU_PIECE_BYTES}, in no order: they
+   * have no tokens here (the texts holding them are not valid).
+   */
+  longEnds: Uint32Array;
+  /** All tokens, text after text (a long piece has none). */
+  tokens: Uint32Array;
+  /** Token offset of each text; length texts + 1. */
+  offsets: Uint32Array;
+}
+
+/**
+ * Bytes of the largest storage binding of a fused batch of `bytes` bytes, `segments` segments
+ * and `texts` texts (the plan uses the fused path only when it fits the limit).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fusedBindingBytes } from "./fused.ts";
+ * assert.ok(fusedBindingBytes(1000, 10, 10) > 8 * 1000);
+ * ```
+ */
+export function fusedBindingBytes(bytes: number, segments: number, texts: number): number {
+  return Math.max(
+    pretokenizeBindingBytes(bytes, bytes, segments),
+    // encode input: text, n ends, n presets, one preset offset, marks and text starts.
+    pieceBatchBindingBytes(bytes, bytes, 0, 0, 2 * (texts + 1)),
+    4 * (1 + 2 * specialCapacity(bytes)) + 64,
+  );
+}
+
+/** Slots of the special scan's match list for `bytes` bytes (as `GpuSpecialScanner.run`). */
+function specialCapacity(bytes: number): number {
+  return Math.floor(bytes / 4) + 16;
+}
+
+/**
+ * The CPU twin of {@link GpuFusedEncoder.run}: the same result from the kernels' CPU references.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeFusedCpu } from "./fused.ts";
+ * import { buildSpecialTables } from "./tables.ts";
+ * import { harmonySpecialTokens } from "../tokenizer/special_tokens.ts";
+ * import { loadVocabulary } from "../tokenizer/vocabulary.ts";
+ * const text = new TextEncoder().encode("hello world");
+ * const r = encodeFusedCpu(await loadVocabulary(), buildSpecialTables(harmonySpecialTokens()), {
+ *   pre: { text, starts: new Uint32Array([0, 11]), scanEnds: new Uint32Array([11]),
+ *     presets: new Uint32Array([0xffffffff]) },
+ *   textStarts: new Uint32Array([0, 11]),
+ *   scanSpecials: true,
+ * });
+ * assert.deepEqual([...r.tokens], [24912, 2375]);
+ * assert.deepEqual([...r.offsets], [0, 2]);
+ * ```
+ */
+export function encodeFusedCpu(
+  vocab: Vocabulary,
+  specials: SpecialTables,
+  job: FusedJob,
+): FusedResult {
+  const { pre, textStarts, scanSpecials } = job;
+  const found = scanSpecials ? findSpecialsCpu(specials, pre.text) : new Uint32Array(0);
+  const matches = found.length > 2 * FUSED_MATCHES ? undefined : found;
+  const r = pretokenizeCpu(pre);
+  const nt = textStarts.length - 1;
+  // Long pieces get the preset with no tokens (what encode_pieces gives them).
+  const long = r.long ?? new Uint32Array(0);
+  const longEnds = new Uint32Array(long.length);
+  let presets = r.presets;
+  if (long.length > 0) {
+    presets = presets.slice();
+    for (let j = 0; j < long.length; j++) presets[long[j]] = 0, longEnds[j] = r.ends[long[j]];
+  }
+  // Each text's first piece: the number of piece ends at or before its start.
+  const marks = new Uint32Array(nt + 1);
+  for (let i = 0, p = 0; i <= nt; i++) {
+    while (p < r.ends.length && r.ends[p] <= textStarts[i]) p++;
+    marks[i] = p;
+  }
+  const e = encodePiecesCpu(vocab, {
+    text: pre.text,
+    ends: r.ends,
+    presets,
+    presetOffsets: new Uint32Array(2),
+    presetTokens: new Uint32Array(0),
+    marks,
+  });
+  return { matches, longEnds, tokens: e.tokens, offsets: e.markOffsets };
+}
+
+/**
+ * The fused batch on the GPU: one command buffer (special scan, pre-tokenization, first pieces;
+ * copies into the encode input; piece encoding, prefix sum, compaction, mark offsets; copies
+ * into one mappable buffer), one submission, one read-back.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GpuFusedEncoder } from "./fused.ts";
+ * import { GpuContext } from "./context.ts";
+ * import { GpuPieceEncoder } from "./encoder.ts";
+ * import { GpuPretokenizer } from "./pretokenize.ts";
+ * import { GpuSpecialScanner } from "./special_scan.ts";
+ * import { buildSpecialTables } from "./tables.ts";
+ * import { findGpu } from "./runtime.ts";
+ * import { harmonySpecialTokens } from "../tokenizer/special_tokens.ts";
+ * import { loadVocabulary } from "../tokenizer/vocabulary.ts";
+ * const gpu = await findGpu();
+ * if (gpu) {
+ *   const ctx = await GpuContext.create(gpu);
+ *   const fused = new GpuFusedEncoder(new GpuPieceEncoder(ctx, await loadVocabulary()),
+ *     new GpuPretokenizer(ctx), new GpuSpecialScanner(ctx, buildSpecialTables(harmonySpecialTokens())));
+ *   const text = new TextEncoder().encode("hello world");
+ *   const r = await fused.run({
+ *     pre: { text, starts: new Uint32Array([0, 11]), scanEnds: new Uint32Array([11]),
+ *       presets: new Uint32Array([0xffffffff]) },
+ *     textStarts: new Uint32Array([0, 11]),
+ *     scanSpecials: true,
+ *   });
+ *   assert.deepEqual([...r.tokens], [24912, 2375]);
+ *   ctx.destroy();
+ * }
+ * ```
+ */
+export class GpuFusedEncoder {
+  /** The context it runs on. */
+  readonly ctx: GpuContext;
+  readonly #encoder: GpuPieceEncoder;
+  readonly #pre: GpuPretokenizer;
+  readonly #specials: GpuSpecialScanner;
+
+  /** A fused encoder over the three kernels' owners (their tables are shared). */
+  constructor(encoder: GpuPieceEncoder, pre: GpuPretokenizer, specials: GpuSpecialScanner) {
+    this.ctx = encoder.ctx;
+    this.#encoder = encoder;
+    this.#pre = pre;
+    this.#specials = specials;
+  }
+
+  /**
+   * Runs one fused batch (its bindings within the limit: {@link fusedBindingBytes}). Records and
+   * submits synchronously, inside its own error scopes, so batches may overlap.
+   *
+   * @throws {GpuBatchError} when the GPU fails or a piece crossed a split point.
+   */
+  async run(job: FusedJob): Promise<FusedResult> {
+    const ctx = this.ctx;
+    if (ctx.lost) throw new GpuBatchError(`Cannot run the fused batch: ${ctx.lost}`);
+    const release: GPUBuffer[] = [];
+    try {
+      const { value: rec, errors } = ctx.scoped("fused batch", () => this.#record(job, release));
+      errors.catch(() => {});
+      ctx.stats.readBacks++;
+      await Promise.all([rec.read.mapAsync(MapMode.READ, 0, rec.readSize), errors]);
+      const words = new Uint32Array(rec.read.getMappedRange(0, rec.readSize));
+      ctx.stats.bytesDownloaded += rec.readSize;
+      const nt = job.textStarts.length - 1;
+      const count = words[0];
+      const matches = !job.scanSpecials
+        ? new Uint32Array(0)
+        : count > FUSED_MATCHES
+        ? undefined
+        : sortPairs(words.slice(1, 1 + 2 * count));
+      const h = rec.headerAt;
+      const splitErrors = words[h], nLong = words[h + 1];
+      const offsets = words.slice(h + 2, h + 3 + nt);
+      const total = offsets[nt];
+      const tokens = words.slice(rec.tokensAt, rec.tokensAt + total);
+      const longEnds = words.slice(rec.longAt, rec.longAt + Math.min(nLong, rec.longCap));
+      rec.read.unmap();
+      if (splitErrors !== 0 || nLong > rec.longCap || total > rec.maxTokens) {
+        throw new GpuBatchError(
+          `Cannot pre-tokenize on the GPU: ${splitErrors} pieces crossed a split point`,
+        );
+      }
+      return { matches, longEnds, tokens, offsets };
+    } catch (e) {
+      if (e instanceof GpuBatchError) throw e;
+      throw new GpuBatchError(
+        `Cannot run the fused batch: ${ctx.lost ?? (e instanceof Error ? e.message : String(e))}`,
+        { cause: e },
+      );
+    } finally {
+      for (const b of release) {
+        let reusable = ctx.lost === undefined;
+        try {
+          if (b.mapState !== "unmapped") b.unmap();
+        } catch {
+          reusable = false;
+        }
+        if (reusable && b.mapState === "unmapped") ctx.pool.release(b);
+        else b.destroy();
+      }
+    }
+  }
+
+  /** Records the whole batch and submits it (synchronous). */
+  #record(job: FusedJob, release: GPUBuffer[]): FusedRecorded {
+    const ctx = this.ctx, t = this.#encoder.tables, device = ctx.device;
+    const { text, starts, scanEnds, presets } = job.pre;
+    const nSeg = presets.length, n = starts[nSeg], nt = job.textStarts.length - 1;
+    if (n === 0 || text.length !== n) {
+      throw new RangeError("Cannot run a fused batch: it needs the whole, non-empty text");
+    }
+    // Pre-tokenize input (its text words are also the special scan's and the encoder's text).
+    const textWords = Math.ceil(n / 4);
+    const segBase = textWords, scanBase = segBase + nSeg + 1, presetBase = scanBase + nSeg;
+    const words = new Uint32Array(presetBase + nSeg);
+    new Uint8Array(words.buffer, 0, n).set(text);
+    words.set(starts.subarray(0, nSeg + 1), segBase);
+    words.set(scanEnds.subarray(0, nSeg), scanBase);
+    words.set(presets, presetBase);
+    const preIn = ctx.upload(words, "fused pretokenize input", BufferUsage.COPY_SRC);
+    release.push(preIn);
+    const flags = ctx.scratch(4 * (n + 1), "chunk starts");
+    const endMarks = ctx.scratch(4 * (n + 1), "piece end marks");
+    const longCap = longCapacity(n);
+    const preOut = ctx.scratch(4 * (2 + 2 * n + longCap), "piece ends");
+    release.push(flags, endMarks, preOut);
+    ctx.write(preOut, new Uint32Array(2));
+    const sCap = specialCapacity(n);
+    const matches = ctx.scratch(4 * (1 + 2 * sCap), "special matches");
+    release.push(matches);
+    ctx.write(matches, new Uint32Array(1));
+    // Encode input: text | ends (n) | presets (n) | preset offsets [0] | marks | text starts.
+    const endsBase = textWords, metaBase = endsBase + n, sideOffBase = metaBase + n;
+    const marksBase = sideOffBase + 1, startsBase = marksBase + nt + 1;
+    const encIn = ctx.scratch(4 * (startsBase + nt + 1), "fused pieces input");
+    release.push(encIn);
+    const tail = new Uint32Array(1 + 2 * (nt + 1));
+    tail.set(job.textStarts, 2 + nt);
+    device.queue.writeBuffer(encIn, 4 * sideOffBase, tail.buffer, 0, tail.byteLength);
+    ctx.stats.bytesUploaded += tail.byteLength;
+    const firstPieces = ctx.scratch(4 * (nt + 1), "text first pieces");
+    const slots = ctx.scratch(4 * n, "token slots");
+    const counts = ctx.scratch(4 * (n + 1), "piece counts");
+    const tokens = ctx.scratch(4 * n, "tokens");
+    const offsets = ctx.scratch(4 * (nt + 1), "text offsets");
+    release.push(firstPieces, slots, counts, tokens, offsets);
+    const sp = ctx.params(KERNELS.findSpecial, {
+      n_bytes: n,
+      st_mask: this.#specials.tables.stMask,
+      off_base: this.#specials.tables.offBase,
+      bytes_base: this.#specials.tables.bytesBase,
+      max_len: this.#specials.tables.maxLength,
+      capacity: sCap,
+    }, "special scan params");
+    const pp = [0, 1, 2].map((phase) =>
+      ctx.params(KERNELS.pretokenize, {
+        phase,
+        n_bytes: n,
+        n_seg: nSeg,
+        seg_base: segBase,
+        scan_base: scanBase,
+        preset_base: presetBase,
+        blocks_base: this.#pre.tables.blocksBase,
+        cap: n,
+        long_min: MAX_GPU_PIECE_BYTES,
+        long_cap: longCap,
+        fill_tail: 1,
+      }, "pretokenize params")
+    );
+    const gp = ctx.params(
+      KERNELS.markOffsets,
+      { n_marks: nt + 1, marks_base: startsBase },
+      "first piece params",
+    );
+    const ep = ctx.params(KERNELS.encodePieces, {
+      n_pieces: n,
+      ends_base: endsBase,
+      meta_base: metaBase,
+      side_off_base: sideOffBase,
+      side_tok_base: sideOffBase + 1,
+      tt_mask: t.ttMask,
+      tt_base: t.ttBase,
+      off_base: t.offBase,
+      bytes_base: t.bytesBase,
+      br_base: t.brBase,
+      pt_base: t.ptBase,
+      pt_mask: t.ptMask,
+    }, "encode params");
+    const cp = ctx.params(
+      KERNELS.compactTokens,
+      { n_pieces: n, ends_base: endsBase },
+      "compact params",
+    );
+    const mp = ctx.params(
+      KERNELS.markOffsets,
+      { n_marks: nt + 1, marks_base: marksBase },
+      "mark params",
+    );
+    release.push(sp, ...pp, gp, ep, cp, mp);
+    // The read-back: match count and the first FUSED_MATCHES pairs | split errors, long
+    // pieces | text offsets | long-piece ends | tokens (at most one per byte).
+    const matchBytes = 4 * (1 + 2 * Math.min(sCap, FUSED_MATCHES));
+    const headerAt = matchBytes / 4, longAt = headerAt + 2 + nt + 1, tokensAt = longAt + longCap;
+    const readSize = 4 * (tokensAt + n);
+    const read = ctx.pool.acquire(readSize, BufferUsage.MAP_READ | BufferUsage.COPY_DST, "read");
+    release.push(read);
+    const classes = this.#pre.classBuffer(), vocab = this.#encoder.vocabBuffer();
+    const specialTables = this.#specials.buffer();
+    const encoder = device.createCommandEncoder({ label: "fused batch" });
+    const pass1 = encoder.beginComputePass({ label: "specials and pieces" });
+    if (job.scanSpecials) {
+      ctx.dispatch(pass1, KERNELS.findSpecial, [preIn, specialTables, matches, sp], n);
+    }
+    const bind = (k: number) => [preIn, classes, flags, endMarks, preOut, pp[k]];
+    ctx.dispatch(pass1, KERNELS.pretokenize, bind(0), n + 1);
+    ctx.dispatch(pass1, KERNELS.pretokenize, bind(1), n);
+    recordScan(ctx, pass1, endMarks, n + 1, release);
+    ctx.dispatch(pass1, KERNELS.pretokenize, bind(2), n);
+    pass1.end();
+    // The encode input's text, starts (written above) feed the first-piece gather.
+    encoder.copyBufferToBuffer(preIn, 0, encIn, 0, 4 * textWords);
+    const pass2 = encoder.beginComputePass({ label: "first pieces" });
+    ctx.dispatch(pass2, KERNELS.markOffsets, [encIn, endMarks, firstPieces, gp], nt + 1);
+    pass2.end();
+    encoder.copyBufferToBuffer(preOut, 8, encIn, 4 * endsBase, 8 * n);
+    encoder.copyBufferToBuffer(firstPieces, 0, encIn, 4 * marksBase, 4 * (nt + 1));
+    const pass3 = encoder.beginComputePass({ label: "encode pieces" });
+    ctx.dispatch(pass3, KERNELS.encodePieces, [encIn, vocab, slots, counts, ep], n + 1);
+    recordScan(ctx, pass3, counts, n + 1, release);
+    ctx.dispatch(pass3, KERNELS.compactTokens, [encIn, counts, slots, tokens, cp], n);
+    ctx.dispatch(pass3, KERNELS.markOffsets, [encIn, counts, offsets, mp], nt + 1);
+    pass3.end();
+    encoder.copyBufferToBuffer(matches, 0, read, 0, matchBytes);
+    encoder.copyBufferToBuffer(preOut, 0, read, 4 * headerAt, 8);
+    encoder.copyBufferToBuffer(offsets, 0, read, 4 * (headerAt + 2), 4 * (nt + 1));
+    encoder.copyBufferToBuffer(preOut, 4 * (2 + 2 * n), read, 4 * longAt, 4 * longCap);
+    encoder.copyBufferToBuffer(tokens, 0, read, 4 * tokensAt, 4 * n);
+    device.queue.submit([encoder.finish()]);
+    ctx.stats.submits++;
+    return { read, readSize, headerAt, longAt, longCap, tokensAt, maxTokens: n };
+  }
+}
+
+/** Where a recorded fused batch's results will be in its read buffer (in words). */
+interface FusedRecorded {
+  read: GPUBuffer;
+  readSize: number;
+  headerAt: number;
+  longAt: number;
+  longCap: number;
+  tokensAt: number;
+  maxTokens: number;
+}
+
+export { NONE };

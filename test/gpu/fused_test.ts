@@ -1,0 +1,189 @@
+// One submission per batch (src/gpu/fused.ts): the plan's fused path through the CPU twin on
+// every machine (when it is taken, when it falls back, same tokens either way), and the WGSL
+// chain against the twin and the backend's round-trip count where a WebGPU adapter exists
+// (small inputs: software adapters are slow).
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { GpuBackend } from "../../src/engine/gpu_backend.ts";
+import { GpuContext } from "../../src/gpu/context.ts";
+import { cpuExecutor, encodeWithPlan, type PlanExecutor } from "../../src/gpu/encode_plan.ts";
+import { GpuPieceEncoder } from "../../src/gpu/encoder.ts";
+import { encodeFusedCpu, FUSED_MATCHES, GpuFusedEncoder } from "../../src/gpu/fused.ts";
+import { GpuPretokenizer } from "../../src/gpu/pretokenize.ts";
+import { GpuSpecialScanner } from "../../src/gpu/special_scan.ts";
+import { buildSpecialTables, NONE } from "../../src/gpu/tables.ts";
+import { loadTokenizer } from "../../src/tokenizer/mod.ts";
+import { harmonySpecialTokens } from "../../src/tokenizer/special_tokens.ts";
+import type { EncodeOptions } from "../../src/tokenizer/types.ts";
+import { loadVocabulary } from "../../src/tokenizer/vocabulary.ts";
+import { ADVERSARIAL } from "../engine/samples.ts";
+import { gpuSkip, requireGpu } from "./gpu_env.ts";
+
+const tok = await loadTokenizer();
+const vocab = await loadVocabulary();
+const specials = buildSpecialTables(harmonySpecialTokens());
+const exec = cpuExecutor(vocab, specials);
+const env = { vocab, specials, limit: 1 << 20 };
+
+function assertTokens(
+  texts: readonly string[],
+  r: { tokens: Uint32Array; offsets: Uint32Array; errors: Map<number, Error> },
+  options?: EncodeOptions,
+) {
+  for (let i = 0; i < texts.length; i++) {
+    let want: Uint32Array | string;
+    try {
+      want = tok.encode(texts[i], options);
+    } catch (e) {
+      want = (e as Error).message;
+    }
+    if (typeof want === "string") assert.equal(r.errors.get(i)?.message, want, `text ${i}`);
+    else {
+      assert.deepEqual(
+        [...r.tokens.subarray(r.offsets[i], r.offsets[i + 1])],
+        [...want],
+        `text ${i}`,
+      );
+    }
+  }
+}
+
+/** The CPU executor, counting its calls per method. */
+function counting(): { exec: PlanExecutor; calls: Record<string, number> } {
+  const calls: Record<string, number> = {};
+  const count = (k: string) => calls[k] = (calls[k] ?? 0) + 1;
+  const wrapped: PlanExecutor = {
+    findSpecials: (t) => (count("findSpecials"), exec.findSpecials(t)),
+    pretokenize: (i) => (count("pretokenize"), exec.pretokenize!(i)),
+    encodePieces: (b) => (count("encodePieces"), exec.encodePieces(b)),
+    encodeFused: (j) => (count("encodeFused"), exec.encodeFused!(j)),
+  };
+  return { exec: wrapped, calls };
+}
+
+const PLAIN = [
+  "Hello world",
+  "",
+  "  x 1234 y\r\n\r\n",
+  ...ADVERSARIAL.filter((t) => !t.includes("<|") && new TextEncoder().encode(t).length <= 64),
+  "",
+  "naïve café 日本語",
+];
+
+test("a batch with no literal in play is one executor call (fused), same tokens", async () => {
+  for (const options of [undefined, { allowedSpecial: "all" as const }]) {
+    const { exec: e, calls } = counting();
+    const r = await encodeWithPlan(PLAIN, options, env, e);
+    assert.equal(r.fused, "done");
+    assert.deepEqual(calls, { encodeFused: 1 });
+    assertTokens(PLAIN, r, options);
+  }
+});
+
+test("texts with a literal in play or a long piece are redone the ordinary way, the others kept", async () => {
+  const cases: Array<[string[], EncodeOptions | undefined, string]> = [
+    [["a<|end|>b", "plain", "", "x<|start|>"], { allowedSpecial: "all" }, "partly redone"],
+    [["plain", "x <|call|> y", "z"], undefined, "partly redone"],
+    [
+      ["a " + "b".repeat(200) + " c", "d", "日本語のテキストはスペースなしで長く続くことがある"],
+      undefined,
+      "partly redone",
+    ],
+    [[" ".repeat(100) + "x", "<|end|>"], { allowedSpecial: "all" }, "fell back"],
+  ];
+  for (const [texts, options, how] of cases) {
+    const { exec: e, calls } = counting();
+    const r = await encodeWithPlan(texts, options, env, e);
+    assert.equal(r.fused, how, JSON.stringify(texts));
+    assert.equal(calls.encodeFused, 1);
+    // The literals found by the fused call serve the redo (or the fall-back): no second scan.
+    assert.equal(calls.findSpecials, undefined);
+    if (how === "partly redone") assert.ok(r.redoneTexts < texts.length);
+    assertTokens(texts, r, options);
+  }
+});
+
+test("literals neither allowed nor forbidden stay text in the fused path, up to FUSED_MATCHES of them", async () => {
+  // <|call|> is in play (the scan runs), <|end|> and <|start|> are plain text.
+  const options = { allowedSpecial: ["<|call|>"], disallowedSpecial: [] };
+  const few = ["a<|end|>b<|start|>", "c"];
+  const r = await encodeWithPlan(few, options, env, exec);
+  assert.equal(r.fused, "done");
+  assertTokens(few, r, options);
+  const many = ["<|end|>".repeat(FUSED_MATCHES + 1)];
+  const { exec: e, calls } = counting();
+  const r2 = await encodeWithPlan(many, options, env, e);
+  assert.equal(r2.fused, "fell back");
+  assert.equal(calls.findSpecials, 1);
+  assertTokens(many, r2, options);
+});
+
+test("batches over one window or chunk do not take the fused path", async () => {
+  const texts = ["aaaa bbbb cccc ".repeat(100)];
+  const r = await encodeWithPlan(texts, undefined, { ...env, limit: 4096 }, exec);
+  assert.equal(r.fused, "off");
+  assertTokens(texts, r);
+});
+
+const GPU_TEXTS = ["Hello world", "", "x<|end|>y", " 12345 ", "a " + "b".repeat(100), "日本語 ok"];
+
+test("GPU: the fused chain equals its CPU twin", { skip: gpuSkip }, async () => {
+  const ctx = await GpuContext.create(requireGpu());
+  try {
+    const scanner = new GpuSpecialScanner(ctx, specials);
+    const fused = new GpuFusedEncoder(
+      new GpuPieceEncoder(ctx, vocab),
+      new GpuPretokenizer(ctx),
+      scanner,
+    );
+    const te = new TextEncoder();
+    for (const texts of [GPU_TEXTS.filter((t) => !t.includes("b".repeat(100))), GPU_TEXTS]) {
+      const parts = texts.map((t) => te.encode(t));
+      const textStarts = new Uint32Array(texts.length + 1);
+      for (let i = 0; i < parts.length; i++) textStarts[i + 1] = textStarts[i] + parts[i].length;
+      const text = new Uint8Array(textStarts[texts.length]);
+      parts.forEach((p, i) => text.set(p, textStarts[i]));
+      const segs = [...textStarts.subarray(0, texts.length)].filter((s, i) =>
+        textStarts[i + 1] > s
+      );
+      const starts = Uint32Array.from([...segs, text.length]);
+      const job = {
+        pre: {
+          text,
+          starts,
+          scanEnds: starts.subarray(1),
+          presets: new Uint32Array(segs.length).fill(NONE),
+        },
+        textStarts,
+        scanSpecials: true,
+      };
+      const got = await fused.run(job), want = encodeFusedCpu(vocab, specials, job);
+      assert.deepEqual([...got.matches!], [...want.matches!]);
+      assert.deepEqual([...got.longEnds].sort(), [...want.longEnds].sort());
+      assert.deepEqual([...got.offsets], [...want.offsets]);
+      assert.deepEqual([...got.tokens], [...want.tokens]);
+    }
+  } finally {
+    ctx.destroy();
+  }
+});
+
+test(
+  "GPU: a plain batch is one submission and one read-back, same tokens",
+  { skip: gpuSkip },
+  async () => {
+    const backend = await GpuBackend.create(await GpuContext.create(requireGpu()));
+    try {
+      const texts = ["Hello world", "", "  x 1234 y\r\n", "naïve café 日本語"];
+      await backend.encodeBatch(texts); // first use: tables uploaded, pipelines compiled
+      const before = { ...backend.ctx.stats };
+      const b = await backend.encodeBatch(texts);
+      assert.equal(backend.ctx.stats.submits - before.submits, 1);
+      assert.equal(backend.ctx.stats.readBacks - before.readBacks, 1);
+      for (let i = 0; i < texts.length; i++) assert.deepEqual(b.get(i), tok.encode(texts[i]));
+    } finally {
+      backend.destroy();
+    }
+  },
+);
