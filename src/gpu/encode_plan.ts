@@ -39,7 +39,13 @@ import {
   pieceBatchBindingBytes,
   type PieceBatchResult,
 } from "./encoder.ts";
-import { encodeFusedCpu, fusedBindingBytes, type FusedJob, type FusedResult } from "./fused.ts";
+import {
+  encodeFusedCpu,
+  FUSED_MATCHES,
+  fusedBindingBytes,
+  type FusedJob,
+  type FusedResult,
+} from "./fused.ts";
 import { MAX_GPU_PIECE_BYTES } from "./kernels.ts";
 import {
   isSplitPoint,
@@ -841,6 +847,48 @@ export interface HostPhases {
   stitch: number;
 }
 
+const headsOf = new WeakMap<SpecialTables, string[]>();
+
+/** The distinct first two characters of the special literals (`["<|"]` for harmony's). */
+function literalHeads(specials: SpecialTables): string[] {
+  let heads = headsOf.get(specials);
+  if (heads === undefined) {
+    heads = [...new Set(specials.literals.map((l) => l.slice(0, 2)))];
+    headsOf.set(specials, heads);
+  }
+  return heads;
+}
+
+/**
+ * Whether the fused path ({@link PlanExecutor.encodeFused}) can succeed on `texts`: its special
+ * scan holds at most {@link FUSED_MATCHES} literal matches, and a batch with more falls back whole
+ * to the ordinary steps after the fused call, one wasted submission (harmony outputs, where every
+ * text holds literals, went from 5 submissions a batch to 6). Every literal starts with one of
+ * `heads` (the first two characters of each, `<|` for harmony's), so more than `FUSED_MATCHES`
+ * occurrences of them bound the matches from above: then the ordinary steps run at once. Native
+ * `indexOf` over the texts, stopping after `FUSED_MATCHES + 1` hits: no per-byte JavaScript.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { fusedWorthTrying } from "./encode_plan.ts";
+ * strictEqual(fusedWorthTrying(["plain", "x<|end|>y"], ["<|"]), true);
+ * strictEqual(fusedWorthTrying(["<|start|>user<|message|>hi<|end|>".repeat(30)], ["<|"]), false);
+ * ```
+ */
+export function fusedWorthTrying(texts: readonly string[], heads: readonly string[]): boolean {
+  let hits = 0;
+  for (let i = 0; i < texts.length; i++) {
+    const t = texts[i];
+    for (let h = 0; h < heads.length; h++) {
+      for (let at = t.indexOf(heads[h]); at >= 0; at = t.indexOf(heads[h], at + 1)) {
+        if (++hits > FUSED_MATCHES) return false;
+      }
+    }
+  }
+  return true;
+}
+
 /**
  * The texts (ascending indices) whose fused tokens are not valid: those holding a literal that
  * is allowed or forbidden (`matches`, sorted by position), or the end of a long piece
@@ -1031,7 +1079,10 @@ async function planBatch(
   if (known) {
     matches = known(packed);
     scanned = true;
-  } else if (exec.encodeFused && packed.text.length > 0) {
+  } else if (
+    exec.encodeFused && packed.text.length > 0 &&
+    (!any || fusedWorthTrying(texts, literalHeads(specials)))
+  ) {
     const textSeg = planSegments(packed, matches, specials, options);
     const pw = planPretokenizeWindows(packed.text, textSeg, limit);
     const nSeg = textSeg.presets.length;

@@ -114,9 +114,32 @@ test("literals neither allowed nor forbidden stay text in the fused path, up to 
   const many = ["<|end|>".repeat(FUSED_MATCHES + 1)];
   const { exec: e, calls } = counting();
   const r2 = await encodeWithPlan(many, options, env, e);
-  assert.equal(r2.fused, "fell back");
+  // More literal heads than the fused scan holds: the fall-back is seen coming, no fused call.
+  assert.equal(r2.fused, "off");
+  assert.equal(calls.encodeFused, undefined);
   assert.equal(calls.findSpecials, 1);
   assertTokens(many, r2, options);
+});
+
+test("a batch with more literal heads than the fused scan holds skips the fused call (harmony outputs)", async () => {
+  const turn = "<|start|>assistant<|channel|>final<|message|>The answer is 4.<|end|>";
+  const texts = Array.from({ length: 20 }, (_, i) => `${turn} ${i}`);
+  for (
+    const [options, how] of [[{ allowedSpecial: "all" as const }, "off"], [
+      undefined,
+      "off",
+    ]] as const
+  ) {
+    const { exec: e, calls } = counting();
+    const r = await encodeWithPlan(texts, options, env, e);
+    assert.equal(r.fused, how);
+    assert.equal(calls.encodeFused, undefined, "no wasted fused submission");
+    assertTokens(texts, r, options);
+  }
+  // Under FUSED_MATCHES heads the fused call is still tried.
+  const { exec: e, calls } = counting();
+  await encodeWithPlan(texts.slice(0, 3), { allowedSpecial: "all" }, env, e);
+  assert.equal(calls.encodeFused, 1);
 });
 
 test("batches over one window or chunk do not take the fused path", async () => {
