@@ -116,18 +116,6 @@ function timedExecutor(plan: Plan, spent: { ms: number; calls: number }): PlanEx
   };
 }
 
-const ZERO: HostPhases = {
-  pack: 0,
-  specials: 0,
-  segments: 0,
-  windows: 0,
-  pieces: 0,
-  longPieces: 0,
-  chunks: 0,
-  submit: 0,
-  stitch: 0,
-};
-
 /** Host CPU ms of the plan over the batches (its CPU time minus the executor's) and its phases. */
 async function hostMs(
   plan: Plan,
@@ -136,7 +124,7 @@ async function hostMs(
 ): Promise<[number, HostPhases, number]> {
   const spent = { ms: 0, calls: 0 };
   const exec = timedExecutor(plan, spent);
-  const phases = { ...ZERO };
+  const phases = current.noHostPhases();
   const t0 = cpuNow();
   for (const b of bs) {
     const r = await plan.encodeWithPlan(b, OPTIONS, {
@@ -177,7 +165,7 @@ for (const [name, texts] of kinds) {
   const bs = batches(texts);
   let cpu = Infinity;
   const best = { hw: Infinity, sw: Infinity, hwBase: Infinity, swBase: Infinity };
-  let phases: HostPhases = { ...ZERO }, phaseBest = Infinity;
+  let phases: HostPhases = current.noHostPhases(), phaseBest = Infinity;
   const trips = { now: 0, base: 0 };
   for (let r = 0; r < rounds; r++) {
     cpu = Math.min(cpu, cpuMs(texts));

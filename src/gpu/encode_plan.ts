@@ -817,6 +817,30 @@ export interface PlannedBatch {
 }
 
 /**
+ * A {@link HostPhases} record with every phase at zero.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { noHostPhases } from "./encode_plan.ts";
+ * strictEqual(Object.values(noHostPhases()).every((ms) => ms === 0), true);
+ * ```
+ */
+export function noHostPhases(): HostPhases {
+  return {
+    pack: 0,
+    specials: 0,
+    segments: 0,
+    windows: 0,
+    pieces: 0,
+    longPieces: 0,
+    chunks: 0,
+    submit: 0,
+    stitch: 0,
+  };
+}
+
+/**
  * Where a plan's host milliseconds go ({@link PlannedBatch.hostPhases}): UTF-8 packing, the
  * special scan's windows and matches, segments, pre-tokenization windows (and the ones the host
  * scans itself), the piece plan (`finishPieces` without its CPU merges), the CPU merges of long
@@ -1040,17 +1064,7 @@ async function planBatch(
   known: ((packed: PackedTexts) => Uint32Array) | undefined,
   prepacked: PackedTexts | undefined,
 ): Promise<PlannedBatch> {
-  const phases: HostPhases = {
-    pack: 0,
-    specials: 0,
-    segments: 0,
-    windows: 0,
-    pieces: 0,
-    longPieces: 0,
-    chunks: 0,
-    submit: 0,
-    stitch: 0,
-  };
+  const phases = noHostPhases();
   // Host time in laps: `lap(phase)` books the time since the last lap (or resume) to `phase`;
   // awaits are between a lap and a `resume`, so they are never counted.
   let t0 = performance.now();

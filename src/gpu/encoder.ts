@@ -13,7 +13,7 @@ import { TokenBuffer } from "../tokenizer/token_buffer.ts";
 import type { Vocabulary } from "../tokenizer/vocabulary.ts";
 import type { GpuContext } from "./context.ts";
 import { KERNELS, MAX_GPU_PIECE_BYTES, recordScan } from "./kernels.ts";
-import { buildVocabTables, NONE, type VocabTables } from "./tables.ts";
+import { buildVocabTables, NONE, vocabLookupParams, type VocabTables } from "./tables.ts";
 
 /**
  * A batch of pieces over one text: piece i is `text[ends[i-1], ends[i])` (`ends[-1]` = 0).
@@ -245,13 +245,7 @@ export class GpuPieceEncoder {
       meta_base: metaBase,
       side_off_base: sideOffBase,
       side_tok_base: sideTokBase,
-      tt_mask: t.ttMask,
-      tt_base: t.ttBase,
-      off_base: t.offBase,
-      bytes_base: t.bytesBase,
-      br_base: t.brBase,
-      pt_base: t.ptBase,
-      pt_mask: t.ptMask,
+      ...vocabLookupParams(t),
     }, "encode params");
     release.push(p1);
     const p2 = ctx.params(

@@ -41,7 +41,7 @@ import {
   type PretokenizeInput,
 } from "./pretokenize.ts";
 import { findSpecialsCpu, type GpuSpecialScanner, sortPairs } from "./special_scan.ts";
-import type { SpecialTables } from "./tables.ts";
+import { type SpecialTables, vocabLookupParams } from "./tables.ts";
 import type { Vocabulary } from "../tokenizer/vocabulary.ts";
 
 /**
@@ -343,13 +343,7 @@ export class GpuFusedEncoder {
       meta_base: metaBase,
       side_off_base: sideOffBase,
       side_tok_base: sideOffBase + 1,
-      tt_mask: t.ttMask,
-      tt_base: t.ttBase,
-      off_base: t.offBase,
-      bytes_base: t.bytesBase,
-      br_base: t.brBase,
-      pt_base: t.ptBase,
-      pt_mask: t.ptMask,
+      ...vocabLookupParams(t),
     }, "encode params");
     const cp = ctx.params(
       KERNELS.compactTokens,

@@ -16,6 +16,7 @@ import { KERNELS, LONG_WG } from "./kernels.ts";
 import type { GpuPieceEncoder } from "./encoder.ts";
 import type { Vocabulary } from "../tokenizer/vocabulary.ts";
 import { GpuBatchError } from "./errors.ts";
+import { vocabLookupParams } from "./tables.ts";
 
 /** Long pieces of one text and their tokens. */
 export interface LongPieces {
@@ -153,13 +154,7 @@ export class GpuLongPieceEncoder {
           n_pieces: np,
           ends_base: words,
           n_bytes: text.length,
-          tt_mask: t.ttMask,
-          tt_base: t.ttBase,
-          off_base: t.offBase,
-          bytes_base: t.bytesBase,
-          br_base: t.brBase,
-          pt_base: t.ptBase,
-          pt_mask: t.ptMask,
+          ...vocabLookupParams(t),
         }, "long pieces params");
         release.push(params);
         ctx.submit("merge long pieces", (pass) => {

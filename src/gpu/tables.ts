@@ -50,6 +50,46 @@ export interface VocabTables {
   complete: boolean;
 }
 
+/** The uniform fields of `shaders/_vocab_lookup.wgsl`. */
+export type VocabLookupField =
+  | "tt_mask"
+  | "tt_base"
+  | "off_base"
+  | "bytes_base"
+  | "br_base"
+  | "pt_base"
+  | "pt_mask";
+
+/**
+ * The uniform fields through which `shaders/_vocab_lookup.wgsl` (included by the encode and
+ * long-piece kernels) finds the sections of {@link VocabTables}: one home for them on the host too.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { vocabLookupParams } from "./tables.ts";
+ * const p = vocabLookupParams({ ttMask: 7, ttBase: 0, offBase: 16, bytesBase: 20, brBase: 24, ptBase: 280, ptMask: 3 });
+ * strictEqual(p.tt_mask, 7);
+ * strictEqual(p.pt_base, 280);
+ * ```
+ */
+export function vocabLookupParams(
+  t: Pick<
+    VocabTables,
+    "ttMask" | "ttBase" | "offBase" | "bytesBase" | "brBase" | "ptBase" | "ptMask"
+  >,
+): Record<VocabLookupField, number> {
+  return {
+    tt_mask: t.ttMask,
+    tt_base: t.ttBase,
+    off_base: t.offBase,
+    bytes_base: t.bytesBase,
+    br_base: t.brBase,
+    pt_base: t.ptBase,
+    pt_mask: t.ptMask,
+  };
+}
+
 /** The pair hash shared with `encode_pieces.wgsl`. *
  * @example
  * ```ts

@@ -10,7 +10,10 @@ test("settle gives timers and signal handlers a turn between batches that finish
   let fired = false;
   setTimeout(() => (fired = true), 0);
   const written: number[] = [];
-  const queue = new OrderedBatches<number, number>(1, async (b) => void written.push(b), () => {});
+  const queue = new OrderedBatches<number, number>(1, (b) => {
+    written.push(b);
+    return Promise.resolve();
+  }, () => {});
   let batches = 0;
   // Without a turn of the event loop per batch, the timer never runs inside this loop.
   while (!fired && batches < 20_000) {
