@@ -13,7 +13,7 @@
  * same submission, speculatively: the pieces assume that no literal splits or fails a text.
  * The host checks that with the matches it reads back (`src/gpu/encode_plan.ts`): the texts
  * holding a literal that is allowed or forbidden, or a piece longer than
- * {@link MAX_GPU_PIECE_BYTES} (the encode kernel gives those no tokens; their end bytes are read
+ * `MAX_GPU_PIECE_BYTES` (the encode kernel gives those no tokens; their end bytes are read
  * back too), are encoded again the ordinary way, and the other texts keep the fused tokens.
  *
  * The CPU twin ({@link encodeFusedCpu}) gives the same result from `findSpecialsCpu`,
@@ -24,13 +24,7 @@
 
 import { BufferUsage, MapMode } from "./_flags.ts";
 import type { GpuContext } from "./context.ts";
-import {
-  encodePiecesCpu,
-  type GpuPieceEncoder,
-  MAX_GPU_PIECE_BYTES,
-  NONE,
-  pieceBatchBindingBytes,
-} from "./encoder.ts";
+import { encodePiecesCpu, type GpuPieceEncoder, NONE, pieceBatchBindingBytes } from "./encoder.ts";
 import { GpuBatchError } from "./errors.ts";
 import { KERNELS, recordScan } from "./kernels.ts";
 import {
@@ -69,7 +63,7 @@ export interface FusedResult {
    */
   matches: Uint32Array | undefined;
   /**
-   * End bytes of the pre-tokenized pieces over {@link MAX_GPU_PIECE_BYTES}, in no order: they
+   * End bytes of the pre-tokenized pieces over `MAX_GPU_PIECE_BYTES`, in no order: they
    * have no tokens here (the texts holding them are not valid).
    */
   longEnds: Uint32Array;
@@ -317,21 +311,7 @@ export class GpuFusedEncoder {
       max_len: this.#specials.tables.maxLength,
       capacity: sCap,
     }, "special scan params");
-    const pp = [0, 1, 2].map((phase) =>
-      ctx.params(KERNELS.pretokenize, {
-        phase,
-        n_bytes: n,
-        n_seg: nSeg,
-        seg_base: segBase,
-        scan_base: scanBase,
-        preset_base: presetBase,
-        blocks_base: this.#pre.tables.blocksBase,
-        cap: n,
-        long_min: MAX_GPU_PIECE_BYTES,
-        long_cap: longCap,
-        fill_tail: 1,
-      }, "pretokenize params")
-    );
+    const pp = this.#pre.phaseParams({ n, nSeg, segBase, scanBase, presetBase, longCap }, true);
     const gp = ctx.params(
       KERNELS.markOffsets,
       { n_marks: nt + 1, marks_base: startsBase },

@@ -324,6 +324,40 @@ export class GpuPretokenizer {
   }
 
   /**
+   * The uniform buffers of the kernel's three phases (chunk starts, scan, compaction) over a
+   * window of `n` bytes and `nSeg` segments laid out at the given word offsets of its input, with
+   * room for `longCap` long pieces; `fillTail` makes the output slots past the piece count empty
+   * pieces (the fused path sizes its encode input by bytes). The caller destroys them.
+   */
+  phaseParams(
+    w: {
+      n: number;
+      nSeg: number;
+      segBase: number;
+      scanBase: number;
+      presetBase: number;
+      longCap: number;
+    },
+    fillTail: boolean,
+  ): GPUBuffer[] {
+    return [0, 1, 2].map((phase) =>
+      this.ctx.params(KERNELS.pretokenize, {
+        phase,
+        n_bytes: w.n,
+        n_seg: w.nSeg,
+        seg_base: w.segBase,
+        scan_base: w.scanBase,
+        preset_base: w.presetBase,
+        blocks_base: this.tables.blocksBase,
+        cap: w.n,
+        long_min: MAX_GPU_PIECE_BYTES,
+        long_cap: w.longCap,
+        fill_tail: fillTail ? 1 : 0,
+      }, "pretokenize params")
+    );
+  }
+
+  /**
    * Pre-tokenizes one window (what {@link pretokenizeCpu} gives). The caller keeps the bindings
    * under the context's limit ({@link pretokenizeBindingBytes}).
    *
@@ -353,21 +387,7 @@ export class GpuPretokenizer {
       const out = ctx.scratch(4 * outWords, "piece ends");
       release.push(inBuf, flags, marks, out);
       ctx.write(out, new Uint32Array(2));
-      const params = [0, 1, 2].map((phase) =>
-        ctx.params(KERNELS.pretokenize, {
-          phase,
-          n_bytes: n,
-          n_seg: nSeg,
-          seg_base: segBase,
-          scan_base: scanBase,
-          preset_base: presetBase,
-          blocks_base: this.tables.blocksBase,
-          cap: n,
-          long_min: MAX_GPU_PIECE_BYTES,
-          long_cap: longCap,
-          fill_tail: 0,
-        }, "pretokenize params")
-      );
+      const params = this.phaseParams({ n, nSeg, segBase, scanBase, presetBase, longCap }, false);
       release.push(...params);
       const bind = (k: number) => [inBuf, classes, flags, marks, out, params[k]];
       const timing = ctx.submit("pretokenize", (pass) => {
