@@ -9,7 +9,9 @@
 #      gpu-device.json and gpu-device.html (the report with the charts),
 #   4. prints GPU wall, host and kernel time per MB against batch size (bench/gpu_batch_shape.ts),
 #   5. prints the GPU path's host ms/MB per text kind against the CPU's (bench/gpu_host.ts, with
-#      the real backend's host time on this adapter, long pieces on the GPU).
+#      the real backend's host time on this adapter, long pieces on the GPU),
+#   6. prints submissions, read-backs and wall ms per batch per text kind (bench/gpu_round_trips.ts:
+#      what the fused one-submission path saves on this adapter).
 # QUICK=1 uses 100 / 1k / 10k texts (a smoke run, e.g. on a software adapter).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -76,6 +78,14 @@ if [ -n "${QUICK:-}" ]; then
   "${host[@]}" --rounds 1 --kinds harmony_outputs
 else
   "${host[@]}" --rounds 3 --device
+fi
+
+say "round trips and wall time per batch ($runner)"
+if [ $runner = bun ]; then trips=(bun bench/gpu_round_trips.ts); else trips=(deno run -A bench/gpu_round_trips.ts); fi
+if [ -n "${QUICK:-}" ]; then
+  "${trips[@]}" --rounds 1 --texts 64 --kinds hh_rlhf_harmless_base_test,harmony_outputs
+else
+  "${trips[@]}" --rounds 2
 fi
 
 say "ratios (GPU ÷ CPU, same task and batch)"
