@@ -16,11 +16,13 @@
 // - warm: mitata on a ~64 KB excerpt of the kind, encoded again and again (caches hot).
 //
 // Peers: js-tiktoken (pure JS), tiktoken (the Rust crate built to WASM), gpt-tokenizer (pure JS,
-// with a merge cache) in this process, and tiktoken's Rust core through N-API
-// (`@anysphere/tiktoken-node`), which loads only under Node, so bench/_native_peer.mjs runs it in
-// a `node` child process on the same texts. Every peer's output is checked against ours (ids for
-// the in-process peers, token counts for the native one). Hugging Face `tokenizers` is not here:
-// it needs an o200k tokenizer.json (merges derived from the ranks), not built yet.
+// with a merge cache) in this process, and two native ones that load only under Node, run by
+// bench/_native_peer.mjs in a `node` child process on the same texts: tiktoken's Rust core through
+// N-API (`@anysphere/tiktoken-node`) and Hugging Face `tokenizers` (Rust through N-API) over an
+// o200k tokenizer.json made from our vocabulary (bench/_hf_tokenizer_json.ts). Install those two
+// with `npm install --no-save @anysphere/tiktoken-node tokenizers` (a missing one is skipped with a
+// note). Every peer's output is checked against ours (ids for the in-process peers, token counts
+// for the native ones).
 // Prints mitata's report, then MB/s (UTF-8 bytes) and our speed as a multiple of each peer's,
 // vocabulary load time and memory, and the pair table's size and build time.
 //
@@ -119,14 +121,15 @@ const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1
 /** Untimed passes over a kind's cold texts before its timed ones (see the header). */
 const warmupPasses = (k: Kind) => Math.max(3, Math.ceil(WARMUP_MB * 1e6 / coldBytes.get(k)!));
 
-// The native peer (Node child process), run before our timings so the two do not overlap.
+// The native peers (Node child process), run before our timings so the two do not overlap.
 interface NativeResult {
   cold: number;
   warm: number;
   coldTokens: number;
   warmTokens: number;
 }
-let native: Record<string, NativeResult> | undefined;
+/** Native peer name → kind → its figures. */
+let native: Record<string, Record<string, NativeResult>> = {};
 let nativeNote = "";
 {
   const dir = mkdtempSync(tmpdir() + "/encode-bench-");
@@ -135,14 +138,27 @@ let nativeNote = "";
       warmMs: 1500,
       kinds: KINDS.map((k) => ({ kind: k, cold: cold.get(k), warm: warm.get(k), reps: COLD_REPS })),
     };
-    writeFileSync(dir + "/job.json", JSON.stringify(job));
+    const hfTokenizer = dir + "/o200k_tokenizer.json";
+    if (tok.vocabulary instanceof ByteVocabulary) {
+      const { hfTokenizerJson } = await import("./_hf_tokenizer_json.ts");
+      writeFileSync(hfTokenizer, hfTokenizerJson(tok.vocabulary));
+    }
+    writeFileSync(dir + "/job.json", JSON.stringify({ ...job, hfTokenizer }));
     const script = fileURLToPath(new URL("./_native_peer.mjs", import.meta.url));
     const r = spawnSync("node", [script, dir + "/job.json"], {
       encoding: "utf8",
       maxBuffer: 1 << 24,
     });
-    if (r.status === 0) native = JSON.parse(r.stdout.trim().split("\n").pop()!);
-    else nativeNote = `tiktoken-node skipped: ${(r.stderr || String(r.error)).slice(0, 200)}`;
+    if (r.status === 0) {
+      const got = JSON.parse(r.stdout.trim().split("\n").pop()!) as {
+        peers: typeof native;
+        missing: Record<string, string>;
+      };
+      native = got.peers;
+      nativeNote = Object.entries(got.missing).map(([n, why]) => `${n} skipped: ${why}`).join(
+        "; ",
+      );
+    } else nativeNote = `native peers skipped: ${(r.stderr || String(r.error)).slice(0, 200)}`;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -179,11 +195,11 @@ for (const k of KINDS) {
   }
   ourCold.set(k, ms);
   coldMbps.set(`harmony-engine · ${k}`, coldBytes.get(k)! / median(ms) / 1e3);
-  if (native) {
-    coldMbps.set(`tiktoken-node · ${k}`, native[k].cold);
-    if (native[k].coldTokens !== ourColdTokens.get(k)) {
+  for (const [name, byKind] of Object.entries(native)) {
+    coldMbps.set(`${name} · ${k}`, byKind[k].cold);
+    if (byKind[k].coldTokens !== ourColdTokens.get(k)) {
       console.error(
-        `note: tiktoken-node gives ${native[k].coldTokens} tokens on ${k}, we give ${
+        `note: ${name} gives ${byKind[k].coldTokens} tokens on ${k}, we give ${
           ourColdTokens.get(k)
         }`,
       );
@@ -232,8 +248,10 @@ for (const k of KINDS) {
     const same = theirs.length === ours.length && theirs.every((t, i) => t === ours[i]);
     if (!same) console.error(`note: ${name} gives different ids than ours on ${k}`);
   }
-  if (native && native[k].warmTokens !== ours.length) {
-    console.error(`note: tiktoken-node gives a different token count than ours on ${k}`);
+  for (const [name, byKind] of Object.entries(native)) {
+    if (byKind[k].warmTokens !== ours.length) {
+      console.error(`note: ${name} gives a different token count than ours on ${k}`);
+    }
   }
 }
 
@@ -257,7 +275,9 @@ for (const trial of result.benchmarks) {
     warmMbps.set(r.name, warmBytes.get(kind)! / r.stats.avg * 1e3);
   }
 }
-if (native) { for (const k of KINDS) warmMbps.set(`tiktoken-node · ${k}`, native[k].warm); }
+for (const [name, byKind] of Object.entries(native)) {
+  for (const k of KINDS) warmMbps.set(`${name} · ${k}`, byKind[k].warm);
+}
 
 const runtime = "Bun" in globalThis ? "Bun" : "Deno" in globalThis ? "Deno" : "?";
 function table(title: string, mbps: Map<string, number>, names: string[]): void {
@@ -274,6 +294,7 @@ function table(title: string, mbps: Map<string, number>, names: string[]): void 
 const peers = [
   "harmony-engine",
   "tiktoken-node",
+  "HF tokenizers",
   "tiktoken (WASM)",
   "js-tiktoken",
   "gpt-tokenizer",
