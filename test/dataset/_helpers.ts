@@ -1,6 +1,6 @@
 // Shared helpers of the dataset tests: temporary directories, corpus location, readers of every
 // output format, and an independent reference (the encoding + a mask computed here).
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,13 +12,18 @@ import { openMegatronDataset } from "../../src/dataset/megatron.ts";
 import { openBinDataset } from "../../src/dataset/bin_format.ts";
 import { fileAsyncBuffer } from "../../src/dataset/readers.ts";
 import type { OutputFormat } from "../../src/dataset/writers.ts";
+import { SHARED } from "../_support/shared_data.ts";
 
 export const FIXTURES = fileURLToPath(new URL("../fixtures/dataset/", import.meta.url));
-const SHARED = fileURLToPath(new URL("../../../shared/", import.meta.url));
-/** The shared corpus's conversation files, or undefined when ../shared is absent. */
-export const CORPUS_CONVERSATIONS = existsSync(join(SHARED, "corpus/conversations"))
+/**
+ * The corpus's conversation files: the shared corpus's, or without ../shared the excerpts of the
+ * same files in test/fixtures/render-corpus/conversations (licenses in its README.md).
+ */
+export const CORPUS_CONVERSATIONS: string = SHARED
   ? join(SHARED, "corpus/conversations")
-  : undefined;
+  : fileURLToPath(new URL("../fixtures/render-corpus/conversations", import.meta.url));
+/** Fewer records than CORPUS_CONVERSATIONS holds (16.7k shared, 125 in the excerpts). */
+export const CORPUS_CONVERSATION_RECORDS: number = SHARED ? 16000 : 120;
 
 /** Runs `fn` with a fresh temporary directory, removed afterwards. */
 export async function withTmp<T>(fn: (dir: string) => Promise<T> | T): Promise<T> {

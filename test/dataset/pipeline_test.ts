@@ -14,6 +14,7 @@ import { loadTrainingRenderer } from "../../src/dataset/training_renderer.ts";
 import { OUTPUT_FORMATS } from "../../src/dataset/writers.ts";
 import { readRecords } from "../../src/dataset/readers.ts";
 import {
+  CORPUS_CONVERSATION_RECORDS,
   CORPUS_CONVERSATIONS,
   expectedRow,
   FIXTURES,
@@ -323,14 +324,11 @@ describe("resume", () => {
   });
 });
 
-describe("the shared corpus", () => {
-  test("every conversations/*.jsonl record renders", {
-    skip: CORPUS_CONVERSATIONS ? false : "../shared is absent (fixtures cover the formats)",
-    timeout: 120_000,
-  }, async () => {
+describe("the corpus (../shared, or its bundled excerpts)", () => {
+  test("every conversations/*.jsonl record renders", { timeout: 120_000 }, async () => {
     await withTmp(async (dir) => {
-      const files = readdirSync(CORPUS_CONVERSATIONS!).filter((f) => f.endsWith(".jsonl")).sort()
-        .map((f) => join(CORPUS_CONVERSATIONS!, f));
+      const files = readdirSync(CORPUS_CONVERSATIONS).filter((f) => f.endsWith(".jsonl")).sort()
+        .map((f) => join(CORPUS_CONVERSATIONS, f));
       const s = await run({
         inputs: files,
         prefix: join(dir, "corpus"),
@@ -340,7 +338,7 @@ describe("the shared corpus", () => {
       assert.equal(readFileSync(join(dir, "corpus.errors.jsonl"), "utf8"), "");
       assert.equal(s.failed, 0);
       assert.equal(s.written, s.read);
-      assert.ok(s.read > 16000);
+      assert.ok(s.read > CORPUS_CONVERSATION_RECORDS);
     });
   });
 });

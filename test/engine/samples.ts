@@ -9,12 +9,13 @@
 
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { SHARED } from "../_support/shared_data.ts";
 
-const SHARED = fileURLToPath(new URL("../../../shared/corpus/", import.meta.url));
+const CORPUS = `${SHARED}corpus/`;
 const FIXTURES = fileURLToPath(new URL("../fixtures/text/", import.meta.url));
 
 /** Whether the shared corpus is present. */
-export const hasSharedCorpus: boolean = existsSync(SHARED + "README.md");
+export const hasSharedCorpus: boolean = SHARED !== undefined;
 
 /** Texts built to break tokenizers. */
 export const ADVERSARIAL: readonly string[] = [
@@ -52,7 +53,7 @@ function slices(text: string, count: number, size: number): string[] {
 
 /** A few slices of every plain-text file (each text kind and language). */
 export function textSamples(perFile = 2, size = 400): string[] {
-  const dir = hasSharedCorpus ? SHARED + "text/" : FIXTURES;
+  const dir = hasSharedCorpus ? CORPUS + "text/" : FIXTURES;
   const out: string[] = [];
   for (const f of readdirSync(dir).filter((f) => f.endsWith(".txt")).sort()) {
     out.push(...slices(readFileSync(dir + f, "utf8"), perFile, size));
@@ -69,7 +70,7 @@ function jsonl(path: string, limit: number): Record<string, unknown>[] {
 /** Message contents of a few conversations of every conversation file. */
 export function conversationSamples(perFile = 3): string[] {
   const files = hasSharedCorpus
-    ? readdirSync(SHARED + "conversations/").sort().map((f) => SHARED + "conversations/" + f)
+    ? readdirSync(CORPUS + "conversations/").sort().map((f) => CORPUS + "conversations/" + f)
     : [FIXTURES + "conversations_excerpt.jsonl"];
   const out: string[] = [];
   for (const f of files) {
@@ -86,13 +87,13 @@ export function conversationSamples(perFile = 3): string[] {
 /** Harmony-formatted strings (with special tokens) from the corpus. */
 export function harmonySamples(limit = 60): string[] {
   const f = hasSharedCorpus
-    ? SHARED + "harmony_outputs.jsonl"
+    ? CORPUS + "harmony_outputs.jsonl"
     : FIXTURES + "harmony_outputs_excerpt.jsonl";
   return jsonl(f, limit).map((r) => String(r.text));
 }
 
 /** Tool-schema JSON strings. */
 export function toolSamples(limit = 5): string[] {
-  if (!hasSharedCorpus) return [];
-  return jsonl(SHARED + "tools.jsonl", limit).map((r) => JSON.stringify(r.tools));
+  const f = hasSharedCorpus ? CORPUS + "tools.jsonl" : FIXTURES + "tools_excerpt.jsonl";
+  return jsonl(f, limit).map((r) => JSON.stringify(r.tools));
 }

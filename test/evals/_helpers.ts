@@ -1,21 +1,22 @@
 // Shared set-up of the eval-parsing tests (private to test/evals): the tokenizer, the corpus
 // (../shared when present, else the excerpts in test/fixtures/evals) and completion builders.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseDataset } from "../../src/evals/parse_dataset.ts";
 import { loadTokenizer } from "../../src/tokenizer/mod.ts";
 import type { Tokenizer } from "../../src/tokenizer/mod.ts";
+import { SHARED } from "../_support/shared_data.ts";
 
 export const tokenizer: Tokenizer = await loadTokenizer();
 export const encoding = { tokenizer };
 
-const SHARED = fileURLToPath(new URL("../../../shared/corpus/", import.meta.url));
+const CORPUS = `${SHARED}corpus/`;
 export const FIXTURES = fileURLToPath(new URL("../fixtures/evals/", import.meta.url));
 
 /** Whether the shared corpus (CI, the lead's machine) is present. */
-export const hasShared = existsSync(SHARED + "harmony_outputs.jsonl");
+export const hasShared: boolean = SHARED !== undefined;
 
 function jsonl<T>(path: string, limit = Infinity): T[] {
   const out: T[] = [];
@@ -39,24 +40,24 @@ export interface Convo {
 export function conversations(): Convo[] {
   if (!hasShared) return jsonl<Convo>(FIXTURES + "conversations_excerpt.jsonl");
   return [
-    ...jsonl<Convo>(SHARED + "conversations/gsm8k_test_train.jsonl", 150),
-    ...jsonl<Convo>(SHARED + "conversations/multilingual.jsonl", 150),
-    ...jsonl<Convo>(SHARED + "conversations/hh_rlhf_harmless_base_test.jsonl", 100),
-    ...jsonl<Convo>(SHARED + "conversations/mtbench_with_reference.jsonl"),
+    ...jsonl<Convo>(CORPUS + "conversations/gsm8k_test_train.jsonl", 150),
+    ...jsonl<Convo>(CORPUS + "conversations/multilingual.jsonl", 150),
+    ...jsonl<Convo>(CORPUS + "conversations/hh_rlhf_harmless_base_test.jsonl", 100),
+    ...jsonl<Convo>(CORPUS + "conversations/mtbench_with_reference.jsonl"),
   ];
 }
 
 /** Tool-calling conversations (glaive). */
 export function toolConversations(): Convo[] {
   return hasShared
-    ? jsonl<Convo>(SHARED + "conversations/tool_calling_glaive.jsonl")
+    ? jsonl<Convo>(CORPUS + "conversations/tool_calling_glaive.jsonl")
     : jsonl<Convo>(FIXTURES + "glaive_excerpt.jsonl");
 }
 
 /** Rows of harmony_outputs.jsonl (text with special tokens). */
 export function harmonyOutputs(): { text: string; source: string; tags?: string[] }[] {
   return hasShared
-    ? jsonl(SHARED + "harmony_outputs.jsonl")
+    ? jsonl(CORPUS + "harmony_outputs.jsonl")
     : jsonl(FIXTURES + "harmony_outputs_excerpt.jsonl");
 }
 

@@ -1,10 +1,11 @@
 // Shared set-up of the parser tests (private to test/parse).
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadTokenizer } from "../../src/tokenizer/mod.ts";
 import type { Tokenizer } from "../../src/tokenizer/mod.ts";
 import { type MessageJson, messageToJson } from "../../src/chat/json.ts";
 import type { Message } from "../../src/chat/message.ts";
+import { SHARED } from "../_support/shared_data.ts";
 
 export const tokenizer: Tokenizer = await loadTokenizer();
 export const encoding = { tokenizer };
@@ -23,16 +24,14 @@ export function json(messages: readonly Message[]): MessageJson[] {
   return messages.map(messageToJson);
 }
 
-const SHARED = fileURLToPath(new URL("../../../shared/", import.meta.url));
 const FIXTURES = fileURLToPath(new URL("../fixtures/golden-parse/", import.meta.url));
 
 /** Whether the shared folder (CI, the lead's machine) is present. */
-export const hasShared = existsSync(SHARED + "corpus/harmony_outputs.jsonl");
+export const hasShared: boolean = SHARED !== undefined;
 
 /** A reference test-data file, read as the reference does (CRLF → LF, end trimmed). */
 export function golden(name: string): string {
-  const shared = SHARED + "harmony-golden/" + name;
-  const path = existsSync(shared) ? shared : FIXTURES + name;
+  const path = SHARED ? SHARED + "harmony-golden/" + name : FIXTURES + name;
   return readFileSync(path, "utf8").replaceAll("\r\n", "\n").trimEnd();
 }
 

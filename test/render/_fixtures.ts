@@ -1,25 +1,12 @@
 // Test helpers: where the golden files and the shared corpus are (../shared in CI, else the
 // excerpts in test/fixtures/).
-import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-
-import process from "node:process";
-
-// HARMONY_TEST_NO_SHARED=1 runs the tests as in a clone without ../shared.
-const NO_SHARED = process.env.HARMONY_TEST_NO_SHARED === "1";
-const SHARED = NO_SHARED
-  ? "/nonexistent/"
-  : fileURLToPath(new URL("../../../shared/", import.meta.url));
-const FIXTURES = fileURLToPath(new URL("../fixtures/", import.meta.url));
+import { readFileSync } from "node:fs";
+import { FIXTURES, SHARED } from "../_support/shared_data.ts";
 
 /** The shared corpus folder, or undefined in a clone without ../shared. */
-export const SHARED_CORPUS: string | undefined = existsSync(`${SHARED}corpus/README.md`)
-  ? `${SHARED}corpus/`
-  : undefined;
+export const SHARED_CORPUS: string | undefined = SHARED && `${SHARED}corpus/`;
 
-const GOLDEN_DIR = existsSync(`${SHARED}harmony-golden/test_simple_convo.txt`)
-  ? `${SHARED}harmony-golden/`
-  : `${FIXTURES}golden/`;
+const GOLDEN_DIR = SHARED ? `${SHARED}harmony-golden/` : `${FIXTURES}golden/`;
 
 /** A golden file's text, with CRLF → LF and trailing whitespace trimmed (as the reference). */
 export function golden(name: string): string {

@@ -6,14 +6,15 @@
  * @module
  */
 
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { SHARED } from "../_support/shared_data.ts";
 
-const SHARED = fileURLToPath(new URL("../../../shared/corpus/", import.meta.url));
+const CORPUS = `${SHARED}corpus/`;
 const FIXTURES = fileURLToPath(new URL("../fixtures/text/", import.meta.url));
 
 /** Whether the full shared corpus is there. */
-export const hasSharedCorpus: boolean = existsSync(SHARED + "README.md");
+export const hasSharedCorpus: boolean = SHARED !== undefined;
 
 /** One source file and the texts it yields, in file order. */
 export interface CorpusFile {
@@ -51,7 +52,7 @@ function toolTexts(rec: Record<string, unknown>): string[] {
 
 /** Plain text files (`text/*.txt`), one text each. */
 export function textFiles(): CorpusFile[] {
-  const dir = hasSharedCorpus ? SHARED + "text/" : FIXTURES;
+  const dir = hasSharedCorpus ? CORPUS + "text/" : FIXTURES;
   return readdirSync(dir).filter((f) => f.endsWith(".txt")).sort().map((f) => ({
     name: (hasSharedCorpus ? "text/" : "") + f,
     texts: [read(dir + f)],
@@ -81,19 +82,19 @@ export function jsonlFiles(): CorpusFile[] {
   }
   const out: CorpusFile[] = [];
   for (
-    const f of readdirSync(SHARED + "conversations").filter((f) => f.endsWith(".jsonl")).sort()
+    const f of readdirSync(CORPUS + "conversations").filter((f) => f.endsWith(".jsonl")).sort()
   ) {
     out.push({
       name: "conversations/" + f,
-      texts: jsonLines(SHARED + "conversations/" + f).flatMap(conversationTexts),
+      texts: jsonLines(CORPUS + "conversations/" + f).flatMap(conversationTexts),
     });
   }
-  for (const f of readdirSync(SHARED).filter((f) => /^tools.*\.jsonl$/.test(f)).sort()) {
-    out.push({ name: f, texts: jsonLines(SHARED + f).flatMap(toolTexts) });
+  for (const f of readdirSync(CORPUS).filter((f) => /^tools.*\.jsonl$/.test(f)).sort()) {
+    out.push({ name: f, texts: jsonLines(CORPUS + f).flatMap(toolTexts) });
   }
   out.push({
     name: "harmony_outputs.jsonl",
-    texts: jsonLines(SHARED + "harmony_outputs.jsonl").map((r) => String(r.text)),
+    texts: jsonLines(CORPUS + "harmony_outputs.jsonl").map((r) => String(r.text)),
   });
   return out;
 }
