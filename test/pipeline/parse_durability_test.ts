@@ -11,6 +11,7 @@ import {
   readFileSync,
   rmSync,
   truncateSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -91,6 +92,9 @@ describe("parse-dataset: one run per output", () => {
     });
   });
 });
+
+/** Whole seconds, which every runtime's utimes() sets exactly. */
+const INPUT_MTIME = new Date(1_700_000_000_000);
 
 describe("parse-dataset --resume", () => {
   for (const [first, second] of [[1, 1], [2, 1], [1, 3]]) {
@@ -245,6 +249,17 @@ describe("parse-dataset --resume", () => {
         /^Cannot resume .*r\.jsonl: input 1 \(.*in\.jsonl\) was \d+ bytes, now \d+$/,
       ],
       [
+        "an input with other content at the same size and mtime",
+        (_out: string, input: string) => {
+          const b = readFileSync(input);
+          const at = b.lastIndexOf(0x31); // a digit "1" in the last block
+          b[at] = 0x32;
+          writeFileSync(input, b);
+          utimesSync(input, INPUT_MTIME, INPUT_MTIME);
+        },
+        /^Cannot resume .*r\.jsonl: input 1 \(.*in\.jsonl\) has other content than at the checkpoint$/,
+      ],
+      [
         "other settings",
         undefined,
         /^Cannot resume .*r\.jsonl: setting "recover" was "first", now "all"$/,
@@ -254,6 +269,7 @@ describe("parse-dataset --resume", () => {
     test(`--resume refuses ${what}`, async () => {
       await withTmp(async (dir) => {
         const input = writeInput(dir);
+        utimesSync(input, INPUT_MTIME, INPUT_MTIME);
         const out = join(dir, "r.jsonl");
         const ctrl = new AbortController();
         await run({ inputs: [input], out, signal: ctrl.signal, onProgress: abortAfter(30, ctrl) });

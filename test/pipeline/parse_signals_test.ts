@@ -75,38 +75,41 @@ describe("parse-dataset signals", () => {
     );
   }
 
-  test("SIGKILL after a checkpoint, early, and late: --resume gives the clean output", {
-    timeout: 300_000,
-  }, async () => {
-    await withTmp(async (dir) => {
-      const input = bigInput(dir);
-      const clean = join(dir, "clean.jsonl");
-      await cleanRun(input, clean);
-      const points = [{ afterCheckpoint: true, ms: 0 }, { afterCheckpoint: false, ms: 30 }, {
-        afterCheckpoint: false,
-        ms: 1500,
-      }];
-      for (const [k, point] of points.entries()) {
-        const out = join(dir, `k${k}.jsonl`);
-        const run = spawnCli(["parse-dataset", input, "--out", out, ...FLAGS, "--workers", "1"]);
-        if (point.afterCheckpoint) {
-          await waitFor(() => existsSync(`${out}.checkpoint.json`), 120_000);
-        } else await new Promise((r) => setTimeout(r, point.ms));
-        run.child.kill("SIGKILL");
-        const { code, signal } = await run.exited;
-        const killed = signal === "SIGKILL" || code === 137;
-        assert.ok(killed || code === 1, `exit ${code} ${signal}`);
-        if (point.afterCheckpoint) assert.ok(killed, "killed mid-run");
-        const resumed = memoryHost();
-        assert.equal(
-          await main(["parse-dataset", input, "--out", out, ...FLAGS, "--resume"], resumed),
-          1,
-          resumed.err(),
-        );
-        assert.ok(readFileSync(out).equals(readFileSync(clean)), `kill point ${k}`);
-        assert.ok(!existsSync(`${out}.lock`), "the stale lock was taken over and released");
-        assert.ok(!existsSync(`${out}.checkpoint.json`), "the journal is gone after finishing");
-      }
+  // .jsonl.gz: the partial gzip member after the last checkpoint must be cut away by --resume.
+  for (const ext of [".jsonl", ".jsonl.gz"]) {
+    test(`${ext}: SIGKILL after a checkpoint, early, and late: --resume gives the clean output`, {
+      timeout: 300_000,
+    }, async () => {
+      await withTmp(async (dir) => {
+        const input = bigInput(dir);
+        const clean = join(dir, `clean${ext}`);
+        await cleanRun(input, clean);
+        const points = [{ afterCheckpoint: true, ms: 0 }, { afterCheckpoint: false, ms: 30 }, {
+          afterCheckpoint: false,
+          ms: 1500,
+        }];
+        for (const [k, point] of points.entries()) {
+          const out = join(dir, `k${k}${ext}`);
+          const run = spawnCli(["parse-dataset", input, "--out", out, ...FLAGS, "--workers", "1"]);
+          if (point.afterCheckpoint) {
+            await waitFor(() => existsSync(`${out}.checkpoint.json`), 120_000);
+          } else await new Promise((r) => setTimeout(r, point.ms));
+          run.child.kill("SIGKILL");
+          const { code, signal } = await run.exited;
+          const killed = signal === "SIGKILL" || code === 137;
+          assert.ok(killed || code === 1, `exit ${code} ${signal}`);
+          if (point.afterCheckpoint) assert.ok(killed, "killed mid-run");
+          const resumed = memoryHost();
+          assert.equal(
+            await main(["parse-dataset", input, "--out", out, ...FLAGS, "--resume"], resumed),
+            1,
+            resumed.err(),
+          );
+          assert.ok(readFileSync(out).equals(readFileSync(clean)), `kill point ${k}`);
+          assert.ok(!existsSync(`${out}.lock`), "the stale lock was taken over and released");
+          assert.ok(!existsSync(`${out}.checkpoint.json`), "the journal is gone after finishing");
+        }
+      });
     });
-  });
+  }
 });

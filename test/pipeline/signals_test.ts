@@ -98,62 +98,77 @@ test("render-dataset on a locked prefix exits 3 naming the lock; the lock holder
 // kill -9 gives the run no chance to clean up: whatever it left (temp files, a checkpoint or none,
 // a stale lock), `--resume` must finish it to exactly the clean run's bytes.
 describe("kill -9 at any point", () => {
-  test("SIGKILL after a checkpoint, early, and late: --resume gives the clean output", {
-    timeout: 300_000,
-  }, async () => {
-    await withTmp(async (dir) => {
-      const input = join(dir, "big.jsonl");
-      writeFileSync(input, Buffer.concat(Array(200).fill(readFileSync(GLAIVE))));
-      const flags = ["--output-format", "megatron", "--backend", "cpu", "--checkpoint-every", "64"];
-      const clean = join(dir, "clean");
-      assert.equal(
-        await main(["render-dataset", input, "--out", clean, ...flags], memoryHost()),
-        0,
-      );
-      // When to kill: as soon as the first checkpoint exists, right after start (before any
-      // checkpoint, possibly before any output), and a while into the run.
-      const points = [{ afterCheckpoint: true, ms: 0 }, { afterCheckpoint: false, ms: 30 }, {
-        afterCheckpoint: false,
-        ms: 1500,
-      }];
-      for (const [k, point] of points.entries()) {
-        const prefix = join(dir, `k${k}`);
-        const run = spawnCli([
-          "render-dataset",
-          input,
-          "--out",
-          prefix,
-          ...flags,
-          "--workers",
-          "1",
-          "--progress-every",
-          "0",
-        ]);
-        if (point.afterCheckpoint) {
-          await waitFor(() => existsSync(`${prefix}.checkpoint.json`), 120_000);
-        } else await new Promise((r) => setTimeout(r, point.ms));
-        run.child.kill("SIGKILL");
-        const { code, signal } = await run.exited;
-        // Either the kill landed, or the run had already finished cleanly.
-        const killed = signal === "SIGKILL" || code === 137;
-        assert.ok(killed || code === 0, `exit ${code} ${signal}`);
-        // After a checkpoint the run still had most of its records ahead: the kill landed mid-run.
-        if (point.afterCheckpoint) assert.ok(killed, "killed mid-run");
-        const resumed = memoryHost();
-        assert.equal(
-          await main(["render-dataset", input, "--out", prefix, ...flags, "--resume"], resumed),
-          0,
-          resumed.err(),
-        );
-        for (const suffix of [".bin", ".idx", ".loss_mask.bin", ".loss_mask.idx"]) {
-          assert.ok(
-            readFileSync(prefix + suffix).equals(readFileSync(clean + suffix)),
-            `kill point ${k}: ${suffix}`,
+  // Parquet: checkpoints every 64 records fall inside row groups (4096 rows), so each checkpoint
+  // carries the rows not yet in a row group; a kill must lose none and duplicate none.
+  const formats = [
+    ["megatron", [".bin", ".idx", ".loss_mask.bin", ".loss_mask.idx"]],
+    ["parquet", [".parquet"]],
+  ] as const;
+  for (const [format, suffixes] of formats) {
+    test(
+      `${format}: SIGKILL after a checkpoint, early, and late: --resume gives the clean output`,
+      {
+        timeout: 300_000,
+      },
+      async () => {
+        await withTmp(async (dir) => {
+          const input = join(dir, "big.jsonl");
+          writeFileSync(input, Buffer.concat(Array(200).fill(readFileSync(GLAIVE))));
+          const flags = ["--output-format", format, "--backend", "cpu", "--checkpoint-every", "64"];
+          const clean = join(dir, "clean");
+          assert.equal(
+            await main(["render-dataset", input, "--out", clean, ...flags], memoryHost()),
+            0,
           );
-        }
-        assert.ok(!existsSync(`${prefix}.lock`), "the stale lock was taken over and released");
-        assert.ok(!existsSync(`${prefix}.checkpoint.json`), "the journal is gone after finishing");
-      }
-    });
-  });
+          // When to kill: as soon as the first checkpoint exists, right after start (before any
+          // checkpoint, possibly before any output), and a while into the run.
+          const points = [{ afterCheckpoint: true, ms: 0 }, { afterCheckpoint: false, ms: 30 }, {
+            afterCheckpoint: false,
+            ms: 1500,
+          }];
+          for (const [k, point] of points.entries()) {
+            const prefix = join(dir, `k${k}`);
+            const run = spawnCli([
+              "render-dataset",
+              input,
+              "--out",
+              prefix,
+              ...flags,
+              "--workers",
+              "1",
+              "--progress-every",
+              "0",
+            ]);
+            if (point.afterCheckpoint) {
+              await waitFor(() => existsSync(`${prefix}.checkpoint.json`), 120_000);
+            } else await new Promise((r) => setTimeout(r, point.ms));
+            run.child.kill("SIGKILL");
+            const { code, signal } = await run.exited;
+            // Either the kill landed, or the run had already finished cleanly.
+            const killed = signal === "SIGKILL" || code === 137;
+            assert.ok(killed || code === 0, `exit ${code} ${signal}`);
+            // After a checkpoint the run still had most of its records ahead: the kill landed mid-run.
+            if (point.afterCheckpoint) assert.ok(killed, "killed mid-run");
+            const resumed = memoryHost();
+            assert.equal(
+              await main(["render-dataset", input, "--out", prefix, ...flags, "--resume"], resumed),
+              0,
+              resumed.err(),
+            );
+            for (const suffix of suffixes) {
+              assert.ok(
+                readFileSync(prefix + suffix).equals(readFileSync(clean + suffix)),
+                `kill point ${k}: ${suffix}`,
+              );
+            }
+            assert.ok(!existsSync(`${prefix}.lock`), "the stale lock was taken over and released");
+            assert.ok(
+              !existsSync(`${prefix}.checkpoint.json`),
+              "the journal is gone after finishing",
+            );
+          }
+        });
+      },
+    );
+  }
 });
