@@ -27,7 +27,6 @@
 
 import {
   closeSync,
-  createReadStream,
   existsSync,
   openSync,
   readFileSync,
@@ -36,7 +35,6 @@ import {
   rmSync,
   statSync,
 } from "node:fs";
-import { createGunzip } from "node:zlib";
 import { parquetMetadataAsync, parquetReadObjects } from "hyparquet";
 import type { FileMetaData } from "hyparquet";
 import { AppendFile, tempName, writeFileDurably } from "../io/durable_file.ts";
@@ -58,7 +56,7 @@ import {
   patchFile,
 } from "./bin_format.ts";
 import { createWriter, outputFiles } from "./writers.ts";
-import { fileAsyncBuffer } from "./readers.ts";
+import { fileAsyncBuffer, fileChunks, gunzip } from "./readers.ts";
 import { shardOutputPath, shardTag } from "./shard.ts";
 import { StatsCollector, type StatsSnapshot } from "../evals/stats.ts";
 import { manifestsDisagree, readShardManifest, type ShardManifest } from "./shard_manifest.ts";
@@ -511,8 +509,7 @@ async function mergeJsonlGz(
       const src = `${p}.jsonl.gz`;
       let carry: Uint8Array[] = [];
       try {
-        for await (const chunk of createReadStream(src).pipe(createGunzip())) {
-          const c = chunk as Uint8Array;
+        for await (const c of gunzip(fileChunks(src))) {
           let from = 0;
           for (let i = c.indexOf(0x0a); i >= 0; i = c.indexOf(0x0a, i + 1)) {
             const piece = c.subarray(from, i + 1);

@@ -131,6 +131,18 @@ export function describeAdapter(adapter: GPUAdapter): GpuAdapterSummary {
   );
 }
 
+/** Work counters at zero. */
+function noGpuWork(): GpuStats {
+  return {
+    dispatches: 0,
+    submits: 0,
+    readBacks: 0,
+    bytesUploaded: 0,
+    bytesDownloaded: 0,
+    gpuTimeNs: 0,
+  };
+}
+
 /**
  * A WebGPU device with its pipeline cache, buffer pool and limits.
  *
@@ -161,14 +173,7 @@ export class GpuContext {
   /** Whether kernel time is measured with timestamp queries. */
   readonly timestamps: boolean;
   /** Work counters. */
-  stats: GpuStats = {
-    dispatches: 0,
-    submits: 0,
-    readBacks: 0,
-    bytesUploaded: 0,
-    bytesDownloaded: 0,
-    gpuTimeNs: 0,
-  };
+  stats: GpuStats = noGpuWork();
   #lost: string | undefined;
   #destroyed = false;
   #uncaptured: GPUError | undefined;
@@ -255,16 +260,27 @@ export class GpuContext {
     return this.#destroyed ? "destroyed" : this.#lost;
   }
 
+  /**
+   * Gives back the buffers of a finished (or failed) batch: each is unmapped if a read-back left
+   * it mapped, then pooled for reuse, or destroyed when the device is lost or it cannot be
+   * unmapped.
+   */
+  releaseBuffers(buffers: Iterable<GPUBuffer>): void {
+    for (const b of buffers) {
+      let reusable = this.lost === undefined;
+      try {
+        if (b.mapState !== "unmapped") b.unmap();
+      } catch {
+        reusable = false; // the buffer of a lost device: destroyed below, not pooled
+      }
+      if (reusable && b.mapState === "unmapped") this.pool.release(b);
+      else b.destroy();
+    }
+  }
+
   /** Zeroes the work counters. */
   resetStats(): void {
-    this.stats = {
-      dispatches: 0,
-      submits: 0,
-      readBacks: 0,
-      bytesUploaded: 0,
-      bytesDownloaded: 0,
-      gpuTimeNs: 0,
-    };
+    this.stats = noGpuWork();
   }
 
   /** The compiled pipeline of `kernel`. */

@@ -368,16 +368,7 @@ export class PendingPieces {
         { cause: e },
       );
     } finally {
-      for (const b of this.#release) {
-        let reusable = ctx.lost === undefined;
-        try {
-          if (b.mapState !== "unmapped") b.unmap();
-        } catch {
-          reusable = false; // the buffer of a lost device: destroyed below, not pooled
-        }
-        if (reusable && b.mapState === "unmapped") ctx.pool.release(b);
-        else b.destroy();
-      }
+      ctx.releaseBuffers(this.#release);
     }
   }
 }

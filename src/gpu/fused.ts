@@ -247,16 +247,7 @@ export class GpuFusedEncoder {
         { cause: e },
       );
     } finally {
-      for (const b of release) {
-        let reusable = ctx.lost === undefined;
-        try {
-          if (b.mapState !== "unmapped") b.unmap();
-        } catch {
-          reusable = false;
-        }
-        if (reusable && b.mapState === "unmapped") ctx.pool.release(b);
-        else b.destroy();
-      }
+      ctx.releaseBuffers(release);
     }
   }
 

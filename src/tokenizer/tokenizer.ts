@@ -118,7 +118,7 @@ export class HarmonyTokenizer implements Tokenizer {
    */
   #encodeBytes(utf8: Uint8Array, start: number, end: number, out: TokenSink): number {
     const vocab = this.#vocab, byteRank = vocab.byteRank;
-    const cache = this.#cache, merged = this.#merged, bpe = this.#bpe;
+    const cache = this.#cache, merged = this.#merged;
     let p = start, n = 0;
     while (p < end) {
       const e = nextPieceEnd(utf8, p, end);
@@ -133,11 +133,7 @@ export class HarmonyTokenizer implements Tokenizer {
         if (r >= 0) {
           out.push(r);
           n++;
-        } else {
-          n += this.#backtrack.wants(e - p)
-            ? this.#backtrack.encode(utf8, p, e, out)
-            : bpe.mergeLong(utf8, p, e, out);
-        }
+        } else n += this.#merge(utf8, p, e, out);
         p = e;
         continue;
       }
@@ -152,12 +148,7 @@ export class HarmonyTokenizer implements Tokenizer {
           c = 1;
         } else {
           merged.clear();
-          const len = e - p;
-          c = len > SHORT_MERGE && this.#backtrack.wants(len)
-            ? this.#backtrack.encode(utf8, p, e, merged)
-            : len <= HEAP_THRESHOLD
-            ? bpe.mergeShort(utf8, p, e, merged)
-            : bpe.mergeLong(utf8, p, e, merged);
+          c = this.#merge(utf8, p, e, merged);
         }
         const m = merged.data;
         cache.put(utf8, p, e, h, m, c);
@@ -167,6 +158,21 @@ export class HarmonyTokenizer implements Tokenizer {
       p = e;
     }
     return n;
+  }
+
+  /**
+   * Byte-pair encodes the piece `utf8[s, e)`, which is not one token, into `out` and returns the
+   * token count: the one rule for which merge runs (backtracking over `SHORT_MERGE` bytes once its
+   * tables are worth building, else the reference's loop up to `HEAP_THRESHOLD`, else the heap).
+   */
+  #merge(utf8: Uint8Array, s: number, e: number, out: TokenSink): number {
+    const len = e - s;
+    if (len > SHORT_MERGE && this.#backtrack.wants(len)) {
+      return this.#backtrack.encode(utf8, s, e, out);
+    }
+    return len <= HEAP_THRESHOLD
+      ? this.#bpe.mergeShort(utf8, s, e, out)
+      : this.#bpe.mergeLong(utf8, s, e, out);
   }
 
   /**

@@ -291,6 +291,24 @@ export function parseCompressedRanks(data: string): ByteVocabulary {
 }
 
 /**
+ * The fields of the ranks line that starts at `pos` (`NAME OFFSET TOKEN…`): where the line ends,
+ * where its offset field starts and ends (`offEnd` -1 when the line has no space: no fields) and
+ * the offset as a number (NaN when it is not one). One home for the line rule of both parsers.
+ */
+function rankLine(
+  data: string,
+  pos: number,
+): { lineEnd: number; offStart: number; offEnd: number; offset: number } {
+  let lineEnd = data.indexOf("\n", pos);
+  if (lineEnd < 0) lineEnd = data.length;
+  const sp1 = data.indexOf(" ", pos);
+  if (sp1 < 0 || sp1 >= lineEnd) return { lineEnd, offStart: -1, offEnd: -1, offset: NaN };
+  const sp2 = data.indexOf(" ", sp1 + 1);
+  const offEnd = sp2 >= 0 && sp2 < lineEnd ? sp2 : lineEnd;
+  return { lineEnd, offStart: sp1 + 1, offEnd, offset: Number(data.slice(sp1 + 1, offEnd)) };
+}
+
+/**
  * The common case of `parseCompressedRanks` in one pass: lines in rank order (js-tiktoken's
  * o200k_base is one line of 199998 tokens), each token decoded straight into place, no arrays of
  * positions (o200k_base: 20–35 ms instead of 80–110 ms). Returns `undefined` on anything else
@@ -303,13 +321,9 @@ function parseContiguousRanks(data: string): ByteVocabulary | undefined {
   let offsets = new Uint32Array(1024);
   let count = 0, out = 0, pos = 0;
   while (pos < n) {
-    let lineEnd = data.indexOf("\n", pos);
-    if (lineEnd < 0) lineEnd = n;
-    const sp1 = data.indexOf(" ", pos);
-    if (sp1 >= 0 && sp1 < lineEnd) {
-      const sp2 = data.indexOf(" ", sp1 + 1);
-      const offEnd = sp2 >= 0 && sp2 < lineEnd ? sp2 : lineEnd;
-      if (Number(data.slice(sp1 + 1, offEnd)) !== count) return undefined;
+    const { lineEnd, offEnd, offset } = rankLine(data, pos);
+    if (offEnd >= 0) {
+      if (offset !== count) return undefined;
       let c = offEnd + 1;
       while (c < lineEnd) {
         if (data.charCodeAt(c) === 32) {
@@ -354,15 +368,10 @@ function parseRanksInAnyOrder(data: string): ByteVocabulary {
   let pos = 0;
   const n = data.length;
   while (pos < n) {
-    let lineEnd = data.indexOf("\n", pos);
-    if (lineEnd < 0) lineEnd = n;
-    const sp1 = data.indexOf(" ", pos);
-    if (sp1 >= 0 && sp1 < lineEnd) {
-      const sp2 = data.indexOf(" ", sp1 + 1);
-      const offEnd = sp2 >= 0 && sp2 < lineEnd ? sp2 : lineEnd;
-      const offset = Number(data.slice(sp1 + 1, offEnd));
+    const { lineEnd, offStart, offEnd, offset } = rankLine(data, pos);
+    if (offEnd >= 0) {
       if (!Number.isInteger(offset) || offset < 0) {
-        throw new SyntaxError(`Cannot parse ranks: bad offset at character ${sp1 + 1}`);
+        throw new SyntaxError(`Cannot parse ranks: bad offset at character ${offStart}`);
       }
       let at = offEnd + 1, k = 0;
       while (at < lineEnd) {

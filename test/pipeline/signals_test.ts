@@ -12,6 +12,21 @@ import { FIXTURES, withTmp } from "../dataset/_helpers.ts";
 
 const GLAIVE = join(FIXTURES, "glaive_excerpt.jsonl");
 
+/** `render-dataset INPUT --out PREFIX FLAGS` in a child process, one thread, no progress lines. */
+function startRender(input: string, prefix: string, flags: readonly string[]) {
+  return spawnCli([
+    "render-dataset",
+    input,
+    "--out",
+    prefix,
+    ...flags,
+    "--workers",
+    "1",
+    "--progress-every",
+    "0",
+  ]);
+}
+
 describe("signals", () => {
   for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     test(
@@ -27,17 +42,7 @@ describe("signals", () => {
           writeFileSync(input, Buffer.concat(Array(200).fill(readFileSync(GLAIVE))));
           const flags = ["--output-format", "bin", "--backend", "cpu", "--checkpoint-every", "32"];
           const prefix = join(dir, "t");
-          const run = spawnCli([
-            "render-dataset",
-            input,
-            "--out",
-            prefix,
-            ...flags,
-            "--workers",
-            "1",
-            "--progress-every",
-            "0",
-          ]);
+          const run = startRender(input, prefix, flags);
           await waitFor(() => existsSync(`${prefix}.checkpoint.json`), 120_000);
           run.child.kill(sig);
           const exit = await run.exited;
@@ -128,17 +133,7 @@ describe("kill -9 at any point", () => {
           }];
           for (const [k, point] of points.entries()) {
             const prefix = join(dir, `k${k}`);
-            const run = spawnCli([
-              "render-dataset",
-              input,
-              "--out",
-              prefix,
-              ...flags,
-              "--workers",
-              "1",
-              "--progress-every",
-              "0",
-            ]);
+            const run = startRender(input, prefix, flags);
             if (point.afterCheckpoint) {
               await waitFor(() => existsSync(`${prefix}.checkpoint.json`), 120_000);
             } else await new Promise((r) => setTimeout(r, point.ms));
