@@ -140,6 +140,17 @@ test("a batch with more literal heads than the fused scan holds skips the fused 
   const { exec: e, calls } = counting();
   await encodeWithPlan(texts.slice(0, 3), { allowedSpecial: "all" }, env, e);
   assert.equal(calls.encodeFused, 1);
+  // A batch bigger than the sample is judged by it: harmony turns throughout skip the fused call
+  // at once, chat with a few literals late on still tries it (and keeps its tokens exact).
+  const many = Array.from({ length: 400 }, (_, i) => `${turn} ${i}`);
+  const chat = Array.from({ length: 400 }, (_, i) => `Human: question ${i} about things\n`);
+  chat[390] += "<|end|>";
+  for (const [batch, tried] of [[many, undefined], [chat, 1]] as const) {
+    const { exec: e2, calls: c2 } = counting();
+    const r = await encodeWithPlan(batch, { allowedSpecial: "all" }, env, e2);
+    assert.equal(c2.encodeFused, tried);
+    assertTokens(batch, r, { allowedSpecial: "all" });
+  }
 });
 
 test("batches over one window or chunk do not take the fused path", async () => {
