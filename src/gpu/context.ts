@@ -378,45 +378,65 @@ export class GpuContext {
     after?: (encoder: GPUCommandEncoder) => void,
   ): Promise<void> | undefined {
     const encoder = this.device.createCommandEncoder({ label });
-    const qs = this.#querySet;
-    const pass = encoder.beginComputePass({
-      label,
-      ...(qs
-        ? {
-          timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 },
-        }
-        : {}),
-    });
+    const pass = encoder.beginComputePass({ label, ...this.passTimestamps("both") });
     record(pass);
     pass.end();
-    let timing: GPUBuffer | undefined, timingRead: GPUBuffer | undefined;
-    if (qs) {
-      timing = this.pool.acquire(
-        16,
-        BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC,
-        "timestamps",
-      );
-      timingRead = this.pool.acquire(
-        16,
-        BufferUsage.MAP_READ | BufferUsage.COPY_DST,
-        "timestamps read",
-      );
-      encoder.resolveQuerySet(qs, 0, 2, timing, 0);
-      encoder.copyBufferToBuffer(timing, 0, timingRead, 0, 16);
-    }
+    const timing = this.resolveTimestamps(encoder);
     after?.(encoder);
     this.device.queue.submit([encoder.finish()]);
     this.stats.submits++;
-    if (!timing || !timingRead) return undefined;
-    const t = timing, tr = timingRead;
-    this.pool.release(t);
-    return tr.mapAsync(MapMode.READ).then(() => {
-      const v = new BigUint64Array(tr.getMappedRange(0, 16));
-      const ns = Number(v[1] - v[0]);
-      if (ns > 0 && ns < 1e12) this.stats.gpuTimeNs += ns;
-      tr.unmap();
-      this.pool.release(tr);
-    }, () => {});
+    return timing?.();
+  }
+
+  /**
+   * The `timestampWrites` of a compute pass when timestamps are enabled (else nothing): `both`
+   * for a submission of one pass; `begin` on the first and `end` on the last of several, so the
+   * time covers all of them and the copies between.
+   */
+  passTimestamps(
+    which: "both" | "begin" | "end",
+  ): { timestampWrites?: GPUComputePassTimestampWrites } {
+    const qs = this.#querySet;
+    if (!qs) return {};
+    return {
+      timestampWrites: {
+        querySet: qs,
+        ...(which !== "end" ? { beginningOfPassWriteIndex: 0 } : {}),
+        ...(which !== "begin" ? { endOfPassWriteIndex: 1 } : {}),
+      },
+    };
+  }
+
+  /**
+   * Records the read of the timestamps {@link passTimestamps} wrote (after the last timed pass)
+   * and returns what to call once the command buffer is submitted: it maps them and adds the
+   * elapsed time to `stats.gpuTimeNs` (the promise never rejects). Undefined without timestamps.
+   */
+  resolveTimestamps(encoder: GPUCommandEncoder): (() => Promise<void>) | undefined {
+    const qs = this.#querySet;
+    if (!qs) return undefined;
+    const timing = this.pool.acquire(
+      16,
+      BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC,
+      "timestamps",
+    );
+    const tr = this.pool.acquire(
+      16,
+      BufferUsage.MAP_READ | BufferUsage.COPY_DST,
+      "timestamps read",
+    );
+    encoder.resolveQuerySet(qs, 0, 2, timing, 0);
+    encoder.copyBufferToBuffer(timing, 0, tr, 0, 16);
+    return () => {
+      this.pool.release(timing);
+      return tr.mapAsync(MapMode.READ).then(() => {
+        const v = new BigUint64Array(tr.getMappedRange(0, 16));
+        const ns = Number(v[1] - v[0]);
+        if (ns > 0 && ns < 1e12) this.stats.gpuTimeNs += ns;
+        tr.unmap();
+        this.pool.release(tr);
+      }, () => {});
+    };
   }
 
   /** Copies `size` bytes of `src` from `offset` back to the CPU. */

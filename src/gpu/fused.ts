@@ -217,7 +217,7 @@ export class GpuFusedEncoder {
       const { value: rec, errors } = ctx.scoped("fused batch", () => this.#record(job, release));
       errors.catch(() => {});
       ctx.stats.readBacks++;
-      await Promise.all([rec.read.mapAsync(MapMode.READ, 0, rec.readSize), errors]);
+      await Promise.all([rec.read.mapAsync(MapMode.READ, 0, rec.readSize), errors, rec.timed]);
       const words = new Uint32Array(rec.read.getMappedRange(0, rec.readSize));
       ctx.stats.bytesDownloaded += rec.readSize;
       const nt = job.textStarts.length - 1;
@@ -337,7 +337,10 @@ export class GpuFusedEncoder {
     const classes = this.#pre.classBuffer(), vocab = this.#encoder.vocabBuffer();
     const specialTables = this.#specials.buffer();
     const encoder = device.createCommandEncoder({ label: "fused batch" });
-    const pass1 = encoder.beginComputePass({ label: "specials and pieces" });
+    const pass1 = encoder.beginComputePass({
+      label: "specials and pieces",
+      ...ctx.passTimestamps("begin"),
+    });
     if (job.scanSpecials) {
       ctx.dispatch(pass1, KERNELS.findSpecial, [preIn, specialTables, matches, sp], n);
     }
@@ -354,12 +357,16 @@ export class GpuFusedEncoder {
     pass2.end();
     encoder.copyBufferToBuffer(preOut, 8, encIn, 4 * endsBase, 8 * n);
     encoder.copyBufferToBuffer(firstPieces, 0, encIn, 4 * marksBase, 4 * (nt + 1));
-    const pass3 = encoder.beginComputePass({ label: "encode pieces" });
+    const pass3 = encoder.beginComputePass({
+      label: "encode pieces",
+      ...ctx.passTimestamps("end"),
+    });
     ctx.dispatch(pass3, KERNELS.encodePieces, [encIn, vocab, slots, counts, ep], n + 1);
     recordScan(ctx, pass3, counts, n + 1, release);
     ctx.dispatch(pass3, KERNELS.compactTokens, [encIn, counts, slots, tokens, cp], n);
     ctx.dispatch(pass3, KERNELS.markOffsets, [encIn, counts, offsets, mp], nt + 1);
     pass3.end();
+    const timing = ctx.resolveTimestamps(encoder);
     encoder.copyBufferToBuffer(matches, 0, read, 0, matchBytes);
     encoder.copyBufferToBuffer(preOut, 0, read, 4 * headerAt, 8);
     encoder.copyBufferToBuffer(offsets, 0, read, 4 * (headerAt + 2), 4 * (nt + 1));
@@ -367,7 +374,8 @@ export class GpuFusedEncoder {
     encoder.copyBufferToBuffer(tokens, 0, read, 4 * tokensAt, 4 * n);
     device.queue.submit([encoder.finish()]);
     ctx.stats.submits++;
-    return { read, readSize, headerAt, longAt, longCap, tokensAt, maxTokens: n };
+    const timed = timing?.();
+    return { read, readSize, headerAt, longAt, longCap, tokensAt, maxTokens: n, timed };
   }
 }
 
@@ -380,6 +388,8 @@ interface FusedRecorded {
   longCap: number;
   tokensAt: number;
   maxTokens: number;
+  /** Settles when the submission's timestamps are booked (undefined without timestamps). */
+  timed: Promise<void> | undefined;
 }
 
 export { NONE };

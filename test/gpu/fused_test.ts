@@ -221,3 +221,23 @@ test(
     }
   },
 );
+
+test(
+  "GPU: a fused batch's device time is measured when timestamps are on (deviceMsPerMB)",
+  { skip: gpuSkip },
+  async () => {
+    const ctx = await GpuContext.create(requireGpu(), { timestamps: true });
+    const backend = await GpuBackend.create(ctx);
+    try {
+      if (!ctx.timestamps) return; // the adapter has no timestamp-query: deviceMsPerMB is null
+      const texts = ["Hello world", "naïve café 日本語", "x ".repeat(50)];
+      await backend.encodeBatch(texts);
+      const before = { ...ctx.stats };
+      await backend.encodeBatch(texts);
+      assert.equal(ctx.stats.submits - before.submits, 1, "the fused path");
+      assert.ok(ctx.stats.gpuTimeNs > before.gpuTimeNs, "its time is booked");
+    } finally {
+      backend.destroy();
+    }
+  },
+);
