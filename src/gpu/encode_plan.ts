@@ -115,11 +115,14 @@ const SPARE_PACK_BUFFERS = 3;
  */
 const MAX_SPARE_PACK_BYTES = 32 << 20;
 
-/** The largest spare packing buffer, or undefined. */
+/**
+ * The largest spare packing buffer (of equal ones, the last given back: the spares are kept in
+ * the order they came back), or undefined.
+ */
 function takePackBuffer(): Uint8Array | undefined {
   let best = -1;
   for (let i = 0; i < sparePackBuffers.length; i++) {
-    if (best < 0 || sparePackBuffers[i].length > sparePackBuffers[best].length) best = i;
+    if (best < 0 || sparePackBuffers[i].length >= sparePackBuffers[best].length) best = i;
   }
   return best < 0 ? undefined : sparePackBuffers.splice(best, 1)[0];
 }
@@ -134,7 +137,10 @@ function givePackBuffer(b: Uint8Array): void {
     for (let i = 1; i < sparePackBuffers.length; i++) {
       if (sparePackBuffers[i].length < sparePackBuffers[small].length) small = i;
     }
-    if (sparePackBuffers[small].length < b.length) sparePackBuffers[small] = b;
+    if (sparePackBuffers[small].length < b.length) {
+      sparePackBuffers.splice(small, 1);
+      sparePackBuffers.push(b);
+    }
   }
 }
 
