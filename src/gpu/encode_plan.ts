@@ -270,9 +270,12 @@ export function planSegments(
     }
   }
   const errors = new Map<number, Error>();
-  const segStarts = new TokenBuffer(nt + 16), segPresets = new TokenBuffer(nt + 16);
-  const presetOffsets = new TokenBuffer(64), presetTokens = new TokenBuffer(64);
-  presetOffsets.push(0);
+  // Sized for the most there can be (each literal a preset and the text after it a segment),
+  // so the loop below only stores.
+  const nm = matches.length >> 1;
+  const segStarts = new Uint32Array(nt + 2 * nm + 1), segPresets = new Uint32Array(nt + 2 * nm);
+  const presetOffsets = new Uint32Array(nt + nm + 1), presetTokens = new Uint32Array(nm);
+  let ns = 0, np = 1, nTok = 0; // presetOffsets[0] = 0
   let mj = 0;
   for (let i = 0; i < nt; i++) {
     const s = starts[i], e = starts[i + 1];
@@ -293,9 +296,8 @@ export function planSegments(
     if (failed) {
       // Pieces are contiguous: the failed text's bytes become one piece with no tokens.
       if (e > s) {
-        segStarts.push(s);
-        segPresets.push(presetOffsets.length - 1);
-        presetOffsets.push(presetTokens.length);
+        segStarts[ns] = s, segPresets[ns++] = np - 1;
+        presetOffsets[np++] = nTok;
       }
       continue;
     }
@@ -303,21 +305,20 @@ export function planSegments(
     for (let k = m0; k < mj; k += 2) {
       const pos = matches[k], idx = matches[k + 1], len = specials.literalBytes[idx].length;
       if (!allowed[idx] || pos < from || pos + len > e) continue;
-      if (pos > from) segStarts.push(from), segPresets.push(NONE);
-      segStarts.push(pos);
-      segPresets.push(presetOffsets.length - 1);
-      presetTokens.push(specials.firstId + idx);
-      presetOffsets.push(presetTokens.length);
+      if (pos > from) segStarts[ns] = from, segPresets[ns++] = NONE;
+      segStarts[ns] = pos, segPresets[ns++] = np - 1;
+      presetTokens[nTok++] = specials.firstId + idx;
+      presetOffsets[np++] = nTok;
       from = pos + len;
     }
-    if (e > from) segStarts.push(from), segPresets.push(NONE);
+    if (e > from) segStarts[ns] = from, segPresets[ns++] = NONE;
   }
-  segStarts.push(text.length);
+  segStarts[ns] = text.length;
   return {
-    starts: segStarts.view(),
-    presets: segPresets.view(),
-    presetOffsets: presetOffsets.view(),
-    presetTokens: presetTokens.view(),
+    starts: segStarts.subarray(0, ns + 1),
+    presets: segPresets.subarray(0, ns),
+    presetOffsets: presetOffsets.subarray(0, np),
+    presetTokens: presetTokens.subarray(0, nTok),
     errors,
   };
 }
@@ -365,6 +366,11 @@ function windowBudget(limit: number): number {
   return budget;
 }
 
+/** Whether `bytes` bytes in `segments` segments fit one pre-tokenization window under `limit`. */
+function fitsOneWindow(bytes: number, segments: number, limit: number): boolean {
+  return bytes <= windowBudget(limit) && pretokenizeBindingBytes(bytes, bytes, segments) <= limit;
+}
+
 /**
  * The one pre-tokenization window of packed texts with no literal in play (each non-empty text
  * one segment), or undefined when they do not fit one window under `limit`: what
@@ -389,9 +395,7 @@ export function wholeBatchWindow(
   const nt = starts.length - 1, total = text.length;
   let nSeg = 0;
   for (let i = 0; i < nt; i++) if (starts[i + 1] > starts[i]) nSeg++;
-  if (total > windowBudget(limit) || pretokenizeBindingBytes(total, total, nSeg) > limit) {
-    return undefined;
-  }
+  if (!fitsOneWindow(total, nSeg, limit)) return undefined;
   const segStarts = new Uint32Array(nSeg + 1), scanEnds = new Uint32Array(nSeg);
   let j = 0;
   for (let i = 0; i < nt; i++) {
@@ -427,6 +431,12 @@ export function planPretokenizeWindows(
   const nSeg = presets.length;
   const out: PretokenizeWindow[] = [];
   const budget = windowBudget(limit);
+  // All in one window (the common case; the loop below would find the same, one check per
+  // segment): what fits is monotone in bytes and segments.
+  const total = starts[nSeg];
+  if (nSeg > 0 && fitsOneWindow(total, nSeg, limit)) {
+    return [{ b0: 0, b1: total, view: total, s0: 0, s1: nSeg, cpu: false }];
+  }
   let k = 0, b0 = 0;
   while (k < nSeg) {
     let k1 = k;
