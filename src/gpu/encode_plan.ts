@@ -1257,11 +1257,15 @@ async function planBatch(
       lap("submit");
       const found = await pending;
       resume();
+      if (windows.length === 1) {
+        matches = found; // one window: all of its matches, already sorted
+        break;
+      }
       for (let k = 0; k < found.length; k += 2) {
         if (w.start + found[k] < w.end) parts.push(w.start + found[k], found[k + 1]);
       }
     }
-    matches = Uint32Array.from(parts);
+    if (windows.length > 1) matches = Uint32Array.from(parts);
     specialWindows = windows.length;
   }
   lap("specials");
