@@ -1026,28 +1026,40 @@ export function textsToRedo(
 ): number[] {
   const { starts } = packed;
   const nt = starts.length - 1;
-  const rule = specialRule(options);
-  const out: number[] = [];
-  // The text holding byte b: advance i while the next text starts at or before b.
-  const push = (i: number) => {
-    if (out.length === 0 || out[out.length - 1] !== i) out.push(i);
-  };
-  const hits: number[] = [];
-  let i = 0;
-  for (let k = 0; k < matches.length; k += 2) {
-    const lit = specials.literals[matches[k + 1]];
-    if (!rule.allows(lit) && !rule.forbids(lit)) continue;
-    while (i + 1 < nt && starts[i + 1] <= matches[k]) i++;
-    hits.push(i);
+  // Texts holding a literal in play, ascending (the matches are sorted by position).
+  const byLiteral: number[] = [];
+  if (matches.length > 0) {
+    const rule = specialRule(options);
+    const inPlay = new Uint8Array(specials.count);
+    for (let k = 0; k < specials.count; k++) {
+      const lit = specials.literals[k];
+      inPlay[k] = rule.allows(lit) || rule.forbids(lit) ? 1 : 0;
+    }
+    let i = 0;
+    for (let k = 0; k < matches.length; k += 2) {
+      if (!inPlay[matches[k + 1]]) continue;
+      while (i + 1 < nt && starts[i + 1] <= matches[k]) i++;
+      if (byLiteral.length === 0 || byLiteral[byLiteral.length - 1] !== i) byLiteral.push(i);
+    }
   }
+  // Texts holding the end of a long piece, ascending (a typed array sorts numerically).
+  const byLong: number[] = [];
   const ends = longEnds.slice().sort();
-  i = 0;
-  for (let k = 0; k < ends.length; k++) {
+  for (let k = 0, i = 0; k < ends.length; k++) {
     while (i + 1 < nt && starts[i + 1] <= ends[k] - 1) i++;
-    hits.push(i);
+    if (byLong.length === 0 || byLong[byLong.length - 1] !== i) byLong.push(i);
   }
-  hits.sort((a, b) => a - b);
-  for (const h of hits) push(h);
+  if (byLong.length === 0) return byLiteral;
+  if (byLiteral.length === 0) return byLong;
+  // Both, merged without repeats.
+  const out: number[] = [];
+  let a = 0, b = 0;
+  while (a < byLiteral.length || b < byLong.length) {
+    const x = b >= byLong.length || (a < byLiteral.length && byLiteral[a] <= byLong[b])
+      ? byLiteral[a++]
+      : byLong[b++];
+    if (out.length === 0 || out[out.length - 1] !== x) out.push(x);
+  }
   return out;
 }
 

@@ -12,6 +12,7 @@ import {
   planPretokenizeWindows,
   planSegments,
   planSpecialWindows,
+  textsToRedo,
   wholeBatchWindow,
   windowInput,
 } from "../../src/gpu/encode_plan.ts";
@@ -215,6 +216,51 @@ test("wholeBatchWindow is the one window segments + windows + windowInput give w
     }
   }
   assert.ok(seen[0] > 0 && seen[1] > 0, `both outcomes: ${seen}`);
+});
+
+test("textsToRedo lists, ascending and once, the texts holding a literal in play or a long piece's end", () => {
+  const rand = mulberry32(11);
+  const end = specials.literals.indexOf("<|end|>"), start = specials.literals.indexOf("<|start|>");
+  const rules: EncodeOptions[] = [{}, { allowedSpecial: ["<|end|>"], disallowedSpecial: [] }, {
+    allowedSpecial: [],
+    disallowedSpecial: [],
+  }];
+  for (let round = 0; round < 200; round++) {
+    const texts = Array.from(
+      { length: 1 + Math.floor(rand() * 12) },
+      () => "x".repeat(Math.floor(rand() * 6)),
+    );
+    const packed = packTexts(texts);
+    const n = packed.text.length;
+    if (n === 0) continue;
+    const m: number[] = [];
+    for (let b = 0; b < n; b++) if (rand() < 0.2) m.push(b, rand() < 0.5 ? end : start);
+    const ends = Uint32Array.from(
+      { length: Math.floor(rand() * 4) },
+      () => 1 + Math.floor(rand() * n),
+    );
+    const options = rules[round % rules.length];
+    // In play: allowed, or forbidden (the default forbids every literal not allowed).
+    const inPlay = (idx: number) => {
+      const lit = specials.literals[idx];
+      const allowed = options.allowedSpecial === "all" ||
+        [...(options.allowedSpecial ?? [])].includes(lit);
+      const forbidden = !allowed && options.disallowedSpecial === undefined;
+      return allowed || forbidden;
+    };
+    const want: number[] = [];
+    for (let i = 0; i < texts.length; i++) {
+      const s = packed.starts[i], e = packed.starts[i + 1];
+      const lit = m.some((b, k) => k % 2 === 0 && b >= s && b < e && inPlay(m[k + 1]));
+      const long = [...ends].some((x) => x - 1 >= s && x - 1 < e);
+      if (lit || long) want.push(i);
+    }
+    assert.deepEqual(
+      textsToRedo(packed, Uint32Array.from(m), ends, specials, options),
+      want,
+      `round ${round}`,
+    );
+  }
 });
 
 test("planPretokenizeWindows covers the text contiguously, within the limit, cutting only at split points", () => {
