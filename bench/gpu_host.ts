@@ -90,6 +90,9 @@ for (const k of kinds) {
   k[1] = Array.from({ length: copies }, () => k[1]).flat();
 }
 
+/** A kind's name without its `(×k)` mark (what `--kinds` names). */
+const kindName = (label: string) => label.replace(/ \(×\d+\)$/, "");
+
 /** Batches of about 1 MB. */
 function batches(texts: string[]): string[][] {
   const out: string[][] = [];
@@ -173,7 +176,7 @@ cols.push("round trips/batch sw" + (base ? " (base)" : ""));
 console.log(cols.join(" | "));
 const splits: string[] = [];
 for (const [name, texts] of kinds) {
-  if (only && !only.includes(name.replace(/ \(×\d+\)$/, ""))) continue;
+  if (only && !only.includes(kindName(name))) continue;
   const mb = texts.reduce((a, t) => a + te.encode(t).length, 0) / 1e6;
   const bs = batches(texts);
   let cpu = Infinity;
@@ -223,7 +226,7 @@ if (device) {
     "kind | MB | host ms/MB | ratio to cpu | submissions/batch | read-backs/batch | dispatches/batch",
   );
   for (const [name, texts] of kinds) {
-    if (only && !only.includes(name.replace(/ \(×\d+\)$/, ""))) continue;
+    if (only && !only.includes(kindName(name))) continue;
     const mb = texts.reduce((a, t) => a + te.encode(t).length, 0) / 1e6;
     let host = Infinity, cpu = Infinity, counts = "";
     await backend.encodeBatch(texts.slice(0, 64), OPTIONS); // pipelines compiled, tables uploaded

@@ -235,6 +235,27 @@ function utf16Length(b: Uint8Array, s: number, e: number): number {
   return n;
 }
 
+/** What `options` does with each special literal, by index: allowed, forbidden (1) or not (0). */
+interface LiteralRules {
+  allowed: Uint8Array;
+  forbidden: Uint8Array;
+  /** Whether some literal is allowed or forbidden (else literals are plain text). */
+  any: boolean;
+}
+
+/** {@link LiteralRules} of `options` for the special tables (the one home of that per-literal rule). */
+function literalRules(specials: SpecialTables, options: EncodeOptions | undefined): LiteralRules {
+  const rule = specialRule(options);
+  const allowed = new Uint8Array(specials.count), forbidden = new Uint8Array(specials.count);
+  let any = false;
+  for (let k = 0; k < specials.count; k++) {
+    allowed[k] = rule.allows(specials.literals[k]) ? 1 : 0;
+    forbidden[k] = rule.forbids(specials.literals[k]) ? 1 : 0;
+    any ||= allowed[k] === 1 || forbidden[k] === 1;
+  }
+  return { allowed, forbidden, any };
+}
+
 /**
  * Cuts packed texts into segments: allowed special literals (from `matches`, `(byte, special
  * index)` pairs sorted by byte, every occurrence in the packed text) become preset pieces; a
@@ -261,14 +282,7 @@ export function planSegments(
 ): SegmentPlan {
   const { text, starts } = packed;
   const nt = starts.length - 1;
-  const rule = specialRule(options);
-  const allowed = new Uint8Array(specials.count), disallowed = new Uint8Array(specials.count);
-  if (matches.length > 0) {
-    for (let k = 0; k < specials.count; k++) {
-      allowed[k] = rule.allows(specials.literals[k]) ? 1 : 0;
-      disallowed[k] = rule.forbids(specials.literals[k]) ? 1 : 0;
-    }
-  }
+  const { allowed, forbidden: disallowed } = literalRules(specials, options);
   const errors = new Map<number, Error>();
   // Sized for the most there can be (each literal a preset and the text after it a segment),
   // so the loop below only stores.
@@ -366,46 +380,6 @@ function windowBudget(limit: number): number {
   return budget;
 }
 
-/** Whether `bytes` bytes in `segments` segments fit one pre-tokenization window under `limit`. */
-function fitsOneWindow(bytes: number, segments: number, limit: number): boolean {
-  return bytes <= windowBudget(limit) && pretokenizeBindingBytes(bytes, bytes, segments) <= limit;
-}
-
-/**
- * The one pre-tokenization window of packed texts with no literal in play (each non-empty text
- * one segment), or undefined when they do not fit one window under `limit`: what
- * {@link planSegments} with no matches, {@link planPretokenizeWindows} and {@link windowInput}
- * give then, in one pass over the texts (the fused path's planning, per batch).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { packTexts, wholeBatchWindow } from "./encode_plan.ts";
- * const w = wholeBatchWindow(packTexts(["ab", "", "cde"]), 1 << 20);
- * assert.deepEqual([...w!.starts], [0, 2, 5]);
- * assert.deepEqual([...w!.scanEnds], [2, 5]);
- * assert.equal(wholeBatchWindow(packTexts(["x".repeat(4096)]), 1024), undefined);
- * ```
- */
-export function wholeBatchWindow(
-  packed: PackedTexts,
-  limit: number,
-): PretokenizeInput | undefined {
-  const { text, starts } = packed;
-  const nt = starts.length - 1, total = text.length;
-  let nSeg = 0;
-  for (let i = 0; i < nt; i++) if (starts[i + 1] > starts[i]) nSeg++;
-  if (!fitsOneWindow(total, nSeg, limit)) return undefined;
-  const segStarts = new Uint32Array(nSeg + 1), scanEnds = new Uint32Array(nSeg);
-  let j = 0;
-  for (let i = 0; i < nt; i++) {
-    const s = starts[i], e = starts[i + 1];
-    if (e > s) segStarts[j] = s, scanEnds[j++] = e;
-  }
-  segStarts[nSeg] = total;
-  return { text, starts: segStarts, scanEnds, presets: new Uint32Array(nSeg).fill(NONE) };
-}
-
 /**
  * Splits the segments into windows whose bindings fit `limit` bytes
  * (`pretokenizeBindingBytes`), cutting a segment that does not fit at a split point (found by
@@ -434,7 +408,7 @@ export function planPretokenizeWindows(
   // All in one window (the common case; the loop below would find the same, one check per
   // segment): what fits is monotone in bytes and segments.
   const total = starts[nSeg];
-  if (nSeg > 0 && fitsOneWindow(total, nSeg, limit)) {
+  if (nSeg > 0 && total <= budget && pretokenizeBindingBytes(total, total, nSeg) <= limit) {
     return [{ b0: 0, b1: total, view: total, s0: 0, s1: nSeg, cpu: false }];
   }
   let k = 0, b0 = 0;
@@ -1029,15 +1003,10 @@ export function textsToRedo(
   // Texts holding a literal in play, ascending (the matches are sorted by position).
   const byLiteral: number[] = [];
   if (matches.length > 0) {
-    const rule = specialRule(options);
-    const inPlay = new Uint8Array(specials.count);
-    for (let k = 0; k < specials.count; k++) {
-      const lit = specials.literals[k];
-      inPlay[k] = rule.allows(lit) || rule.forbids(lit) ? 1 : 0;
-    }
+    const { allowed, forbidden } = literalRules(specials, options);
     let i = 0;
     for (let k = 0; k < matches.length; k += 2) {
-      if (!inPlay[matches[k + 1]]) continue;
+      if (!allowed[matches[k + 1]] && !forbidden[matches[k + 1]]) continue;
       while (i + 1 < nt && starts[i + 1] <= matches[k]) i++;
       if (byLiteral.length === 0 || byLiteral[byLiteral.length - 1] !== i) byLiteral.push(i);
     }
@@ -1178,11 +1147,7 @@ async function planBatch(
   lap("pack");
   const nt = texts.length;
   // Special literals are looked for only when some literal is allowed or disallowed.
-  const rule = specialRule(options);
-  let any = false;
-  for (let k = 0; k < specials.count && !any; k++) {
-    any = rule.allows(specials.literals[k]) || rule.forbids(specials.literals[k]);
-  }
+  const { any } = literalRules(specials, options);
   let matches: Uint32Array = new Uint32Array(0), specialWindows = 0;
   let fused: PlannedBatch["fused"] = "off";
   let scanned = false;
@@ -1196,12 +1161,15 @@ async function planBatch(
     exec.encodeFused && packed.text.length > 0 &&
     (!any || fusedWorthTrying(texts, literalHeads(specials), packed.text.length))
   ) {
-    const pre = wholeBatchWindow(packed, limit);
+    // No literal in play yet: each non-empty text is one segment.
+    const textSeg = planSegments(packed, matches, specials, options);
+    const pw = planPretokenizeWindows(packed.text, textSeg, limit);
     if (
-      pre !== undefined &&
+      pw.length === 1 && !pw[0].cpu &&
       (!any || planSpecialWindows(packed.text.length, specials.maxLength, limit).length === 1) &&
-      fusedBindingBytes(packed.text.length, pre.presets.length, nt) <= limit
+      fusedBindingBytes(packed.text.length, textSeg.presets.length, nt) <= limit
     ) {
+      const pre = windowInput(packed.text, textSeg, pw[0]);
       const job = { pre, textStarts: packed.starts, scanSpecials: any };
       lap("windows");
       const pending = exec.encodeFused(job);
@@ -1269,12 +1237,12 @@ async function planBatch(
       lap("submit");
       const found = await pending;
       resume();
-      if (windows.length === 1) {
-        matches = found; // one window: all of its matches, already sorted
-        break;
-      }
-      for (let k = 0; k < found.length; k += 2) {
-        if (w.start + found[k] < w.end) parts.push(w.start + found[k], found[k + 1]);
+      // One window: its matches are all of them, sorted (no copy).
+      if (windows.length === 1) matches = found;
+      else {
+        for (let k = 0; k < found.length; k += 2) {
+          if (w.start + found[k] < w.end) parts.push(w.start + found[k], found[k + 1]);
+        }
       }
     }
     if (windows.length > 1) matches = Uint32Array.from(parts);

@@ -10,10 +10,8 @@ import {
   packTexts,
   type PlanEnvironment,
   planPretokenizeWindows,
-  planSegments,
   planSpecialWindows,
   textsToRedo,
-  wholeBatchWindow,
   windowInput,
 } from "../../src/gpu/encode_plan.ts";
 import {
@@ -192,30 +190,6 @@ test("a segment with no split point within a binding is pre-tokenized on the hos
   const texts = ["x".repeat(5000), "7".repeat(3001) + "ab", "a b " + "中".repeat(900) + " c"];
   const r = await assertPlanEncodes(texts, undefined, { limit: 256 });
   assert.ok(r.hostPretokenizeWindows >= 3, `${r.hostPretokenizeWindows} host windows`);
-});
-
-test("wholeBatchWindow is the one window segments + windows + windowInput give with no literal, else undefined", () => {
-  const rand = mulberry32(7);
-  const pool = ["", "a", "Hello world", "  ", "中文", "\n\n", "x".repeat(300), "'s 12345"];
-  const seen = [0, 0];
-  for (let round = 0; round < 60; round++) {
-    const texts = Array.from(
-      { length: 1 + Math.floor(rand() * 40) },
-      () => pool[Math.floor(rand() * pool.length)].repeat(1 + Math.floor(rand() * 3)),
-    );
-    const packed = packTexts(texts);
-    if (packed.text.length === 0) continue;
-    for (const limit of [512, 4096, 1 << 16]) {
-      const seg = planSegments(packed, new Uint32Array(0), specials, undefined);
-      const windows = planPretokenizeWindows(packed.text, seg, limit);
-      const one = windows.length === 1 && !windows[0].cpu;
-      const got = wholeBatchWindow(packed, limit);
-      assert.equal(got !== undefined, one, `round ${round}, limit ${limit}`);
-      if (got) assert.deepEqual(got, windowInput(packed.text, seg, windows[0]));
-      seen[one ? 1 : 0]++;
-    }
-  }
-  assert.ok(seen[0] > 0 && seen[1] > 0, `both outcomes: ${seen}`);
 });
 
 test("textsToRedo lists, ascending and once, the texts holding a literal in play or a long piece's end", () => {
