@@ -8,12 +8,20 @@
 //
 // input  (read): packed text bytes (4 per u32) from word 0; (start, end) byte pairs of the pieces
 //                at ends_base (pieces do not overlap).
+//                Listed mode (index_base != NONE; the one-submission path, src/gpu/fused.ts):
+//                ends_base holds only the pieces' end bytes, in no order, and input[count_at] how
+//                many (at most n_pieces); each piece's start and index come from a binary search
+//                in the batch's n_ends ascending piece ends at index_base, its count goes to
+//                counts[index] (after encode_pieces gave it 0), and a piece over max_len bytes is
+//                left alone, its end byte written to state[4 n_bytes + j] (else NONE there) for
+//                the host to encode its text again. The grid is sized on the device
+//                (long_dispatch.wgsl).
 // vocab  (read): the encoder's tables (see encode_pieces.wgsl).
 // state  (rw):   4 × n_bytes words: part rank at [0, n), pair rank at [n, 2n), next part at
 //                [2n, 3n) and previous part at [3n, 4n), indexed by byte position (a part is
 //                named by its first byte, relative to its piece).
 // out    (rw):   a piece starting at byte s writes its k-th token to out[s + k].
-// counts (rw):   tokens of each piece.
+// counts (rw):   tokens of each piece (listed mode: of each piece of the batch, by index).
 // LONG_WG (= WG) is prepended by the host (kernel `defines`).
 
 @group(0) @binding(0) var<storage, read> input: array<u32>;
@@ -35,11 +43,43 @@ fn main(inv: Thread) {
   // barriers through a workgroup-uniform load (0 for the spare workgroups of a folded grid).
   let piece = workgroup_index(inv);
   let lid = inv.lid.x;
+  let listed = p.index_base != NONE;
+  var count = p.n_pieces;
+  if (listed) {
+    count = min(input[p.count_at], p.n_pieces);
+  }
   var s = 0u;
   var len = 0u;
-  if (piece < p.n_pieces) {
+  var slot = piece;
+  if (piece < count && !listed) {
     s = input[p.ends_base + 2u * piece];
     len = input[p.ends_base + 2u * piece + 1u] - s;
+  } else if (piece < count) {
+    // The piece ending at e is the first of the ascending ends that is >= e.
+    let e = input[p.ends_base + piece];
+    var lo = 0u;
+    var hi = p.n_ends;
+    while (lo < hi) {
+      let mid = (lo + hi) >> 1u;
+      if (input[p.index_base + mid] < e) {
+        lo = mid + 1u;
+      } else {
+        hi = mid;
+      }
+    }
+    slot = lo;
+    if (lo > 0u) {
+      s = input[p.index_base + lo - 1u];
+    }
+    len = e - s;
+    var left = NONE;
+    if (len > p.max_len) {
+      left = e;
+      len = 0u;
+    }
+    if (lid == 0u) {
+      state[4u * p.n_bytes + piece] = left;
+    }
   }
   if (lid == 0u) {
     shared_at = len;
@@ -59,7 +99,7 @@ fn main(inv: Thread) {
   if (whole != NONE) {
     if (lid == 0u) {
       out[s] = whole;
-      counts[piece] = 1u;
+      counts[slot] = 1u;
     }
     return;
   }
@@ -139,6 +179,6 @@ fn main(inv: Thread) {
       c++;
       k = state[NXT + k];
     }
-    counts[piece] = c;
+    counts[slot] = c;
   }
 }

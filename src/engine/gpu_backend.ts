@@ -9,7 +9,8 @@
  * to the GPU as presets, like special tokens; pieces of {@link MAX_GPU_PIECE_BYTES} to that many
  * bytes are merged on the GPU first, one workgroup per piece (`src/gpu/long_pieces.ts`), and
  * become presets too; the GPU encodes the other pieces, prefix-sums the counts and
- * compacts the tokens so each text's tokens are contiguous. Batches above the storage-binding
+ * compacts the tokens so each text's tokens are contiguous. A batch that fits one chunk does all
+ * of that in one submission (`src/gpu/fused.ts`, long pieces included). Batches above the storage-binding
  * limit are split into chunks at piece boundaries. A GPU failure mid-batch (device lost,
  * validation or memory error) finishes the chunk on the CPU, with the same output, and warns once;
  * a lost device sends every later chunk to the CPU.

@@ -351,6 +351,38 @@ export class GpuContext {
     threads: number,
   ): void {
     if (threads <= 0) return;
+    this.#bind(pass, kernel, buffers);
+    const [x, y] = dispatchSize(
+      threads,
+      kernel.workgroupSize,
+      this.limits.maxComputeWorkgroupsPerDimension,
+    );
+    pass.dispatchWorkgroups(x, y);
+    this.stats.dispatches++;
+  }
+
+  /**
+   * Records one dispatch of `kernel` whose grid the device has written: workgroup counts
+   * `(x, y, z)` in the first 12 bytes of `args` (a buffer from {@link indirectArgs}), folded as
+   * {@link dispatch} folds (kernels take `workgroup_index`).
+   */
+  dispatchIndirect(
+    pass: GPUComputePassEncoder,
+    kernel: Kernel,
+    buffers: GPUBuffer[],
+    args: GPUBuffer,
+  ): void {
+    this.#bind(pass, kernel, buffers);
+    pass.dispatchWorkgroupsIndirect(args, 0);
+    this.stats.dispatches++;
+  }
+
+  /** A pooled buffer for {@link dispatchIndirect}'s arguments, written by a kernel. */
+  indirectArgs(label: string): GPUBuffer {
+    return this.pool.acquire(16, BufferUsage.STORAGE | BufferUsage.INDIRECT, label);
+  }
+
+  #bind(pass: GPUComputePassEncoder, kernel: Kernel, buffers: GPUBuffer[]): void {
     const c = this.kernel(kernel);
     const bind = this.device.createBindGroup({
       label: kernel.name,
@@ -359,13 +391,6 @@ export class GpuContext {
     });
     pass.setPipeline(c.pipeline);
     pass.setBindGroup(0, bind);
-    const [x, y] = dispatchSize(
-      threads,
-      kernel.workgroupSize,
-      this.limits.maxComputeWorkgroupsPerDimension,
-    );
-    pass.dispatchWorkgroups(x, y);
-    this.stats.dispatches++;
   }
 
   /**

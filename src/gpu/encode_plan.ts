@@ -1161,16 +1161,18 @@ async function planBatch(
     exec.encodeFused && packed.text.length > 0 &&
     (!any || fusedWorthTrying(texts, literalHeads(specials), packed.text.length))
   ) {
-    // No literal in play yet: each non-empty text is one segment.
+    // No literal in play yet: each non-empty text is one segment. Long pieces of up to
+    // maxPieceBytes are merged in the same submission.
+    const longMax = env.maxPieceBytes ?? MAX_GPU_PIECE_BYTES;
     const textSeg = planSegments(packed, matches, specials, options);
     const pw = planPretokenizeWindows(packed.text, textSeg, limit);
     if (
       pw.length === 1 && !pw[0].cpu &&
       (!any || planSpecialWindows(packed.text.length, specials.maxLength, limit).length === 1) &&
-      fusedBindingBytes(packed.text.length, textSeg.presets.length, nt) <= limit
+      fusedBindingBytes(packed.text.length, textSeg.presets.length, nt, longMax) <= limit
     ) {
       const pre = windowInput(packed.text, textSeg, pw[0]);
-      const job = { pre, textStarts: packed.starts, scanSpecials: any };
+      const job = { pre, textStarts: packed.starts, scanSpecials: any, longMax };
       lap("windows");
       const pending = exec.encodeFused(job);
       lap("submit");

@@ -12,9 +12,19 @@
  * of piece ends at or before it: texts start at piece boundaries). The special scan runs in the
  * same submission, speculatively: the pieces assume that no literal splits or fails a text.
  * The host checks that with the matches it reads back (`src/gpu/encode_plan.ts`): the texts
- * holding a literal that is allowed or forbidden, or a piece longer than
- * `MAX_GPU_PIECE_BYTES` (the encode kernel gives those no tokens; their end bytes are read
- * back too), are encoded again the ordinary way, and the other texts keep the fused tokens.
+ * holding a literal that is allowed or forbidden, or a piece that got no tokens here (their end
+ * bytes are read back too), are encoded again the ordinary way, and the other texts keep the
+ * fused tokens.
+ *
+ * Long pieces: `encode_pieces` gives the pieces over `MAX_GPU_PIECE_BYTES` no tokens. With
+ * {@link FusedJob.longMax} above that (hardware adapters), the same submission then merges those
+ * of up to `longMax` bytes with `merge_long.wgsl` in its listed mode: the pre-tokenizer's list of
+ * long piece ends is copied into the encode input, `long_dispatch.wgsl` turns its length into
+ * the grid (an indirect dispatch: one workgroup per long piece, no read-back), and each
+ * workgroup finds its piece's start and index by binary search in the piece ends and writes its
+ * tokens and count where `encode_pieces` would have; the prefix sum and compaction that follow
+ * take them like any other piece's. Only pieces over `longMax` still send their texts back to
+ * the host.
  *
  * The CPU twin ({@link encodeFusedCpu}) gives the same result from `findSpecialsCpu`,
  * `pretokenizeCpu` and `encodePiecesCpu`.
@@ -26,7 +36,7 @@ import { BufferUsage, MapMode } from "./_flags.ts";
 import type { GpuContext } from "./context.ts";
 import { encodePiecesCpu, type GpuPieceEncoder, NONE, pieceBatchBindingBytes } from "./encoder.ts";
 import { GpuBatchError } from "./errors.ts";
-import { KERNELS, recordScan } from "./kernels.ts";
+import { KERNELS, MAX_GPU_PIECE_BYTES, recordScan } from "./kernels.ts";
 import {
   type GpuPretokenizer,
   longCapacity,
@@ -53,6 +63,12 @@ export interface FusedJob {
   textStarts: Uint32Array;
   /** Whether to look for special-token literals (else `matches` is empty). */
   scanSpecials: boolean;
+  /**
+   * Pieces of `MAX_GPU_PIECE_BYTES` + 1 to `longMax` bytes are merged in the same submission
+   * (`merge_long`). Default (and any value up to `MAX_GPU_PIECE_BYTES`): none are; every piece
+   * over `MAX_GPU_PIECE_BYTES` gets no tokens.
+   */
+  longMax?: number;
 }
 
 /** What one fused batch gives. */
@@ -63,8 +79,9 @@ export interface FusedResult {
    */
   matches: Uint32Array | undefined;
   /**
-   * End bytes of the pre-tokenized pieces over `MAX_GPU_PIECE_BYTES`, in no order: they
-   * have no tokens here (the texts holding them are not valid).
+   * End bytes of the pre-tokenized pieces that have no tokens here (over `longMax` bytes, or
+   * over `MAX_GPU_PIECE_BYTES` when long pieces are not merged), in no order: the texts holding
+   * them are not valid.
    */
   longEnds: Uint32Array;
   /** All tokens, text after text (a long piece has none). */
@@ -75,7 +92,8 @@ export interface FusedResult {
 
 /**
  * Bytes of the largest storage binding of a fused batch of `bytes` bytes, `segments` segments
- * and `texts` texts (the plan uses the fused path only when it fits the limit).
+ * and `texts` texts, merging pieces of up to `longMax` bytes (the plan uses the fused path only
+ * when it fits the limit).
  *
  * @example
  * ```ts
@@ -84,12 +102,21 @@ export interface FusedResult {
  * assert.ok(fusedBindingBytes(1000, 10, 10) > 8 * 1000);
  * ```
  */
-export function fusedBindingBytes(bytes: number, segments: number, texts: number): number {
+export function fusedBindingBytes(
+  bytes: number,
+  segments: number,
+  texts: number,
+  longMax: number = MAX_GPU_PIECE_BYTES,
+): number {
+  const merged = longMax > MAX_GPU_PIECE_BYTES ? longCapacity(bytes) : -1;
   return Math.max(
     pretokenizeBindingBytes(bytes, bytes, segments),
-    // encode input: text, n ends, n presets, one preset offset, marks and text starts.
-    pieceBatchBindingBytes(bytes, bytes, 0, 0, 2 * (texts + 1)),
+    // encode input: text, n ends, n presets, one preset offset, marks, text starts (and the
+    // long-piece count and list).
+    pieceBatchBindingBytes(bytes, bytes, 0, 0, 2 * (texts + 1) + 1 + merged),
     4 * (1 + 2 * specialCapacity(bytes)) + 64,
+    // merge_long's state: 4 words per byte, then what it leaves to the host.
+    merged < 0 ? 0 : 4 * (4 * bytes + merged),
   );
 }
 
@@ -125,18 +152,22 @@ export function encodeFusedCpu(
   job: FusedJob,
 ): FusedResult {
   const { pre, textStarts, scanSpecials } = job;
+  const longMax = Math.max(job.longMax ?? MAX_GPU_PIECE_BYTES, MAX_GPU_PIECE_BYTES);
   const found = scanSpecials ? findSpecialsCpu(specials, pre.text) : new Uint32Array(0);
   const matches = found.length > 2 * FUSED_MATCHES ? undefined : found;
   const r = pretokenizeCpu(pre);
   const nt = textStarts.length - 1;
-  // Long pieces get the preset with no tokens (what encode_pieces gives them).
-  const long = r.long ?? new Uint32Array(0);
-  const longEnds = new Uint32Array(long.length);
+  // Pieces over longMax get the preset with no tokens (what encode_pieces and merge_long give
+  // them); the other long pieces are encoded (as merge_long does).
+  const left: number[] = [];
   let presets = r.presets;
-  if (long.length > 0) {
-    presets = presets.slice();
-    for (let j = 0; j < long.length; j++) presets[long[j]] = 0, longEnds[j] = r.ends[long[j]];
+  for (const j of r.long ?? []) {
+    if (r.ends[j] - (j > 0 ? r.ends[j - 1] : 0) <= longMax) continue;
+    if (presets === r.presets) presets = presets.slice();
+    presets[j] = 0;
+    left.push(r.ends[j]);
   }
+  const longEnds = Uint32Array.from(left);
   // Each text's first piece: the number of piece ends at or before its start.
   const marks = new Uint32Array(nt + 1);
   for (let i = 0, p = 0; i <= nt; i++) {
@@ -232,7 +263,8 @@ export class GpuFusedEncoder {
       const offsets = words.slice(h + 2, h + 3 + nt);
       const total = offsets[nt];
       const tokens = words.slice(rec.tokensAt, rec.tokensAt + total);
-      const longEnds = words.slice(rec.longAt, rec.longAt + Math.min(nLong, rec.longCap));
+      let longEnds = words.slice(rec.longAt, rec.longAt + Math.min(nLong, rec.longCap));
+      if (rec.merge) longEnds = longEnds.filter((e) => e !== NONE);
       rec.read.unmap();
       if (splitErrors !== 0 || nLong > rec.longCap || total > rec.maxTokens) {
         throw new GpuBatchError(
@@ -256,6 +288,7 @@ export class GpuFusedEncoder {
     const ctx = this.ctx, t = this.#encoder.tables, device = ctx.device;
     const { text, starts, scanEnds, presets } = job.pre;
     const nSeg = presets.length, n = starts[nSeg], nt = job.textStarts.length - 1;
+    const longMax = job.longMax ?? MAX_GPU_PIECE_BYTES, merge = longMax > MAX_GPU_PIECE_BYTES;
     if (n === 0 || text.length !== n) {
       throw new RangeError("Cannot run a fused batch: it needs the whole, non-empty text");
     }
@@ -279,10 +312,12 @@ export class GpuFusedEncoder {
     const matches = ctx.scratch(4 * (1 + 2 * sCap), "special matches");
     release.push(matches);
     ctx.write(matches, new Uint32Array(1));
-    // Encode input: text | ends (n) | presets (n) | preset offsets [0] | marks | text starts.
+    // Encode input: text | ends (n) | presets (n) | preset offsets [0] | marks | text starts
+    // (| long-piece count | long-piece ends, when they are merged here).
     const endsBase = textWords, metaBase = endsBase + n, sideOffBase = metaBase + n;
     const marksBase = sideOffBase + 1, startsBase = marksBase + nt + 1;
-    const encIn = ctx.scratch(4 * (startsBase + nt + 1), "fused pieces input");
+    const countAt = startsBase + nt + 1, longBase = countAt + 1;
+    const encIn = ctx.scratch(4 * (merge ? longBase + longCap : countAt), "fused pieces input");
     release.push(encIn);
     const tail = new Uint32Array(1 + 2 * (nt + 1));
     tail.set(job.textStarts, 2 + nt);
@@ -327,6 +362,30 @@ export class GpuFusedEncoder {
       "mark params",
     );
     release.push(sp, ...pp, gp, ep, cp, mp);
+    let long: { state: GPUBuffer; grid: GPUBuffer; dp: GPUBuffer; lp: GPUBuffer } | undefined;
+    if (merge) {
+      long = {
+        // merge_long's parts (4 words per byte), then the ends it leaves to the host.
+        state: ctx.scratch(4 * (4 * n + longCap), "long pieces state"),
+        grid: ctx.indirectArgs("long pieces grid"),
+        dp: ctx.params(KERNELS.longDispatch, {
+          count_at: countAt,
+          cap: longCap,
+          max_x: ctx.limits.maxComputeWorkgroupsPerDimension,
+        }, "long pieces grid params"),
+        lp: ctx.params(KERNELS.mergeLong, {
+          n_pieces: longCap,
+          ends_base: longBase,
+          n_bytes: n,
+          count_at: countAt,
+          index_base: endsBase,
+          n_ends: n,
+          max_len: longMax,
+          ...vocabLookupParams(t),
+        }, "long pieces params"),
+      };
+      release.push(long.state, long.grid, long.dp, long.lp);
+    }
     // The read-back: match count and the first FUSED_MATCHES pairs | split errors, long
     // pieces | text offsets | long-piece ends | tokens (at most one per byte).
     const matchBytes = 4 * (1 + 2 * Math.min(sCap, FUSED_MATCHES));
@@ -357,11 +416,24 @@ export class GpuFusedEncoder {
     pass2.end();
     encoder.copyBufferToBuffer(preOut, 8, encIn, 4 * endsBase, 8 * n);
     encoder.copyBufferToBuffer(firstPieces, 0, encIn, 4 * marksBase, 4 * (nt + 1));
+    if (long) {
+      encoder.copyBufferToBuffer(preOut, 4, encIn, 4 * countAt, 4);
+      encoder.copyBufferToBuffer(preOut, 4 * (2 + 2 * n), encIn, 4 * longBase, 4 * longCap);
+    }
     const pass3 = encoder.beginComputePass({
       label: "encode pieces",
       ...ctx.passTimestamps("end"),
     });
     ctx.dispatch(pass3, KERNELS.encodePieces, [encIn, vocab, slots, counts, ep], n + 1);
+    if (long) {
+      ctx.dispatch(pass3, KERNELS.longDispatch, [encIn, long.grid, long.dp], 1);
+      ctx.dispatchIndirect(
+        pass3,
+        KERNELS.mergeLong,
+        [encIn, vocab, long.state, slots, counts, long.lp],
+        long.grid,
+      );
+    }
     recordScan(ctx, pass3, counts, n + 1, release);
     ctx.dispatch(pass3, KERNELS.compactTokens, [encIn, counts, slots, tokens, cp], n);
     ctx.dispatch(pass3, KERNELS.markOffsets, [encIn, counts, offsets, mp], nt + 1);
@@ -370,12 +442,14 @@ export class GpuFusedEncoder {
     encoder.copyBufferToBuffer(matches, 0, read, 0, matchBytes);
     encoder.copyBufferToBuffer(preOut, 0, read, 4 * headerAt, 8);
     encoder.copyBufferToBuffer(offsets, 0, read, 4 * (headerAt + 2), 4 * (nt + 1));
-    encoder.copyBufferToBuffer(preOut, 4 * (2 + 2 * n), read, 4 * longAt, 4 * longCap);
+    // The long pieces left without tokens: merge_long's list (NONE where it merged), else all.
+    if (long) encoder.copyBufferToBuffer(long.state, 16 * n, read, 4 * longAt, 4 * longCap);
+    else encoder.copyBufferToBuffer(preOut, 4 * (2 + 2 * n), read, 4 * longAt, 4 * longCap);
     encoder.copyBufferToBuffer(tokens, 0, read, 4 * tokensAt, 4 * n);
     device.queue.submit([encoder.finish()]);
     ctx.stats.submits++;
     const timed = timing?.();
-    return { read, readSize, headerAt, longAt, longCap, tokensAt, maxTokens: n, timed };
+    return { read, readSize, headerAt, longAt, longCap, merge, tokensAt, maxTokens: n, timed };
   }
 }
 
@@ -386,6 +460,8 @@ interface FusedRecorded {
   headerAt: number;
   longAt: number;
   longCap: number;
+  /** Whether long pieces were merged (the long list then holds NONE for those merged). */
+  merge: boolean;
   tokensAt: number;
   maxTokens: number;
   /** Settles when the submission's timestamps are booked (undefined without timestamps). */

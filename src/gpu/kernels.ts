@@ -125,6 +125,10 @@ export const KERNELS = {
       "n_pieces",
       "ends_base",
       "n_bytes",
+      "count_at",
+      "index_base",
+      "n_ends",
+      "max_len",
       "tt_mask",
       "tt_base",
       "off_base",
@@ -135,6 +139,11 @@ export const KERNELS = {
     ],
     { LONG_WG },
   ),
+  longDispatch: kernel("long_dispatch", ["read", "rw", "uniform"], ITEM_WG, [
+    "count_at",
+    "cap",
+    "max_x",
+  ]),
 } as const;
 
 /**

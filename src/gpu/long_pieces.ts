@@ -7,7 +7,9 @@
  * `src/tokenizer/bpe.ts`).
  *
  * The GPU backend sends each chunk's pieces of 65 to `MAX_LONG_GPU_PIECE_BYTES` bytes here before
- * `encode_pieces` (as presets); longer ones are still encoded on the host while planning.
+ * `encode_pieces` (as presets); longer ones are still encoded on the host while planning. A batch
+ * on the one-submission path runs the same kernel in its listed mode inside its own command
+ * buffer instead (`src/gpu/fused.ts`).
  *
  * @module
  */
@@ -16,7 +18,7 @@ import { KERNELS, LONG_WG } from "./kernels.ts";
 import type { GpuPieceEncoder } from "./encoder.ts";
 import type { Vocabulary } from "../tokenizer/vocabulary.ts";
 import { GpuBatchError } from "./errors.ts";
-import { vocabLookupParams } from "./tables.ts";
+import { NONE, vocabLookupParams } from "./tables.ts";
 
 /** Long pieces of one text and their tokens. */
 export interface LongPieces {
@@ -65,7 +67,6 @@ export function mergeLongCpu(vocab: Vocabulary, text: Uint8Array, pieces: Uint32
   const np = checkPieces(text, pieces);
   const offsets = new Uint32Array(np + 1);
   const out: number[] = [];
-  const NONE = 0xffffffff;
   for (let i = 0; i < np; i++) {
     offsets[i] = out.length;
     const s = pieces[2 * i], n = pieces[2 * i + 1] - s;
@@ -154,6 +155,11 @@ export class GpuLongPieceEncoder {
           n_pieces: np,
           ends_base: words,
           n_bytes: text.length,
+          // Pairs mode (see the shader; listed mode is the fused path's).
+          count_at: 0,
+          index_base: NONE,
+          n_ends: 0,
+          max_len: NONE,
           ...vocabLookupParams(t),
         }, "long pieces params");
         release.push(params);

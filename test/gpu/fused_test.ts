@@ -104,6 +104,28 @@ test("texts with a literal in play or a long piece are redone the ordinary way, 
   }
 });
 
+test("long pieces up to maxPieceBytes stay in the fused call (hardware adapters), longer ones are redone", async () => {
+  const mid = "a " + "b".repeat(200) + " c",
+    jp = "日本語のテキストはスペースなしで長く続くことがある";
+  const huge = "x " + "y".repeat(300) + " z";
+  for (const options of [undefined, { allowedSpecial: "all" as const }]) {
+    // Pieces of 65 to 256 bytes are merged in the same submission: no text goes back.
+    const wide = { ...env, maxPieceBytes: 256 };
+    const { exec: e, calls } = counting();
+    const r = await encodeWithPlan([mid, "d", jp, ""], options, wide, e);
+    assert.equal(r.fused, "done");
+    assert.deepEqual(calls, { encodeFused: 1 });
+    assertTokens([mid, "d", jp, ""], r, options);
+    // A piece over maxPieceBytes has no tokens there: only its text is redone.
+    const { exec: e2, calls: c2 } = counting();
+    const r2 = await encodeWithPlan([mid, huge, "d"], options, wide, e2);
+    assert.equal(r2.fused, "partly redone");
+    assert.equal(r2.redoneTexts, 1);
+    assert.equal(c2.encodeFused, 1);
+    assertTokens([mid, huge, "d"], r2, options);
+  }
+});
+
 test("literals neither allowed nor forbidden stay text in the fused path, up to FUSED_MATCHES of them", async () => {
   // <|call|> is in play (the scan runs), <|end|> and <|start|> are plain text.
   const options = { allowedSpecial: ["<|call|>"], disallowedSpecial: [] };
@@ -172,7 +194,16 @@ test("GPU: the fused chain equals its CPU twin", { skip: gpuSkip }, async () => 
       scanner,
     );
     const te = new TextEncoder();
-    for (const texts of [GPU_TEXTS.filter((t) => !t.includes("b".repeat(100))), GPU_TEXTS]) {
+    const cases: Array<[string[], number | undefined]> = [
+      [GPU_TEXTS.filter((t) => !t.includes("b".repeat(100))), undefined],
+      [GPU_TEXTS, undefined],
+      // Long pieces merged in the same submission (merge_long's listed mode, an indirect
+      // dispatch), one of them over longMax and left to the host.
+      [GPU_TEXTS, 4096],
+      [[...GPU_TEXTS, "c".repeat(90) + " " + "日本語".repeat(20), "z " + "q".repeat(300)], 256],
+      [["no long piece here"], 256],
+    ];
+    for (const [texts, longMax] of cases) {
       const parts = texts.map((t) => te.encode(t));
       const textStarts = new Uint32Array(texts.length + 1);
       for (let i = 0; i < parts.length; i++) textStarts[i + 1] = textStarts[i] + parts[i].length;
@@ -191,8 +222,11 @@ test("GPU: the fused chain equals its CPU twin", { skip: gpuSkip }, async () => 
         },
         textStarts,
         scanSpecials: true,
+        longMax,
       };
       const got = await fused.run(job), want = encodeFusedCpu(vocab, specials, job);
+      const expectLeft = longMax === 256 && texts.length > 1 ? 1 : longMax ? 0 : undefined;
+      if (expectLeft !== undefined) assert.equal(want.longEnds.length, expectLeft);
       assert.deepEqual([...got.matches!], [...want.matches!]);
       assert.deepEqual([...got.longEnds].sort(), [...want.longEnds].sort());
       assert.deepEqual([...got.offsets], [...want.offsets]);
@@ -211,6 +245,28 @@ test(
     try {
       const texts = ["Hello world", "", "  x 1234 y\r\n", "naïve café 日本語"];
       await backend.encodeBatch(texts); // first use: tables uploaded, pipelines compiled
+      const before = { ...backend.ctx.stats };
+      const b = await backend.encodeBatch(texts);
+      assert.equal(backend.ctx.stats.submits - before.submits, 1);
+      assert.equal(backend.ctx.stats.readBacks - before.readBacks, 1);
+      for (let i = 0; i < texts.length; i++) assert.deepEqual(b.get(i), tok.encode(texts[i]));
+    } finally {
+      backend.destroy();
+    }
+  },
+);
+
+test(
+  "GPU: with long pieces on the GPU, a batch holding one is still one submission, same tokens",
+  { skip: gpuSkip },
+  async () => {
+    const backend = await GpuBackend.create(await GpuContext.create(requireGpu()), {
+      longPiecesOnGpu: true, // software adapters keep them on the host by default
+      onWarning: (m) => assert.fail(`fell back to the CPU: ${m}`),
+    });
+    try {
+      const texts = ["Hello world", "a " + "b".repeat(100) + " c", "日本語".repeat(30), ""];
+      await backend.encodeBatch(texts);
       const before = { ...backend.ctx.stats };
       const b = await backend.encodeBatch(texts);
       assert.equal(backend.ctx.stats.submits - before.submits, 1);
