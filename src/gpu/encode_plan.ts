@@ -99,6 +99,8 @@ export function packTexts(texts: readonly string[], into?: Uint8Array): PackedTe
 }
 
 const UTF8 = new TextEncoder();
+/** No special-literal matches. */
+const NO_MATCHES = new Uint32Array(0);
 
 /**
  * Packing buffers {@link encodeWithPlan} reuses: a batch takes one (or a new one when none is
@@ -241,19 +243,30 @@ interface LiteralRules {
   forbidden: Uint8Array;
   /** Whether some literal is allowed or forbidden (else literals are plain text). */
   any: boolean;
+  /** Whether some literal is forbidden. */
+  anyForbidden: boolean;
+  /**
+   * Per literal, its length in bytes when allowed, else 0, when the device may cut the allowed
+   * ones out in the fused path (some is allowed and no two can overlap: `delimited`); else
+   * undefined.
+   */
+  cut: Uint32Array | undefined;
 }
 
 /** {@link LiteralRules} of `options` for the special tables (the one home of that per-literal rule). */
 function literalRules(specials: SpecialTables, options: EncodeOptions | undefined): LiteralRules {
   const rule = specialRule(options);
   const allowed = new Uint8Array(specials.count), forbidden = new Uint8Array(specials.count);
-  let any = false;
+  const lens = new Uint32Array(specials.count);
+  let anyAllowed = false, anyForbidden = false;
   for (let k = 0; k < specials.count; k++) {
     allowed[k] = rule.allows(specials.literals[k]) ? 1 : 0;
     forbidden[k] = rule.forbids(specials.literals[k]) ? 1 : 0;
-    any ||= allowed[k] === 1 || forbidden[k] === 1;
+    if (allowed[k]) lens[k] = specials.literalBytes[k].length, anyAllowed = true;
+    anyForbidden ||= forbidden[k] === 1;
   }
-  return { allowed, forbidden, any };
+  const cut = anyAllowed && specials.delimited ? lens : undefined;
+  return { allowed, forbidden, any: anyAllowed || anyForbidden, anyForbidden, cut };
 }
 
 /**
@@ -976,8 +989,9 @@ export const FUSED_SAMPLE_CHARS = 8192;
 
 /**
  * The texts (ascending indices) whose fused tokens are not valid: those holding a literal that
- * is allowed or forbidden (`matches`, sorted by position), or the end of a long piece
- * (`longEnds`, any order). O(texts + matches + long pieces).
+ * is forbidden, or allowed when the device did not cut it out (`cut`: it did) (`matches`,
+ * sorted by position), or the end of a long piece (`longEnds`, any order). O(texts + matches +
+ * long pieces).
  *
  * @example
  * ```ts
@@ -997,6 +1011,7 @@ export function textsToRedo(
   longEnds: Uint32Array,
   specials: SpecialTables,
   options: EncodeOptions | undefined,
+  cut = false,
 ): number[] {
   const { starts } = packed;
   const nt = starts.length - 1;
@@ -1006,7 +1021,7 @@ export function textsToRedo(
     const { allowed, forbidden } = literalRules(specials, options);
     let i = 0;
     for (let k = 0; k < matches.length; k += 2) {
-      if (!allowed[matches[k + 1]] && !forbidden[matches[k + 1]]) continue;
+      if (!forbidden[matches[k + 1]] && (cut || !allowed[matches[k + 1]])) continue;
       while (i + 1 < nt && starts[i + 1] <= matches[k]) i++;
       if (byLiteral.length === 0 || byLiteral[byLiteral.length - 1] !== i) byLiteral.push(i);
     }
@@ -1147,7 +1162,7 @@ async function planBatch(
   lap("pack");
   const nt = texts.length;
   // Special literals are looked for only when some literal is allowed or disallowed.
-  const { any } = literalRules(specials, options);
+  const rules = literalRules(specials, options), { any } = rules;
   let matches: Uint32Array = new Uint32Array(0), specialWindows = 0;
   let fused: PlannedBatch["fused"] = "off";
   let scanned = false;
@@ -1159,7 +1174,10 @@ async function planBatch(
     scanned = true;
   } else if (
     exec.encodeFused && packed.text.length > 0 &&
-    (!any || fusedWorthTrying(texts, literalHeads(specials), packed.text.length))
+    // Literals the device cuts out never send a text back; forbidden ones do, and so does a
+    // batch with more literals than the fused read-back holds.
+    (!any || (rules.cut && !rules.anyForbidden) ||
+      fusedWorthTrying(texts, literalHeads(specials), packed.text.length))
   ) {
     // No literal in play yet: each non-empty text is one segment. Long pieces of up to
     // maxPieceBytes are merged in the same submission.
@@ -1169,31 +1187,46 @@ async function planBatch(
     if (
       pw.length === 1 && !pw[0].cpu &&
       (!any || planSpecialWindows(packed.text.length, specials.maxLength, limit).length === 1) &&
-      fusedBindingBytes(packed.text.length, textSeg.presets.length, nt, longMax) <= limit
+      fusedBindingBytes(packed.text.length, textSeg.presets.length, nt, {
+          longMax,
+          specials: rules.cut ? specials.count : 0,
+        }) <= limit
     ) {
       const pre = windowInput(packed.text, textSeg, pw[0]);
-      const job = { pre, textStarts: packed.starts, scanSpecials: any, longMax };
+      const job = {
+        pre,
+        textStarts: packed.starts,
+        scanSpecials: any,
+        longMax,
+        literals: rules.cut,
+      };
       lap("windows");
       const pending = exec.encodeFused(job);
       lap("submit");
       const r = await pending;
       resume();
       fused = "fell back";
-      const redo = r.matches && textsToRedo(packed, r.matches, r.longEnds, specials, options);
+      // Without the matches (more than the read-back holds) the texts are known only when no
+      // literal sends one back: the device cut the allowed ones out and none is forbidden.
+      const cutAll = rules.cut !== undefined && !rules.anyForbidden;
+      const redo = r.matches || cutAll
+        ? textsToRedo(packed, r.matches ?? NO_MATCHES, r.longEnds, specials, options, !!rules.cut)
+        : undefined;
       if (redo && redo.length < nt) {
         // The other texts keep the fused tokens; these go the ordinary way (a smaller batch).
         let sub: PlannedBatch | undefined;
         if (redo.length > 0) {
           lap("windows");
           const ordinary: PlanExecutor = { ...exec, encodeFused: undefined };
-          // Their literals are known: the smaller batch needs no special scan of its own.
-          const found = r.matches ?? new Uint32Array(0);
+          // Their literals are known (when read back): the smaller batch needs no special scan
+          // of its own.
+          const found = r.matches;
           sub = await planBatch(
             redo.map((i) => texts[i]),
             options,
             env,
             ordinary,
-            (p) => matchesOf(packed, found, redo, p.starts, specials),
+            found && ((p) => matchesOf(packed, found, redo, p.starts, specials)),
             subPack(packed, redo),
           );
           resume();

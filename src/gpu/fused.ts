@@ -10,11 +10,16 @@
  * tokens), a buffer copy moves them into the encode input, and `mark_offsets` gathers each
  * text's first piece from the pre-tokenizer's prefix sum at the text's start byte (the number
  * of piece ends at or before it: texts start at piece boundaries). The special scan runs in the
- * same submission, speculatively: the pieces assume that no literal splits or fails a text.
- * The host checks that with the matches it reads back (`src/gpu/encode_plan.ts`): the texts
- * holding a literal that is allowed or forbidden, or a piece that got no tokens here (their end
- * bytes are read back too), are encoded again the ordinary way, and the other texts keep the
- * fused tokens.
+ * same submission. With {@link FusedJob.literals} (allowed literals, for tables whose literals
+ * cannot overlap) the device cuts the allowed literals out itself: `literal_segments.wgsl` marks
+ * each text's start and each allowed literal's start and end, a prefix sum numbers the segments,
+ * and a scatter writes them in the pre-tokenize input's layout (a literal's preset is its special
+ * index, which the encode input's side table maps to its token), so literal-dense batches (harmony
+ * conversations) stay one submission. Without it the pieces assume that no literal splits a text.
+ * Either way the host checks with the matches it reads back (`src/gpu/encode_plan.ts`): the texts
+ * holding a literal that is forbidden (or allowed, without `literals`), or a piece that got no
+ * tokens here (their end bytes are read back too), are encoded again the ordinary way, and the
+ * other texts keep the fused tokens.
  *
  * Long pieces: `encode_pieces` gives the pieces over `MAX_GPU_PIECE_BYTES` no tokens. With
  * {@link FusedJob.longMax} above that (hardware adapters), the same submission then merges those
@@ -69,6 +74,12 @@ export interface FusedJob {
    * over `MAX_GPU_PIECE_BYTES` gets no tokens.
    */
   longMax?: number;
+  /**
+   * Per special index, its length in bytes when the literal is allowed (cut out on the device as
+   * its token), else 0; needs `scanSpecials` and literals that cannot overlap
+   * (`SpecialTables.delimited`). Absent: literals are left in the text.
+   */
+  literals?: Uint32Array;
 }
 
 /** What one fused batch gives. */
@@ -106,14 +117,18 @@ export function fusedBindingBytes(
   bytes: number,
   segments: number,
   texts: number,
-  longMax: number = MAX_GPU_PIECE_BYTES,
+  options: { longMax?: number; specials?: number } = {},
 ): number {
+  const { longMax = MAX_GPU_PIECE_BYTES, specials = 0 } = options;
   const merged = longMax > MAX_GPU_PIECE_BYTES ? longCapacity(bytes) : -1;
+  const cut = specials > 0 ? literalSegmentCapacity(bytes, segments) : 0;
   return Math.max(
-    pretokenizeBindingBytes(bytes, bytes, segments),
-    // encode input: text, n ends, n presets, one preset offset, marks, text starts (and the
+    pretokenizeBindingBytes(bytes, bytes, Math.max(segments, cut)),
+    // encode input: text, n ends, n presets, the side table, marks, text starts (and the
     // long-piece count and list).
-    pieceBatchBindingBytes(bytes, bytes, 0, 0, 2 * (texts + 1) + 1 + merged),
+    pieceBatchBindingBytes(bytes, bytes, specials, specials, 2 * (texts + 1) + 1 + merged),
+    // literal_segments' bounds and literal marks.
+    specials > 0 ? 4 * (2 * bytes + 1) : 0,
     4 * (1 + 2 * specialCapacity(bytes)) + 64,
     // merge_long's state: 4 words per byte, then what it leaves to the host.
     merged < 0 ? 0 : 4 * (4 * bytes + merged),
@@ -123,6 +138,45 @@ export function fusedBindingBytes(
 /** Slots of the special scan's match list for `bytes` bytes (as `GpuSpecialScanner.run`). */
 function specialCapacity(bytes: number): number {
   return Math.floor(bytes / 4) + 16;
+}
+
+/** Most segments once the literals are cut out: each match adds at most two. */
+function literalSegmentCapacity(bytes: number, segments: number): number {
+  return segments + 2 * specialCapacity(bytes);
+}
+
+/**
+ * The CPU twin of `literal_segments.wgsl`: `pre`'s segments (one per non-empty text) with each
+ * literal of `matches` (sorted pairs) that `lens` allows and that lies inside one segment cut out
+ * as a segment of its own whose preset is its special index.
+ */
+function literalSegmentsCpu(
+  pre: PretokenizeInput,
+  matches: Uint32Array,
+  lens: Uint32Array,
+): PretokenizeInput {
+  const { starts } = pre, nHost = pre.presets.length;
+  const segs: number[] = [], presets: number[] = [];
+  for (let k = 0, m = 0; k < nHost; k++) {
+    const s = starts[k], e = starts[k + 1];
+    let from = s;
+    for (; m < matches.length && matches[m] < e; m += 2) {
+      const pos = matches[m], len = lens[matches[m + 1]];
+      if (len === 0 || pos < s || pos + len > e) continue;
+      if (pos > from) segs.push(from), presets.push(NONE);
+      segs.push(pos), presets.push(matches[m + 1]);
+      from = pos + len;
+    }
+    if (e > from) segs.push(from), presets.push(NONE);
+  }
+  segs.push(starts[nHost]);
+  const out = Uint32Array.from(segs);
+  return {
+    text: pre.text,
+    starts: out,
+    scanEnds: out.subarray(1),
+    presets: Uint32Array.from(presets),
+  };
 }
 
 /**
@@ -155,7 +209,10 @@ export function encodeFusedCpu(
   const longMax = Math.max(job.longMax ?? MAX_GPU_PIECE_BYTES, MAX_GPU_PIECE_BYTES);
   const found = scanSpecials ? findSpecialsCpu(specials, pre.text) : new Uint32Array(0);
   const matches = found.length > 2 * FUSED_MATCHES ? undefined : found;
-  const r = pretokenizeCpu(pre);
+  const r = pretokenizeCpu(job.literals ? literalSegmentsCpu(pre, found, job.literals) : pre);
+  // The side table: special index k is preset k; the last preset has no tokens.
+  const side = sideTable(specials, job.literals !== undefined);
+  const empty = side.offsets.length - 2;
   const nt = textStarts.length - 1;
   // Pieces over longMax get the preset with no tokens (what encode_pieces and merge_long give
   // them); the other long pieces are encoded (as merge_long does).
@@ -164,7 +221,7 @@ export function encodeFusedCpu(
   for (const j of r.long ?? []) {
     if (r.ends[j] - (j > 0 ? r.ends[j - 1] : 0) <= longMax) continue;
     if (presets === r.presets) presets = presets.slice();
-    presets[j] = 0;
+    presets[j] = empty;
     left.push(r.ends[j]);
   }
   const longEnds = Uint32Array.from(left);
@@ -178,11 +235,26 @@ export function encodeFusedCpu(
     text: pre.text,
     ends: r.ends,
     presets,
-    presetOffsets: new Uint32Array(2),
-    presetTokens: new Uint32Array(0),
+    presetOffsets: side.offsets,
+    presetTokens: side.tokens,
     marks,
   });
   return { matches, longEnds, tokens: e.tokens, offsets: e.markOffsets };
+}
+
+/**
+ * The encode input's side table: with `literals`, preset k (special index k) is the special's
+ * token; then one preset with no tokens.
+ */
+function sideTable(
+  specials: SpecialTables,
+  literals: boolean,
+): { offsets: Uint32Array; tokens: Uint32Array } {
+  const count = literals ? specials.count : 0;
+  const offsets = new Uint32Array(count + 2), tokens = new Uint32Array(count);
+  for (let k = 0; k < count; k++) offsets[k + 1] = k + 1, tokens[k] = specials.firstId + k;
+  offsets[count + 1] = count;
+  return { offsets, tokens };
 }
 
 /**
@@ -225,6 +297,9 @@ export class GpuFusedEncoder {
   readonly #encoder: GpuPieceEncoder;
   readonly #pre: GpuPretokenizer;
   readonly #specials: GpuSpecialScanner;
+
+  /** The encode input's side tables (without and with the literals' tokens), built once. */
+  readonly #sides: Array<{ offsets: Uint32Array; tokens: Uint32Array } | undefined> = [];
 
   /** A fused encoder over the three kernels' owners (their tables are shared). */
   constructor(encoder: GpuPieceEncoder, pre: GpuPretokenizer, specials: GpuSpecialScanner) {
@@ -283,6 +358,11 @@ export class GpuFusedEncoder {
     }
   }
 
+  #side(literals: boolean): { offsets: Uint32Array; tokens: Uint32Array } {
+    const k = literals ? 1 : 0;
+    return this.#sides[k] ??= sideTable(this.#specials.tables, literals);
+  }
+
   /** Records the whole batch and submits it (synchronous). */
   #record(job: FusedJob, release: GPUBuffer[]): FusedRecorded {
     const ctx = this.ctx, t = this.#encoder.tables, device = ctx.device;
@@ -292,14 +372,18 @@ export class GpuFusedEncoder {
     if (n === 0 || text.length !== n) {
       throw new RangeError("Cannot run a fused batch: it needs the whole, non-empty text");
     }
-    // Pre-tokenize input (its text words are also the special scan's and the encoder's text).
+    // Pre-tokenize input (its text words are also the special scan's and the encoder's text),
+    // and the allowed literals' lengths when the device cuts them out.
+    const lits = job.literals, nSpecial = lits ? this.#specials.tables.count : 0;
     const textWords = Math.ceil(n / 4);
     const segBase = textWords, scanBase = segBase + nSeg + 1, presetBase = scanBase + nSeg;
-    const words = new Uint32Array(presetBase + nSeg);
+    const lenBase = presetBase + nSeg;
+    const words = new Uint32Array(lenBase + nSpecial);
     new Uint8Array(words.buffer, 0, n).set(text);
     words.set(starts.subarray(0, nSeg + 1), segBase);
     words.set(scanEnds.subarray(0, nSeg), scanBase);
     words.set(presets, presetBase);
+    if (lits) words.set(lits.subarray(0, nSpecial), lenBase);
     const preIn = ctx.upload(words, "fused pretokenize input", BufferUsage.COPY_SRC);
     release.push(preIn);
     const flags = ctx.scratch(4 * (n + 1), "chunk starts");
@@ -312,15 +396,19 @@ export class GpuFusedEncoder {
     const matches = ctx.scratch(4 * (1 + 2 * sCap), "special matches");
     release.push(matches);
     ctx.write(matches, new Uint32Array(1));
-    // Encode input: text | ends (n) | presets (n) | preset offsets [0] | marks | text starts
-    // (| long-piece count | long-piece ends, when they are merged here).
+    // Encode input: text | ends (n) | presets (n) | side table (preset offsets, tokens) | marks
+    // | text starts (| long-piece count | long-piece ends, when they are merged here).
+    const side = this.#side(lits !== undefined);
     const endsBase = textWords, metaBase = endsBase + n, sideOffBase = metaBase + n;
-    const marksBase = sideOffBase + 1, startsBase = marksBase + nt + 1;
+    const sideTokBase = sideOffBase + side.offsets.length;
+    const marksBase = sideTokBase + side.tokens.length, startsBase = marksBase + nt + 1;
     const countAt = startsBase + nt + 1, longBase = countAt + 1;
     const encIn = ctx.scratch(4 * (merge ? longBase + longCap : countAt), "fused pieces input");
     release.push(encIn);
-    const tail = new Uint32Array(1 + 2 * (nt + 1));
-    tail.set(job.textStarts, 2 + nt);
+    const tail = new Uint32Array(startsBase + nt + 1 - sideOffBase);
+    tail.set(side.offsets);
+    tail.set(side.tokens, sideTokBase - sideOffBase);
+    tail.set(job.textStarts, startsBase - sideOffBase);
     device.queue.writeBuffer(encIn, 4 * sideOffBase, tail.buffer, 0, tail.byteLength);
     ctx.stats.bytesUploaded += tail.byteLength;
     const firstPieces = ctx.scratch(4 * (nt + 1), "text first pieces");
@@ -337,7 +425,43 @@ export class GpuFusedEncoder {
       max_len: this.#specials.tables.maxLength,
       capacity: sCap,
     }, "special scan params");
-    const pp = this.#pre.phaseParams({ n, nSeg, segBase, scanBase, presetBase, longCap }, true);
+    // With literals cut out on the device, pretokenize reads the segments literal_segments
+    // writes (cap slots, the unused ones empty) into a copy of the text.
+    let cut: { preIn: GPUBuffer; bounds: GPUBuffer; params: GPUBuffer[]; cap: number } | undefined;
+    if (lits) {
+      const cap = literalSegmentCapacity(n, nSeg);
+      const seg2 = textWords, scan2 = seg2 + cap + 1, preset2 = scan2 + cap;
+      cut = {
+        cap,
+        preIn: ctx.scratch(4 * (preset2 + cap), "fused literal segments"),
+        bounds: ctx.scratch(4 * (2 * n + 1), "literal bounds"),
+        params: [0, 1, 2].map((phase) =>
+          ctx.params(KERNELS.literalSegments, {
+            phase,
+            n_bytes: n,
+            n_host: nSeg,
+            host_base: segBase,
+            len_base: lenBase,
+            match_cap: sCap,
+            seg_base: seg2,
+            scan_base: scan2,
+            preset_base: preset2,
+            cap,
+          }, "literal segments params")
+        ),
+      };
+      release.push(cut.preIn, cut.bounds, ...cut.params);
+    }
+    const pp = cut
+      ? this.#pre.phaseParams({
+        n,
+        nSeg: cut.cap,
+        segBase: textWords,
+        scanBase: textWords + cut.cap + 1,
+        presetBase: textWords + 2 * cut.cap + 1,
+        longCap,
+      }, true)
+      : this.#pre.phaseParams({ n, nSeg, segBase, scanBase, presetBase, longCap }, true);
     const gp = ctx.params(
       KERNELS.markOffsets,
       { n_marks: nt + 1, marks_base: startsBase },
@@ -348,7 +472,7 @@ export class GpuFusedEncoder {
       ends_base: endsBase,
       meta_base: metaBase,
       side_off_base: sideOffBase,
-      side_tok_base: sideOffBase + 1,
+      side_tok_base: sideTokBase,
       ...vocabLookupParams(t),
     }, "encode params");
     const cp = ctx.params(
@@ -396,6 +520,10 @@ export class GpuFusedEncoder {
     const classes = this.#pre.classBuffer(), vocab = this.#encoder.vocabBuffer();
     const specialTables = this.#specials.buffer();
     const encoder = device.createCommandEncoder({ label: "fused batch" });
+    if (cut) {
+      encoder.copyBufferToBuffer(preIn, 0, cut.preIn, 0, 4 * textWords);
+      encoder.clearBuffer(cut.bounds);
+    }
     const pass1 = encoder.beginComputePass({
       label: "specials and pieces",
       ...ctx.passTimestamps("begin"),
@@ -403,7 +531,15 @@ export class GpuFusedEncoder {
     if (job.scanSpecials) {
       ctx.dispatch(pass1, KERNELS.findSpecial, [preIn, specialTables, matches, sp], n);
     }
-    const bind = (k: number) => [preIn, classes, flags, endMarks, preOut, pp[k]];
+    if (cut) {
+      const lb = (k: number) => [matches, preIn, cut.bounds, cut.preIn, cut.params[k]];
+      ctx.dispatch(pass1, KERNELS.literalSegments, lb(0), nSeg + sCap);
+      recordScan(ctx, pass1, cut.bounds, n + 1, release);
+      ctx.dispatch(pass1, KERNELS.literalSegments, lb(1), n);
+      ctx.dispatch(pass1, KERNELS.literalSegments, lb(2), cut.cap + 1);
+    }
+    const segIn = cut?.preIn ?? preIn;
+    const bind = (k: number) => [segIn, classes, flags, endMarks, preOut, pp[k]];
     ctx.dispatch(pass1, KERNELS.pretokenize, bind(0), n + 1);
     ctx.dispatch(pass1, KERNELS.pretokenize, bind(1), n);
     recordScan(ctx, pass1, endMarks, n + 1, release);

@@ -139,6 +139,23 @@ export const KERNELS = {
     ],
     { LONG_WG },
   ),
+  literalSegments: kernel(
+    "literal_segments",
+    ["read", "read", "rw", "rw", "uniform"],
+    ITEM_WG,
+    [
+      "phase",
+      "n_bytes",
+      "n_host",
+      "host_base",
+      "len_base",
+      "match_cap",
+      "seg_base",
+      "scan_base",
+      "preset_base",
+      "cap",
+    ],
+  ),
   longDispatch: kernel("long_dispatch", ["read", "rw", "uniform"], ITEM_WG, [
     "count_at",
     "cap",

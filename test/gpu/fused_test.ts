@@ -81,16 +81,25 @@ test("a batch with no literal in play is one executor call (fused), same tokens"
   }
 });
 
-test("texts with a literal in play or a long piece are redone the ordinary way, the others kept", async () => {
+test("texts with a forbidden literal or a long piece are redone the ordinary way, the others kept; allowed literals are cut out in the fused call", async () => {
   const cases: Array<[string[], EncodeOptions | undefined, string]> = [
-    [["a<|end|>b", "plain", "", "x<|start|>"], { allowedSpecial: "all" }, "partly redone"],
+    // Allowed literals are cut out by the device (literal_segments): nothing goes back.
+    [
+      ["a<|end|>b", "plain", "", "x<|start|>", "<|end|><|start|>"],
+      { allowedSpecial: "all" },
+      "done",
+    ],
+    // A literal across two texts is text in both (as in planSegments).
+    [["a<|en", "d|>b", "<|call|>"], { allowedSpecial: "all" }, "done"],
     [["plain", "x <|call|> y", "z"], undefined, "partly redone"],
+    [["plain", "x <|call|> y<|end|>", "z"], { allowedSpecial: ["<|end|>"] }, "partly redone"],
     [
       ["a " + "b".repeat(200) + " c", "d", "日本語のテキストはスペースなしで長く続くことがある"],
       undefined,
       "partly redone",
     ],
-    [[" ".repeat(100) + "x", "<|end|>"], { allowedSpecial: "all" }, "fell back"],
+    [[" ".repeat(100) + "x", "<|end|>"], { allowedSpecial: "all" }, "partly redone"],
+    [[" ".repeat(100) + "x", "y <|end|>"], undefined, "fell back"],
   ];
   for (const [texts, options, how] of cases) {
     const { exec: e, calls } = counting();
@@ -133,34 +142,54 @@ test("literals neither allowed nor forbidden stay text in the fused path, up to 
   const r = await encodeWithPlan(few, options, env, exec);
   assert.equal(r.fused, "done");
   assertTokens(few, r, options);
-  const many = ["<|end|>".repeat(FUSED_MATCHES + 1)];
+  const many = ["<|end|>".repeat(FUSED_MATCHES + 1) + "<|call|>", "x"];
+  // More literals than the fused read-back holds, none forbidden: the device cuts out the
+  // allowed ones, so the matches are not needed.
   const { exec: e, calls } = counting();
   const r2 = await encodeWithPlan(many, options, env, e);
-  // More literal heads than the fused scan holds: the fall-back is seen coming, no fused call.
-  assert.equal(r2.fused, "off");
-  assert.equal(calls.encodeFused, undefined);
-  assert.equal(calls.findSpecials, 1);
+  assert.equal(r2.fused, "done");
+  assert.deepEqual(calls, { encodeFused: 1 });
   assertTokens(many, r2, options);
+  // With one forbidden the texts holding it must be known: the fall-back is seen coming.
+  const strict = { allowedSpecial: ["<|call|>"], disallowedSpecial: ["<|return|>"] };
+  const { exec: e3, calls: c3 } = counting();
+  const r3 = await encodeWithPlan(many, strict, env, e3);
+  assert.equal(r3.fused, "off");
+  assert.equal(c3.encodeFused, undefined);
+  assert.equal(c3.findSpecials, 1);
+  assertTokens(many, r3, strict);
 });
 
-test("a batch with more literal heads than the fused scan holds skips the fused call (harmony outputs)", async () => {
+test("a text with a piece over the fused limit and more literals than the read-back holds is redone with its own scan", async () => {
+  // Matches are not read back (too many) and none is forbidden: the redone text finds its own.
+  const texts = ["<|start|>".repeat(FUSED_MATCHES + 1), "a " + "b".repeat(100) + "<|end|>", "c"];
+  const { exec: e, calls } = counting();
+  const r = await encodeWithPlan(texts, { allowedSpecial: "all" }, env, e);
+  assert.equal(r.fused, "partly redone");
+  assert.equal(r.redoneTexts, 1);
+  assert.equal(calls.encodeFused, 1);
+  assert.equal(calls.findSpecials, 1);
+  assertTokens(texts, r, { allowedSpecial: "all" });
+});
+
+test("harmony outputs: allowed literals are one fused call; with literals forbidden, more heads than the read-back holds skip it", async () => {
   const turn = "<|start|>assistant<|channel|>final<|message|>The answer is 4.<|end|>";
   const texts = Array.from({ length: 20 }, (_, i) => `${turn} ${i}`);
   for (
-    const [options, how] of [[{ allowedSpecial: "all" as const }, "off"], [
-      undefined,
-      "off",
-    ]] as const
+    const [options, how, fusedCalls] of [
+      [{ allowedSpecial: "all" as const }, "done", 1],
+      [undefined, "off", undefined],
+    ] as const
   ) {
     const { exec: e, calls } = counting();
     const r = await encodeWithPlan(texts, options, env, e);
     assert.equal(r.fused, how);
-    assert.equal(calls.encodeFused, undefined, "no wasted fused submission");
+    assert.equal(calls.encodeFused, fusedCalls, "no wasted fused submission");
     assertTokens(texts, r, options);
   }
   // Under FUSED_MATCHES heads the fused call is still tried.
   const { exec: e, calls } = counting();
-  await encodeWithPlan(texts.slice(0, 3), { allowedSpecial: "all" }, env, e);
+  await encodeWithPlan(texts.slice(0, 3), undefined, env, e);
   assert.equal(calls.encodeFused, 1);
   // A batch bigger than the sample is judged by it: harmony turns throughout skip the fused call
   // at once, chat with a few literals late on still tries it (and keeps its tokens exact).
@@ -169,9 +198,9 @@ test("a batch with more literal heads than the fused scan holds skips the fused 
   chat[390] += "<|end|>";
   for (const [batch, tried] of [[many, undefined], [chat, 1]] as const) {
     const { exec: e2, calls: c2 } = counting();
-    const r = await encodeWithPlan(batch, { allowedSpecial: "all" }, env, e2);
+    const r = await encodeWithPlan(batch, undefined, env, e2);
     assert.equal(c2.encodeFused, tried);
-    assertTokens(batch, r, { allowedSpecial: "all" });
+    assertTokens(batch, r, undefined);
   }
 });
 
@@ -203,7 +232,28 @@ test("GPU: the fused chain equals its CPU twin", { skip: gpuSkip }, async () => 
       [[...GPU_TEXTS, "c".repeat(90) + " " + "日本語".repeat(20), "z " + "q".repeat(300)], 256],
       [["no long piece here"], 256],
     ];
-    for (const [texts, longMax] of cases) {
+    // Allowed literals cut out on the device: at a text's start and end, side by side, across
+    // two texts (text), at the batch's end, and a literal that is not allowed (text).
+    const allLens = Uint32Array.from(specials.literalBytes, (b) => b.length);
+    const someLens = allLens.slice();
+    someLens[specials.literals.indexOf("<|start|>")] = 0;
+    const literalCases: Array<[string[], Uint32Array]> = [
+      [GPU_TEXTS, allLens],
+      [[
+        "<|start|>user<|message|>hi<|end|>",
+        "a<|en",
+        "d|>b",
+        "",
+        "x <|call|><|call|> y",
+        "<|end|>",
+      ], allLens],
+      [["<|start|>x<|end|><|start|>", "<|start|>"], someLens],
+    ];
+    const all: Array<[string[], number | undefined, Uint32Array | undefined]> = [
+      ...cases.map(([t, l]) => [t, l, undefined] as [string[], number | undefined, undefined]),
+      ...literalCases.map(([t, lens]) => [t, 256, lens] as [string[], number, Uint32Array]),
+    ];
+    for (const [texts, longMax, literals] of all) {
       const parts = texts.map((t) => te.encode(t));
       const textStarts = new Uint32Array(texts.length + 1);
       for (let i = 0; i < parts.length; i++) textStarts[i + 1] = textStarts[i] + parts[i].length;
@@ -223,9 +273,16 @@ test("GPU: the fused chain equals its CPU twin", { skip: gpuSkip }, async () => 
         textStarts,
         scanSpecials: true,
         longMax,
+        literals,
       };
       const got = await fused.run(job), want = encodeFusedCpu(vocab, specials, job);
-      const expectLeft = longMax === 256 && texts.length > 1 ? 1 : longMax ? 0 : undefined;
+      const expectLeft = literals
+        ? 0
+        : longMax === 256 && texts.length > 1
+        ? 1
+        : longMax
+        ? 0
+        : undefined;
       if (expectLeft !== undefined) assert.equal(want.longEnds.length, expectLeft);
       assert.deepEqual([...got.matches!], [...want.matches!]);
       assert.deepEqual([...got.longEnds].sort(), [...want.longEnds].sort());
@@ -272,6 +329,32 @@ test(
       assert.equal(backend.ctx.stats.submits - before.submits, 1);
       assert.equal(backend.ctx.stats.readBacks - before.readBacks, 1);
       for (let i = 0; i < texts.length; i++) assert.deepEqual(b.get(i), tok.encode(texts[i]));
+    } finally {
+      backend.destroy();
+    }
+  },
+);
+
+test(
+  "GPU: harmony turns with literals allowed are one submission and one read-back, same tokens",
+  { skip: gpuSkip },
+  async () => {
+    const backend = await GpuBackend.create(await GpuContext.create(requireGpu()), {
+      onWarning: (m) => assert.fail(`fell back to the CPU: ${m}`),
+    });
+    try {
+      const turn = "<|start|>assistant<|channel|>final<|message|>The answer is 4.<|end|>";
+      const texts = Array.from({ length: 40 }, (_, i) => `${turn} ${i}<|call|>`);
+      texts.push("", "a<|en", "d|>", "plain");
+      const options = { allowedSpecial: "all" as const };
+      await backend.encodeBatch(texts, options);
+      const before = { ...backend.ctx.stats };
+      const b = await backend.encodeBatch(texts, options);
+      assert.equal(backend.ctx.stats.submits - before.submits, 1);
+      assert.equal(backend.ctx.stats.readBacks - before.readBacks, 1);
+      for (let i = 0; i < texts.length; i++) {
+        assert.deepEqual(b.get(i), tok.encode(texts[i], options), `text ${i}`);
+      }
     } finally {
       backend.destroy();
     }
