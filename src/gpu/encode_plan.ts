@@ -939,52 +939,51 @@ function literalHeads(specials: SpecialTables): string[] {
 }
 
 /**
- * Whether the fused path ({@link PlanExecutor.encodeFused}) is likely to succeed on `texts`: its
- * special scan holds at most {@link FUSED_MATCHES} literal matches, and a batch with more falls
- * back whole to the ordinary steps after the fused call, one wasted submission (harmony outputs,
- * where every text holds literals, went from 5 submissions a batch to 6). Every literal starts
- * with one of `heads` (the first two characters of each, `<|` for harmony's), so occurrences of
- * them bound the matches from above. Native `indexOf` over the texts from the first, until
- * `FUSED_MATCHES + 1` hits (then false) or {@link FUSED_SAMPLE_CHARS} characters looked at: a
- * batch wholly within the sample is decided exactly; a bigger one by the sample's rate of hits
- * scaled to `totalBytes` (the packed size, at least its characters: the estimate errs towards
- * skipping). A wrong guess costs one submission, never a token: the fused call's own matches
- * decide which texts keep its tokens. Checking every text cost 0.2–0.3 ms per MB of chat text,
- * a sixth of the whole host cost there.
+ * About how many special literals `texts` hold, for the fused path ({@link
+ * PlanExecutor.encodeFused}): whether the device should cut allowed literals out (some are there:
+ * otherwise that costs a few dispatches and a longer segment search for nothing), and, when a
+ * literal is forbidden, whether the fused call can succeed at all (its read-back holds at most
+ * {@link FUSED_MATCHES} matches, and a batch with more falls back whole after it: harmony
+ * outputs went from 5 submissions a batch to 6). Every literal starts with one of `heads` (the
+ * first two characters of each, `<|` for harmony's), so their occurrences bound the literals from
+ * above. Native `indexOf` over the texts from the first, until `FUSED_MATCHES + 1` hits (then
+ * that) or {@link FUSED_SAMPLE_CHARS} characters looked at: a batch wholly within the sample is
+ * counted exactly; a bigger one by the sample's rate of hits scaled to `totalBytes` (the packed
+ * size, at least its characters: the estimate errs high). A wrong guess costs one submission or a
+ * few dispatches, never a token: the fused call's own matches decide which texts keep its tokens.
+ * Checking every text cost 0.2–0.3 ms per MB of chat text, a sixth of the whole host cost there.
  *
  * @example
  * ```ts
  * import { strictEqual } from "node:assert/strict";
- * import { fusedWorthTrying } from "./encode_plan.ts";
- * strictEqual(fusedWorthTrying(["plain", "x<|end|>y"], ["<|"], 14), true);
- * strictEqual(fusedWorthTrying(["<|start|>user<|message|>hi<|end|>".repeat(30)], ["<|"], 1020), false);
- * // Two literals in the first 8 Ki characters of 1 MB: about 256 in the batch.
+ * import { literalEstimate } from "./encode_plan.ts";
+ * strictEqual(literalEstimate(["plain", "x<|end|>y"], ["<|"], 14), 1);
+ * strictEqual(literalEstimate(["<|start|>user<|message|>hi<|end|>".repeat(30)], ["<|"], 1020), 65);
+ * // Two literals in the first 8,207 characters of 1,056,783 bytes: about 258 in the batch.
  * const texts = ["<|end|> <|end|>", "x".repeat(8192), "y".repeat(1 << 20)];
- * strictEqual(fusedWorthTrying(texts, ["<|"], (1 << 20) + 8207), false);
+ * strictEqual(Math.round(literalEstimate(texts, ["<|"], (1 << 20) + 8207)), 258);
  * ```
  */
-export function fusedWorthTrying(
+export function literalEstimate(
   texts: readonly string[],
   heads: readonly string[],
   totalBytes: number,
-): boolean {
+): number {
   let hits = 0, seen = 0;
   for (let i = 0; i < texts.length; i++) {
     const t = texts[i];
     for (let h = 0; h < heads.length; h++) {
       for (let at = t.indexOf(heads[h]); at >= 0; at = t.indexOf(heads[h], at + 1)) {
-        if (++hits > FUSED_MATCHES) return false;
+        if (++hits > FUSED_MATCHES) return hits;
       }
     }
     seen += t.length;
-    if (seen >= FUSED_SAMPLE_CHARS && i + 1 < texts.length) {
-      return hits * (totalBytes / seen) <= FUSED_MATCHES;
-    }
+    if (seen >= FUSED_SAMPLE_CHARS && i + 1 < texts.length) return hits * (totalBytes / seen);
   }
-  return true;
+  return hits;
 }
 
-/** Characters {@link fusedWorthTrying} looks at before it estimates from them. */
+/** Characters {@link literalEstimate} looks at before it estimates from them. */
 export const FUSED_SAMPLE_CHARS = 8192;
 
 /**
@@ -1169,15 +1168,19 @@ async function planBatch(
   // One executor call for the whole batch when it fits one special window, one pre-tokenize
   // window and one chunk (the common case): the pieces assume no literal splits or fails a text,
   // which the matches it returns confirm (else the ordinary steps follow with those matches).
+  // The device cuts allowed literals out when the batch seems to hold some; then they never
+  // send a text back. Forbidden ones do, and a batch with more literals than the fused
+  // read-back holds falls back whole when one is forbidden.
+  const literals = exec.encodeFused && !known && any && packed.text.length > 0
+    ? literalEstimate(texts, literalHeads(specials), packed.text.length)
+    : 0;
+  const cut = literals > 0 ? rules.cut : undefined;
   if (known) {
     matches = known(packed);
     scanned = true;
   } else if (
     exec.encodeFused && packed.text.length > 0 &&
-    // Literals the device cuts out never send a text back; forbidden ones do, and so does a
-    // batch with more literals than the fused read-back holds.
-    (!any || (rules.cut && !rules.anyForbidden) ||
-      fusedWorthTrying(texts, literalHeads(specials), packed.text.length))
+    (!any || (cut && !rules.anyForbidden) || literals <= FUSED_MATCHES)
   ) {
     // No literal in play yet: each non-empty text is one segment. Long pieces of up to
     // maxPieceBytes are merged in the same submission.
@@ -1189,7 +1192,7 @@ async function planBatch(
       (!any || planSpecialWindows(packed.text.length, specials.maxLength, limit).length === 1) &&
       fusedBindingBytes(packed.text.length, textSeg.presets.length, nt, {
           longMax,
-          specials: rules.cut ? specials.count : 0,
+          specials: cut ? specials.count : 0,
         }) <= limit
     ) {
       const pre = windowInput(packed.text, textSeg, pw[0]);
@@ -1198,7 +1201,7 @@ async function planBatch(
         textStarts: packed.starts,
         scanSpecials: any,
         longMax,
-        literals: rules.cut,
+        literals: cut,
       };
       lap("windows");
       const pending = exec.encodeFused(job);
@@ -1208,9 +1211,9 @@ async function planBatch(
       fused = "fell back";
       // Without the matches (more than the read-back holds) the texts are known only when no
       // literal sends one back: the device cut the allowed ones out and none is forbidden.
-      const cutAll = rules.cut !== undefined && !rules.anyForbidden;
+      const cutAll = cut !== undefined && !rules.anyForbidden;
       const redo = r.matches || cutAll
-        ? textsToRedo(packed, r.matches ?? NO_MATCHES, r.longEnds, specials, options, !!rules.cut)
+        ? textsToRedo(packed, r.matches ?? NO_MATCHES, r.longEnds, specials, options, !!cut)
         : undefined;
       if (redo && redo.length < nt) {
         // The other texts keep the fused tokens; these go the ordinary way (a smaller batch).

@@ -202,6 +202,14 @@ test("harmony outputs: allowed literals are one fused call; with literals forbid
     assert.equal(c2.encodeFused, tried);
     assertTokens(batch, r, undefined);
   }
+  // Allowed, a literal after the sample is not cut out on the device (the sample saw none, so
+  // the batch skips literal_segments): its text is redone.
+  const { exec: e3, calls: c3 } = counting();
+  const r3 = await encodeWithPlan(chat, { allowedSpecial: "all" }, env, e3);
+  assert.equal(c3.encodeFused, 1);
+  assert.equal(r3.fused, "partly redone");
+  assert.equal(r3.redoneTexts, 1);
+  assertTokens(chat, r3, { allowedSpecial: "all" });
 });
 
 test("batches over one window or chunk do not take the fused path", async () => {
