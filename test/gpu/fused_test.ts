@@ -5,7 +5,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { GpuBackend } from "../../src/engine/gpu_backend.ts";
+import { GpuBackend, type GpuBackendOptions } from "../../src/engine/gpu_backend.ts";
 import { GpuContext } from "../../src/gpu/context.ts";
 import { cpuExecutor, encodeWithPlan, type PlanExecutor } from "../../src/gpu/encode_plan.ts";
 import { GpuPieceEncoder } from "../../src/gpu/encoder.ts";
@@ -302,70 +302,58 @@ test("GPU: the fused chain equals its CPU twin", { skip: gpuSkip }, async () => 
   }
 });
 
+/**
+ * Encodes `texts` twice on a GPU backend made with `backendOptions` and checks that the second
+ * batch (pipelines compiled, tables uploaded) is one submission and one read-back with the CPU
+ * tokenizer's tokens.
+ */
+async function assertOneRoundTrip(
+  texts: readonly string[],
+  backendOptions: GpuBackendOptions = {},
+  options?: EncodeOptions,
+): Promise<void> {
+  const backend = await GpuBackend.create(await GpuContext.create(requireGpu()), {
+    onWarning: (m) => assert.fail(`fell back to the CPU: ${m}`),
+    ...backendOptions,
+  });
+  try {
+    await backend.encodeBatch(texts, options); // first use: tables uploaded, pipelines compiled
+    const before = { ...backend.ctx.stats };
+    const b = await backend.encodeBatch(texts, options);
+    assert.equal(backend.ctx.stats.submits - before.submits, 1);
+    assert.equal(backend.ctx.stats.readBacks - before.readBacks, 1);
+    for (let i = 0; i < texts.length; i++) {
+      assert.deepEqual(b.get(i), tok.encode(texts[i], options), `text ${i}`);
+    }
+  } finally {
+    backend.destroy();
+  }
+}
+
 test(
   "GPU: a plain batch is one submission and one read-back, same tokens",
   { skip: gpuSkip },
-  async () => {
-    const backend = await GpuBackend.create(await GpuContext.create(requireGpu()));
-    try {
-      const texts = ["Hello world", "", "  x 1234 y\r\n", "naïve café 日本語"];
-      await backend.encodeBatch(texts); // first use: tables uploaded, pipelines compiled
-      const before = { ...backend.ctx.stats };
-      const b = await backend.encodeBatch(texts);
-      assert.equal(backend.ctx.stats.submits - before.submits, 1);
-      assert.equal(backend.ctx.stats.readBacks - before.readBacks, 1);
-      for (let i = 0; i < texts.length; i++) assert.deepEqual(b.get(i), tok.encode(texts[i]));
-    } finally {
-      backend.destroy();
-    }
-  },
+  () => assertOneRoundTrip(["Hello world", "", "  x 1234 y\r\n", "naïve café 日本語"]),
 );
 
 test(
   "GPU: with long pieces on the GPU, a batch holding one is still one submission, same tokens",
   { skip: gpuSkip },
-  async () => {
-    const backend = await GpuBackend.create(await GpuContext.create(requireGpu()), {
-      longPiecesOnGpu: true, // software adapters keep them on the host by default
-      onWarning: (m) => assert.fail(`fell back to the CPU: ${m}`),
-    });
-    try {
-      const texts = ["Hello world", "a " + "b".repeat(100) + " c", "日本語".repeat(30), ""];
-      await backend.encodeBatch(texts);
-      const before = { ...backend.ctx.stats };
-      const b = await backend.encodeBatch(texts);
-      assert.equal(backend.ctx.stats.submits - before.submits, 1);
-      assert.equal(backend.ctx.stats.readBacks - before.readBacks, 1);
-      for (let i = 0; i < texts.length; i++) assert.deepEqual(b.get(i), tok.encode(texts[i]));
-    } finally {
-      backend.destroy();
-    }
-  },
+  () =>
+    assertOneRoundTrip(
+      ["Hello world", "a " + "b".repeat(100) + " c", "日本語".repeat(30), ""],
+      { longPiecesOnGpu: true }, // software adapters keep them on the host by default
+    ),
 );
 
 test(
   "GPU: harmony turns with literals allowed are one submission and one read-back, same tokens",
   { skip: gpuSkip },
-  async () => {
-    const backend = await GpuBackend.create(await GpuContext.create(requireGpu()), {
-      onWarning: (m) => assert.fail(`fell back to the CPU: ${m}`),
-    });
-    try {
-      const turn = "<|start|>assistant<|channel|>final<|message|>The answer is 4.<|end|>";
-      const texts = Array.from({ length: 40 }, (_, i) => `${turn} ${i}<|call|>`);
-      texts.push("", "a<|en", "d|>", "plain");
-      const options = { allowedSpecial: "all" as const };
-      await backend.encodeBatch(texts, options);
-      const before = { ...backend.ctx.stats };
-      const b = await backend.encodeBatch(texts, options);
-      assert.equal(backend.ctx.stats.submits - before.submits, 1);
-      assert.equal(backend.ctx.stats.readBacks - before.readBacks, 1);
-      for (let i = 0; i < texts.length; i++) {
-        assert.deepEqual(b.get(i), tok.encode(texts[i], options), `text ${i}`);
-      }
-    } finally {
-      backend.destroy();
-    }
+  () => {
+    const turn = "<|start|>assistant<|channel|>final<|message|>The answer is 4.<|end|>";
+    const texts = Array.from({ length: 40 }, (_, i) => `${turn} ${i}<|call|>`);
+    texts.push("", "a<|en", "d|>", "plain");
+    return assertOneRoundTrip(texts, {}, { allowedSpecial: "all" });
   },
 );
 
