@@ -3,7 +3,11 @@
  * written anew here): walk the piece left to right taking the longest token that starts at the
  * current position; accept it when the position after it is still reachable and BPE would keep the
  * boundary between it and the previous token (`isValidPair`); otherwise try the next shorter prefix
- * token, and when none is left, pop the previous token and mark this position unreachable. For a
+ * token, and when none is left, pop the previous token and mark this position unreachable. The walk
+ * first follows the prefix filter as far as it goes, keeping each length's hash, then looks the
+ * lengths up from the longest down and stops at the first token (one full lookup at a position,
+ * not one for every token prefix). `isValidPair` goes through a per-encoder direct-mapped memo of
+ * 2^14 pairs (128 KiB; about half the checks of a cold CJK pass hit it). For a
  * vocabulary in which every token encodes to itself the result is the byte-pair encoding
  * (tiktoken's `byte_pair_merge`): checked token for token against `BytePairEncoder` in
  * test/tokenizer/backtrack_test.ts (corpus of every kind, random bytes and Unicode, long pieces).
@@ -16,7 +20,8 @@
  * - `nextPrefix[t]`: the longest token that is a proper prefix of token t (-1 for one byte).
  * - `split[2t], split[2t + 1]`: the two tokens BPE merges into t (t, t for an unsplittable token),
  *   found in rank order as the first prefix/rest pair that is itself a valid pair.
- * - `pairs`: those splits as a pair table `(left, right) → t` (`_pair_table.ts`).
+ * - `pairs`: those splits as a pair table `(left, right) → t` (`_pair_table.ts`); with `pairBits`
+ *   it also answers the merge loop's memo misses once the tables exist (`mergedRank`).
  *
  * @module
  */
@@ -120,6 +125,32 @@ export class BacktrackTables {
     return new BacktrackTables(prefixFilter(vocab), nextPrefix, split, pairs, pairBits);
   }
 
+  /**
+   * The token whose split is (a, b), or -1: for a vocabulary in `VERIFIED_VOCABULARIES`, the token
+   * byte-pair merging makes of adjacent parts a and b, or -1 when it never joins them. Why: the
+   * merges inside the bytes of a token t that merging forms are those of merging t alone (merges
+   * across its edges never happen, or t would not form), whose last joins the two parts t's bytes
+   * merge to without t, which is its split; so a pair (a, b) whose bytes are t but which is not t's
+   * split is never the lowest pair, and answering -1 for it changes no choice. For the merge loop's
+   * memo misses (`BytePairEncoder.useSplits`): a bit filter, then one probe, no bytes hashed.
+   *
+   * @example
+   * ```ts
+   * import { strictEqual } from "node:assert/strict";
+   * import { backtrackTables } from "./_backtrack.ts";
+   * import { loadVocabulary, type ByteVocabulary } from "./vocabulary.ts";
+   * const v = await loadVocabulary() as ByteVocabulary;
+   * const t = backtrackTables(v);
+   * const tok = v.rankOf(new TextEncoder().encode(" tokens"), 0, 7);
+   * strictEqual(t.mergedRank(t.split[2 * tok], t.split[2 * tok + 1]), tok);
+   * ```
+   */
+  mergedRank(a: number, b: number): number {
+    const x = pairBit(a, b);
+    if ((this.pairBits[x >>> 5] & (1 << (x & 31))) === 0) return -1;
+    return this.pairs.get(a, b);
+  }
+
   /** Bytes held in typed arrays. */
   get byteLength(): number {
     return this.prefixBits.byteLength + this.nextPrefix.byteLength + this.split.byteLength +
@@ -195,6 +226,30 @@ function isValidPair(
       }
     }
   }
+}
+
+const VALID_BITS = 14;
+
+/**
+ * `isValidPair` through `memo`, a direct-mapped memo of 2^VALID_BITS pairs (all zeros when empty):
+ * entry i is `memo[2i]` = `(a + 1) | (b << 18)` (a plus one, so no stored entry is zero, and the low
+ * 14 bits of b), `memo[2i + 1]` = `((b >>> 14) << 1) | valid`. Ranks must be below 2^18 - 1.
+ */
+function validPairMemo(
+  memo: Int32Array,
+  pairs: PairTable,
+  bits: Int32Array,
+  split: Int32Array,
+  a: number,
+  b: number,
+): boolean {
+  const at = ((Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77)) >>> (32 - VALID_BITS)) << 1;
+  const hi = memo[at + 1];
+  if (memo[at] === ((a + 1) | (b << 18)) && (hi >> 1) === b >>> 14) return (hi & 1) !== 0;
+  const v = isValidPair(pairs, bits, split, a, b);
+  memo[at] = (a + 1) | (b << 18);
+  memo[at + 1] = ((b >>> 14) << 1) | (v ? 1 : 0);
+  return v;
 }
 
 let tablesByVocab: WeakMap<ByteVocabulary, BacktrackTables> | undefined;
@@ -313,15 +368,19 @@ export class BacktrackEncoder {
   #verified: boolean | undefined;
   #stack = new Int32Array(0);
   #reach = new Uint8Array(0);
+  #valid = new Int32Array(0);
+  #hashes: Int32Array;
 
   /** An encoder over `vocab`; tables are fetched (or built) on the first piece. */
   constructor(vocab: ByteVocabulary) {
     this.vocab = vocab;
+    this.#hashes = new Int32Array(vocab.maxTokenLength + 1);
   }
 
-  /** Bytes of this encoder's scratch. */
+  /** Bytes of this encoder's scratch and pair-validity memo. */
   get byteLength(): number {
-    return this.#stack.byteLength + this.#reach.byteLength;
+    return this.#stack.byteLength + this.#reach.byteLength + this.#valid.byteLength +
+      this.#hashes.byteLength;
   }
 
   /**
@@ -345,6 +404,14 @@ export class BacktrackEncoder {
     return total > BACKTRACK_AFTER_BYTES;
   }
 
+  /**
+   * The vocabulary's backtracking tables once this encoder has used them (once `wants` said yes,
+   * so the vocabulary is verified, or `encode` ran), else undefined.
+   */
+  get tables(): BacktrackTables | undefined {
+    return this.#tables;
+  }
+
   /** Bytes of the vocabulary's backtracking tables once this encoder has used them (else 0). */
   get tableBytes(): number {
     return this.#tables?.byteLength ?? 0;
@@ -355,20 +422,23 @@ export class BacktrackEncoder {
    * byte is a token).
    */
   #longest(utf8: Uint8Array, p: number, end: number, bits: Int32Array): number {
-    const vocab = this.vocab, filter = vocab.filter;
-    let best = vocab.byteRank[utf8[p]];
+    const vocab = this.vocab, filter = vocab.filter, hs = this.#hashes;
     const stop = Math.min(end, p + vocab.maxTokenLength);
     let h = Math.imul(FNV_BASIS ^ utf8[p], FNV_PRIME);
-    for (let i = p + 1; i < stop; i++) {
+    let i = p + 1;
+    for (; i < stop; i++) {
       h = Math.imul(h ^ utf8[i], FNV_PRIME);
       const b = prefixBit(h);
       if ((bits[b >>> 5] & (1 << (b & 31))) === 0) break;
-      const hs = h | 0;
-      if ((filter[(hs >>> 16) & 0xffff] & (1 << (hs & 31))) === 0) continue;
-      const r = vocab.rankOfHashed(utf8, p, i + 1, hs);
-      if (r >= 0) best = r;
+      hs[i - p] = h;
     }
-    return best;
+    for (let j = i - 1; j > p; j--) {
+      const hj = hs[j - p];
+      if ((filter[(hj >>> 16) & 0xffff] & (1 << (hj & 31))) === 0) continue;
+      const r = vocab.rankOfHashed(utf8, p, j + 1, hj);
+      if (r >= 0) return r;
+    }
+    return vocab.byteRank[utf8[p]];
   }
 
   /**
@@ -389,6 +459,8 @@ export class BacktrackEncoder {
     const reach = this.#reach, stack = this.#stack, bits = t.prefixBits;
     const { nextPrefix, split, pairs, pairBits } = t;
     const offsets = this.vocab.offsets;
+    if (this.#valid.length === 0) this.#valid = new Int32Array(2 << VALID_BITS);
+    const valid = this.#valid;
     reach.fill(1, 0, n + 1);
     let count = 0, pos = start;
     let next = this.#longest(utf8, start, end, bits);
@@ -399,7 +471,7 @@ export class BacktrackEncoder {
         const stop = pos + offsets[token + 1] - offsets[token];
         if (
           reach[stop - start] !== 0 &&
-          (last < 0 || isValidPair(pairs, pairBits, split, last, token))
+          (last < 0 || validPairMemo(valid, pairs, pairBits, split, last, token))
         ) {
           stack[count++] = token;
           pos = stop;

@@ -12,7 +12,9 @@
  *   the live pairs is the same choice as the reference's scan, so the results are identical.
  * - The rank of two adjacent parts merged: a direct-mapped memo keyed by the two ranks; on a miss,
  *   the vocabulary's byte-string lookup, or (after many misses, built once) the exact pair table
- *   of `_pair_table.ts`. All three give the same answer.
+ *   of `_pair_table.ts`, or, once the owner hands it over (`useSplits`), the backtracking split
+ *   table (`BacktrackTables.mergedRank`: a bit filter, then a probe; no bytes hashed). All give the
+ *   same merges (the split table answers -1 for a pair that merging never joins).
  *
  * State: a `BytePairEncoder` owns its memo and scratch arrays (a tokenizer instance owns one),
  * allocated on its first merge and grown by doubling: no allocation per merge, nothing at import.
@@ -48,9 +50,9 @@ const UNSHIFT = 1 / SHIFT;
  * Memo of pair merges, keyed by the two parts' ranks (integer keys instead of hashing bytes):
  * direct-mapped, 2^17 entries of 8 bytes (1 MiB), an entry overwritten on collision. Holds "not a
  * token" results too. Ranks must be below 2^18 (true of o200k_base; larger vocabularies bypass the
- * memo). Entry i: `memo[2i]` = `a | (b << 18)` (a and the low 14 bits of b), `memo[2i+1]` =
- * `(b >>> 14) | ((result + 1) << 4)`; an empty entry is all ones (its low word cannot match: that
- * would need a = 2^18 - 1).
+ * memo). Entry i: `memo[2i]` = `(a + 1) | (b << 18)` (a plus one and the low 14 bits of b),
+ * `memo[2i+1]` = `(b >>> 14) | ((result + 1) << 4)`; an empty entry is all zeros (its low word
+ * cannot match: a + 1 is never 0), so a new memo needs no fill.
  */
 const PAIR_BITS = 17;
 
@@ -150,6 +152,7 @@ export class BytePairEncoder {
   #pairRank = new Int32Array(0);
   #prev = new Int32Array(0);
   #heap = new Float64Array(0);
+  #splits: { mergedRank(a: number, b: number): number } | undefined;
 
   /** An encoder over `vocab`; allocates nothing until its first merge. */
   constructor(vocab: Vocabulary) {
@@ -160,7 +163,7 @@ export class BytePairEncoder {
   #ready(): VocabTables {
     const t = this.#tables ??= tablesOf(this.vocab);
     if (this.#memo.length === 0 && t.memoOn) {
-      this.#memo = new Int32Array(2 << PAIR_BITS).fill(-1);
+      this.#memo = new Int32Array(2 << PAIR_BITS);
     }
     return t;
   }
@@ -179,14 +182,16 @@ export class BytePairEncoder {
   #memoFill(utf8: Uint8Array, s: number, e: number, a: number, b: number, at: number): number {
     const t = this.#tables!;
     let r: number;
-    if (t.pairTable !== undefined) {
+    if (this.#splits !== undefined) {
+      r = this.#splits.mergedRank(a, b);
+    } else if (t.pairTable !== undefined) {
       r = t.pairTable.get(a, b);
     } else {
       r = this.vocab.rankOf(utf8, s, e);
       if (++this.#misses >= PAIR_TABLE_AFTER_MISSES) t.pairTable = PairTable.build(this.vocab);
     }
     const memo = this.#memo;
-    memo[at] = a | (b << 18);
+    memo[at] = (a + 1) | (b << 18);
     memo[at + 1] = (b >>> 14) | ((r + 1) << 4);
     return r;
   }
@@ -197,7 +202,7 @@ export class BytePairEncoder {
     const memo = this.#memo;
     const at = memoSlot(a, b);
     const hi = memo[at + 1];
-    if (memo[at] === (a | (b << 18)) && (hi & 15) === b >>> 14) return (hi >> 4) - 1;
+    if (memo[at] === ((a + 1) | (b << 18)) && (hi & 15) === b >>> 14) return (hi >> 4) - 1;
     return this.#memoFill(utf8, s, e, a, b, at);
   }
 
@@ -212,6 +217,16 @@ export class BytePairEncoder {
     return t.pairTable?.byteLength ?? 0;
   }
 
+  /**
+   * Answers this encoder's memo misses from `splits` from now on instead of hashing bytes:
+   * `mergedRank(a, b)` must be the token that merging makes of adjacent parts a and b, or -1 when
+   * merging never joins them (`BacktrackTables.mergedRank` of a vocabulary in
+   * `VERIFIED_VOCABULARIES`). Output does not change.
+   */
+  useSplits(splits: { mergedRank(a: number, b: number): number }): void {
+    this.#splits = splits;
+  }
+
   /** Bytes held by the vocabulary's exact pair table (0 until it is built). */
   get pairTableBytes(): number {
     return this.#tables?.pairTable?.byteLength ?? 0;
@@ -224,7 +239,7 @@ export class BytePairEncoder {
 
   /** Forgets the pair memo (and the miss count that decides when the pair table is built). */
   clearMemo(): void {
-    if (this.#memo.length > 0) this.#memo.fill(-1);
+    if (this.#memo.length > 0) this.#memo.fill(0);
     this.#misses = 0;
   }
 
@@ -294,7 +309,7 @@ export class BytePairEncoder {
         let r: number;
         if (memoOn) {
           const at = memoSlot(best, b), hi = memo[at + 1];
-          r = memo[at] === (best | (b << 18)) && (hi & 15) === b >>> 14
+          r = memo[at] === ((best + 1) | (b << 18)) && (hi & 15) === b >>> 14
             ? (hi >> 4) - 1
             : this.#memoFill(utf8, pos[k], pos[k + 2], best, b, at);
         } else r = vocab.rankOf(utf8, pos[k], pos[k + 2]);
@@ -307,7 +322,7 @@ export class BytePairEncoder {
         let r: number;
         if (memoOn) {
           const at = memoSlot(a, best), hi = memo[at + 1];
-          r = memo[at] === (a | (best << 18)) && (hi & 15) === best >>> 14
+          r = memo[at] === ((a + 1) | (best << 18)) && (hi & 15) === best >>> 14
             ? (hi >> 4) - 1
             : this.#memoFill(utf8, pos[k - 1], pos[k + 1], a, best, at);
         } else r = vocab.rankOf(utf8, pos[k - 1], pos[k + 1]);

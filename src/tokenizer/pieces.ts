@@ -105,9 +105,9 @@ function alt2(b: Uint8Array, q: number, end: number): number {
 /**
  * `pieceEnd` for the common ASCII shapes (most pieces of English prose and code): a word with its
  * optional one-character prefix and contraction, 1–3 digits, or a punctuation run with its
- * optional leading space. Gives the same end as the general path below, or -1 (not handled:
- * whitespace runs, or a byte of 0x80 or more where the pattern's answer would depend on a
- * non-ASCII code point's class); the caller then runs the general path from `p`. For ASCII
+ * optional leading space, or a run of ASCII whitespace (`asciiSpaceEnd`). Gives the same end as the
+ * general path below, or -1 (not handled: a byte of 0x80 or more where the pattern's answer would
+ * depend on a non-ASCII code point's class); the caller then runs the general path from `p`. For ASCII
  * letters UPPER and LOWER are disjoint (A–Z, a–z), so alternative 1's `[UPPER]*` never backs off
  * and, when no lowercase follows the capitals, alternative 2 matches the same capitals.
  */
@@ -135,8 +135,9 @@ function asciiPieceEnd(b: Uint8Array, p: number, end: number): number {
     let s = p;
     if (x === 0x20) {
       s = p + 1;
-      if (s >= end || (T[b[s]] & (SPACE | LETTER | NUMBER)) !== 0) return -1;
-    } else if ((k0 & SPACE) !== 0) return -1;
+      // A space before a space, a digit or the end: alternatives 1–4 cannot match.
+      if (s >= end || (T[b[s]] & (SPACE | LETTER | NUMBER)) !== 0) return asciiSpaceEnd(b, p, end);
+    } else if ((k0 & SPACE) !== 0) return asciiSpaceEnd(b, p, end);
     i = s + 1;
     while (i < end) {
       const y = b[i];
@@ -171,6 +172,25 @@ function asciiPieceEnd(b: Uint8Array, p: number, end: number): number {
     }
   }
   return contraction(b, i, end);
+}
+
+/**
+ * Alternatives 5–7 (whitespace runs, as the end of `pieceEnd` takes them) over ASCII whitespace
+ * from `p`, or -1 when the run stops at a byte of 0x80 or more (a non-ASCII code point may be
+ * whitespace too; the caller then runs the general path from `p`).
+ */
+function asciiSpaceEnd(b: Uint8Array, p: number, end: number): number {
+  let i = p, lastNewline = -1;
+  while (i < end) {
+    const x = b[i];
+    if (x >= 0x80) return -1;
+    if ((T[x] & SPACE) === 0) break;
+    i++;
+    if (x === 0x0d || x === 0x0a) lastNewline = i;
+  }
+  if (lastNewline >= 0) return lastNewline; // 5
+  if (i >= end) return i; // 6: the run reaches the end of the text
+  return i - 1 > p ? i - 1 : i; // 6: all but the last space (it joins the next piece), else 7
 }
 
 /**

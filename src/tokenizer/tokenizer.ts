@@ -72,6 +72,8 @@ export class HarmonyTokenizer implements Tokenizer {
   readonly #bpe: BytePairEncoder;
   /** Byte-pair encoding by backtracking, for pieces longer than `SHORT_MERGE` bytes. */
   readonly #backtrack: BacktrackEncoder;
+  /** Whether `#bpe` answers memo misses from the backtracking split table (see `#merge`). */
+  #splitsOn = false;
 
   /** Wraps a loaded vocabulary (see `loadTokenizer` for the shared instance). */
   constructor(vocabulary: Vocabulary) {
@@ -141,6 +143,7 @@ export class HarmonyTokenizer implements Tokenizer {
       const h = hashBytesInt32(utf8, p, e);
       let c = cache.get(utf8, p, e, h, out);
       if (c < 0) {
+        const store = c === -1; // -2: the first sighting of a long piece, not stored
         const r = vocab.rankOfHashed(utf8, p, e, h);
         const d = merged.data;
         if (r >= 0) {
@@ -151,7 +154,7 @@ export class HarmonyTokenizer implements Tokenizer {
           c = this.#merge(utf8, p, e, merged);
         }
         const m = merged.data;
-        cache.put(utf8, p, e, h, m, c);
+        if (store) cache.put(utf8, p, e, h, m, c);
         for (let i = 0; i < c; i++) out.push(m[i]);
       }
       n += c;
@@ -164,11 +167,20 @@ export class HarmonyTokenizer implements Tokenizer {
    * Byte-pair encodes the piece `utf8[s, e)`, which is not one token, into `out` and returns the
    * token count: the one rule for which merge runs (backtracking over `SHORT_MERGE` bytes once its
    * tables are worth building, else the reference's loop up to `HEAP_THRESHOLD`, else the heap).
+   * Once the backtracking tables are in use, the loops' memo misses are answered by their split
+   * table (`BytePairEncoder.useSplits`).
    */
   #merge(utf8: Uint8Array, s: number, e: number, out: TokenSink): number {
     const len = e - s;
     if (len > SHORT_MERGE && this.#backtrack.wants(len)) {
       return this.#backtrack.encode(utf8, s, e, out);
+    }
+    if (!this.#splitsOn) {
+      const t = this.#backtrack.tables;
+      if (t !== undefined) {
+        this.#bpe.useSplits(t);
+        this.#splitsOn = true;
+      }
     }
     return len <= HEAP_THRESHOLD
       ? this.#bpe.mergeShort(utf8, s, e, out)

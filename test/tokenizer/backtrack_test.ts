@@ -117,6 +117,55 @@ test("backtracking equals the merge loop on long pieces (runs and repeated words
   }
 });
 
+test("the merge loops answering memo misses from the split table equal them without it", () => {
+  const splits = new BytePairEncoder(vocab);
+  splits.useSplits(backtrackTables(vocab));
+  const x = new TokenBuffer(), y = new TokenBuffer();
+  const run = (enc: BytePairEncoder, u: Uint8Array, s: number, e: number, out: TokenBuffer) => {
+    out.clear();
+    return e - s <= 64 ? enc.mergeShort(u, s, e, out) : enc.mergeLong(u, s, e, out);
+  };
+  const { bytes, offsets } = vocab;
+  for (let t = 0; t < vocab.size; t++) {
+    run(splits, bytes, offsets[t], offsets[t + 1], x);
+    if (x.length !== 1 || x.data[0] !== t) {
+      assert.fail(`token ${t} merges to [${Array.from(x.view())}] with the split table`);
+    }
+  }
+  prepareScanner();
+  let pieces = 0;
+  for (const f of [...textFiles(), ...jsonlFiles()]) {
+    for (const text of f.texts) {
+      const u = te.encode(text);
+      for (let p = 0; p < u.length;) {
+        const e = nextPieceEnd(u, p, u.length);
+        if (e - p > 2 && vocab.rankOf(u, p, e) < 0) {
+          assert.equal(run(splits, u, p, e, x), run(merge, u, p, e, y));
+          assertSameTokens(x.view(), y.view(), `${f.name} at byte ${p}`);
+          pieces++;
+        }
+        p = e;
+      }
+    }
+  }
+  assert.ok(pieces > 1000, `${pieces} pieces`);
+  const rnd = mulberry32(29);
+  for (let k = 0; k < 2000; k++) {
+    const len = 1 + Math.floor(rnd() * (k < 1900 ? 64 : 1000));
+    const piece = new Uint8Array(len);
+    // Random bytes, or a few letters (many repeated pairs).
+    for (let i = 0; i < len; i++) {
+      piece[i] = k & 1 ? Math.floor(rnd() * 256) : 0x61 + Math.floor(rnd() * 3);
+    }
+    run(splits, piece, 0, len, x);
+    if (len <= 64) assertSameTokens(x.view(), naiveBpe(piece), `random case ${k}`);
+    else {
+      run(merge, piece, 0, len, y);
+      assertSameTokens(x.view(), y.view(), `random case ${k}`);
+    }
+  }
+});
+
 test("the backtracking tables are built once per vocabulary", () => {
   const t = backtrackTables(vocab);
   assert.equal(backtrackTables(vocab), t);

@@ -133,6 +133,39 @@ test("splitPieces() equals the pattern as a RegExp on 20 000 random strings", ()
   }
 });
 
+test("splitPieces() equals the pattern as a RegExp on whitespace runs of every kind", () => {
+  // ASCII whitespace runs (the ASCII fast path) next to non-ASCII whitespace, letters and digits.
+  const alphabet = [
+    " ",
+    " ",
+    " ",
+    "\t",
+    "\n",
+    "\r",
+    "\u000b",
+    "\f",
+    "\u00a0",
+    "\u3000",
+    "a",
+    "1",
+    "!",
+  ];
+  let seed = 777;
+  const rnd = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 4294967296;
+  };
+  for (let k = 0; k < 20000; k++) {
+    const len = Math.floor(rnd() * 16);
+    let text = "";
+    for (let i = 0; i < len; i++) text += alphabet[Math.floor(rnd() * alphabet.length)];
+    const got = pieces(text), want = regexPieces(text);
+    if (got.join("\u0000") !== want.join("\u0000")) {
+      assert.deepEqual(got, want, `case ${k}: ${JSON.stringify(text)}`);
+    }
+  }
+});
+
 test("splitPieces() treats 'ſ (U+017F) as the contraction 's, as Rust's (?i) does", () => {
   assert.deepEqual(pieces("he'\u017f"), ["he'\u017f"]);
   assert.deepEqual(pieces("HE'\u017f"), ["HE'\u017f"]);
