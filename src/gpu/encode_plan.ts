@@ -1166,11 +1166,11 @@ async function planBatch(
   let fused: PlannedBatch["fused"] = "off";
   let scanned = false;
   // One executor call for the whole batch when it fits one special window, one pre-tokenize
-  // window and one chunk (the common case): the pieces assume no literal splits or fails a text,
-  // which the matches it returns confirm (else the ordinary steps follow with those matches).
-  // The device cuts allowed literals out when the batch seems to hold some; then they never
-  // send a text back. Forbidden ones do, and a batch with more literals than the fused
-  // read-back holds falls back whole when one is forbidden.
+  // window and one chunk (the common case). The device cuts allowed literals out when the
+  // batch's sample holds some; the matches it returns say which texts hold a literal it did not
+  // cut out (forbidden, or allowed past the sample), and those go the ordinary way. A batch with
+  // more literals than the fused read-back holds falls back whole when one is forbidden, so it
+  // skips the fused call.
   const literals = exec.encodeFused && !known && any && packed.text.length > 0
     ? literalEstimate(texts, literalHeads(specials), packed.text.length)
     : 0;

@@ -146,9 +146,7 @@ export class BacktrackTables {
    * ```
    */
   mergedRank(a: number, b: number): number {
-    const x = pairBit(a, b);
-    if ((this.pairBits[x >>> 5] & (1 << (x & 31))) === 0) return -1;
-    return this.pairs.get(a, b);
+    return splitOf(this.pairs, this.pairBits, a, b);
   }
 
   /** Bytes held in typed arrays. */
@@ -189,6 +187,12 @@ function prefixFilter(vocab: ByteVocabulary): Int32Array {
   return bits;
 }
 
+/** The token whose split is (a, b), or -1: the pair filter `bits`, then one probe of `pairs`. */
+function splitOf(pairs: PairTable, bits: Int32Array, a: number, b: number): number {
+  const x = pairBit(a, b);
+  return (bits[x >>> 5] & (1 << (x & 31))) === 0 ? -1 : pairs.get(a, b);
+}
+
 /**
  * Whether BPE keeps the boundary between adjacent tokens `a` and `b` (no merge across it would
  * win): undoes the merges of a and b from the boundary outwards, the later (higher rank) first,
@@ -203,11 +207,8 @@ function isValidPair(
 ): boolean {
   let limit = 0x7fffffff;
   for (;;) {
-    const x = pairBit(a, b);
-    if ((bits[x >>> 5] & (1 << (x & 31))) !== 0) {
-      const c = pairs.get(a, b);
-      if (c >= 0 && c < limit) return false;
-    }
+    const c = splitOf(pairs, bits, a, b);
+    if (c >= 0 && c < limit) return false;
     if (a > b) {
       limit = a;
       a = split[2 * a + 1];

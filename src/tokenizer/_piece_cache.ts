@@ -36,6 +36,24 @@ function seenBit(h: number): number {
   return Math.imul(h, 0x9e3779b1) >>> (32 - SEEN_BITS);
 }
 
+/**
+ * `arena`, or a copy of its first `top` elements in one doubled until it holds `need` (at most
+ * `bound`).
+ */
+function grown<A extends Uint8Array | Uint32Array>(
+  arena: A,
+  need: number,
+  top: number,
+  bound: number,
+): A {
+  if (need <= arena.length) return arena;
+  let size = arena.length * 2;
+  while (size < need) size *= 2;
+  const next = new (arena.constructor as new (n: number) => A)(Math.min(size, bound));
+  next.set(arena.subarray(0, top));
+  return next;
+}
+
 /** See the module doc. */
 export class PieceCache {
   /**
@@ -148,20 +166,8 @@ export class PieceCache {
 
   /** Grows the arenas (doubling, up to their bounds) to hold `keys` bytes and `tokens` tokens. */
   #growArenas(keys: number, tokens: number): void {
-    if (keys > this.#keys.length) {
-      let size = this.#keys.length * 2;
-      while (size < keys) size *= 2;
-      const next = new Uint8Array(Math.min(size, KEY_ARENA));
-      next.set(this.#keys.subarray(0, this.#keyTop));
-      this.#keys = next;
-    }
-    if (tokens > this.#tokens.length) {
-      let size = this.#tokens.length * 2;
-      while (size < tokens) size *= 2;
-      const next = new Uint32Array(Math.min(size, TOKEN_ARENA));
-      next.set(this.#tokens.subarray(0, this.#tokTop));
-      this.#tokens = next;
-    }
+    this.#keys = grown(this.#keys, keys, this.#keyTop, KEY_ARENA);
+    this.#tokens = grown(this.#tokens, tokens, this.#tokTop, TOKEN_ARENA);
   }
 
   /** Bytes held in typed arrays (288 KiB when new, at most 4 MiB + 32 KiB). */

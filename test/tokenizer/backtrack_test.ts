@@ -44,7 +44,14 @@ test("every o200k_base token encodes to itself by backtracking", () => {
   }
 });
 
-test("backtracking equals the merge loop on every corpus piece of every text kind", () => {
+/**
+ * Calls `check` on every pre-tokenized piece of the corpus (every text kind) that is longer than
+ * `over` bytes and not one token, and returns how many there were.
+ */
+function forCorpusPieces(
+  over: number,
+  check: (u: Uint8Array, s: number, e: number, label: string) => void,
+): number {
   prepareScanner();
   let pieces = 0;
   for (const f of [...textFiles(), ...jsonlFiles()]) {
@@ -52,14 +59,19 @@ test("backtracking equals the merge loop on every corpus piece of every text kin
       const u = te.encode(text);
       for (let p = 0; p < u.length;) {
         const e = nextPieceEnd(u, p, u.length);
-        if (e - p > 1 && vocab.rankOf(u, p, e) < 0) {
-          same(u, p, e, `${f.name} at byte ${p}`);
+        if (e - p > over && vocab.rankOf(u, p, e) < 0) {
+          check(u, p, e, `${f.name} at byte ${p}`);
           pieces++;
         }
         p = e;
       }
     }
   }
+  return pieces;
+}
+
+test("backtracking equals the merge loop on every corpus piece of every text kind", () => {
+  const pieces = forCorpusPieces(1, same);
   assert.ok(pieces > 1000, `${pieces} pieces`);
 });
 
@@ -132,22 +144,10 @@ test("the merge loops answering memo misses from the split table equal them with
       assert.fail(`token ${t} merges to [${Array.from(x.view())}] with the split table`);
     }
   }
-  prepareScanner();
-  let pieces = 0;
-  for (const f of [...textFiles(), ...jsonlFiles()]) {
-    for (const text of f.texts) {
-      const u = te.encode(text);
-      for (let p = 0; p < u.length;) {
-        const e = nextPieceEnd(u, p, u.length);
-        if (e - p > 2 && vocab.rankOf(u, p, e) < 0) {
-          assert.equal(run(splits, u, p, e, x), run(merge, u, p, e, y));
-          assertSameTokens(x.view(), y.view(), `${f.name} at byte ${p}`);
-          pieces++;
-        }
-        p = e;
-      }
-    }
-  }
+  const pieces = forCorpusPieces(2, (u, p, e, label) => {
+    assert.equal(run(splits, u, p, e, x), run(merge, u, p, e, y));
+    assertSameTokens(x.view(), y.view(), label);
+  });
   assert.ok(pieces > 1000, `${pieces} pieces`);
   const rnd = mulberry32(29);
   for (let k = 0; k < 2000; k++) {

@@ -42,6 +42,23 @@ const PATTERN = new RegExp(
 );
 const regexPieces = (text: string) => [...text.matchAll(PATTERN)].map((m) => m[0]);
 
+/** 20 000 random texts of up to `maxLen` symbols of `alphabet` split as the RegExp splits them. */
+function assertRandomTextsLikeRegex(alphabet: string[], seed: number, maxLen: number): void {
+  const rnd = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 4294967296;
+  };
+  for (let k = 0; k < 20000; k++) {
+    const len = Math.floor(rnd() * maxLen);
+    let text = "";
+    for (let i = 0; i < len; i++) text += alphabet[Math.floor(rnd() * alphabet.length)];
+    const got = pieces(text), want = regexPieces(text);
+    if (got.join("\u0000") !== want.join("\u0000")) {
+      assert.deepEqual(got, want, `case ${k}: ${JSON.stringify(text)}`);
+    }
+  }
+}
+
 test("splitPieces() splits words, numbers, punctuation and whitespace like the reference", () => {
   const cases: Array<[string, string[]]> = [
     ["", []],
@@ -117,20 +134,7 @@ test("splitPieces() equals the pattern as a RegExp on 20 000 random strings", ()
     "\u{1d400}",
     "\u{20000}", // astral, ZWJ, VS16
   ];
-  let seed = 12345;
-  const rnd = () => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return seed / 4294967296;
-  };
-  for (let k = 0; k < 20000; k++) {
-    const len = Math.floor(rnd() * 24);
-    let text = "";
-    for (let i = 0; i < len; i++) text += alphabet[Math.floor(rnd() * alphabet.length)];
-    const got = pieces(text), want = regexPieces(text);
-    if (got.join("\u0000") !== want.join("\u0000")) {
-      assert.deepEqual(got, want, `case ${k}: ${JSON.stringify(text)}`);
-    }
-  }
+  assertRandomTextsLikeRegex(alphabet, 12345, 24);
 });
 
 test("splitPieces() equals the pattern as a RegExp on whitespace runs of every kind", () => {
@@ -150,20 +154,7 @@ test("splitPieces() equals the pattern as a RegExp on whitespace runs of every k
     "1",
     "!",
   ];
-  let seed = 777;
-  const rnd = () => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return seed / 4294967296;
-  };
-  for (let k = 0; k < 20000; k++) {
-    const len = Math.floor(rnd() * 16);
-    let text = "";
-    for (let i = 0; i < len; i++) text += alphabet[Math.floor(rnd() * alphabet.length)];
-    const got = pieces(text), want = regexPieces(text);
-    if (got.join("\u0000") !== want.join("\u0000")) {
-      assert.deepEqual(got, want, `case ${k}: ${JSON.stringify(text)}`);
-    }
-  }
+  assertRandomTextsLikeRegex(alphabet, 777, 16);
 });
 
 test("splitPieces() treats 'ſ (U+017F) as the contraction 's, as Rust's (?i) does", () => {
