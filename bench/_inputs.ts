@@ -15,6 +15,58 @@ const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const CORPUS = join(ROOT, "../shared/corpus/");
 const FIXTURES = join(ROOT, "test/fixtures/");
 
+/** The text kinds of the tokenizer benchmarks, in table order. */
+export const KINDS = ["English prose", "CJK", "other scripts", "code", "emoji/chat"] as const;
+/** One of {@link KINDS}. */
+export type Kind = typeof KINDS[number];
+
+function kindOf(file: string): Kind {
+  if (file.startsWith("en_")) return "English prose";
+  if (/^(zh|ja|ko)_/.test(file)) return "CJK";
+  if (file.startsWith("code_")) return "code";
+  if (file.startsWith("emoji_")) return "emoji/chat";
+  return "other scripts";
+}
+
+/** Message contents of corpus conversations, joined by blank lines, up to about `bytes`. */
+function chat(bytes: number, shared: boolean): string {
+  const files = shared
+    ? [
+      join(CORPUS, "conversations/hh_rlhf_harmless_base_test.jsonl"),
+      join(CORPUS, "conversations/tool_calling_glaive.jsonl"),
+    ]
+    : [join(FIXTURES, "text/conversations_excerpt.jsonl")];
+  const parts: string[] = [];
+  let size = 0;
+  for (const file of files) {
+    for (const line of readFileSync(file, "utf8").split("\n")) {
+      if (line.trim() === "" || size >= bytes / files.length * (files.indexOf(file) + 1)) continue;
+      for (const m of JSON.parse(line).messages as { content: unknown }[]) {
+        if (typeof m.content !== "string") continue;
+        parts.push(m.content);
+        size += new TextEncoder().encode(m.content).length + 2;
+      }
+    }
+  }
+  return parts.join("\n\n");
+}
+
+/**
+ * The tokenizer benchmarks' texts by kind: every file of `../shared/corpus/text` (or, without the
+ * corpus, of test/fixtures/text) once, by its name's prefix, plus about 600 KB of corpus chat
+ * message contents under emoji/chat. `shared` says whether the corpus was there.
+ */
+export function textKinds(): { kinds: Map<Kind, string[]>; shared: boolean } {
+  const shared = existsSync(join(CORPUS, "README.md"));
+  const dir = shared ? join(CORPUS, "text") : join(FIXTURES, "text");
+  const kinds = new Map<Kind, string[]>(KINDS.map((k) => [k, []]));
+  for (const f of readdirSync(dir).filter((f) => f.endsWith(".txt")).sort()) {
+    kinds.get(kindOf(f))!.push(readFileSync(join(dir, f), "utf8"));
+  }
+  kinds.get("emoji/chat")!.push(chat(600_000, shared));
+  return { kinds, shared };
+}
+
 /** A conversation record as the corpus holds it (OpenAI chat shape). */
 export interface Convo {
   /** The messages. */

@@ -32,11 +32,12 @@
 //   ... --json bench/results/encode/bun.json   (also write the figures; scripts/encode_tables.ts
 //                                                makes the README's tokenizer tables from them)
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { bench, do_not_optimize, group, run, summary } from "mitata";
+import { type Kind, KINDS, textKinds } from "./_inputs.ts";
 
 // Cold start: vocabulary load time and memory (measured first, before any peer is loaded).
 const memBefore = process.memoryUsage();
@@ -50,37 +51,10 @@ tok.encodeOrdinary("warm up the class table and scratch buffers");
 const firstEncodeMs = performance.now() - t1;
 const memAfter = process.memoryUsage();
 
-const SHARED = fileURLToPath(new URL("../../shared/corpus/", import.meta.url));
-const FIXTURES = fileURLToPath(new URL("../test/fixtures/text/", import.meta.url));
-const shared = existsSync(SHARED + "README.md");
-const TEXT_DIR = shared ? SHARED + "text/" : FIXTURES;
 const COLD_REPS = Number(process.env.COLD_REPS ?? 5);
 const WARMUP_MB = Number(process.env.WARMUP_MB ?? 8);
 const WARM_PEERS = process.env.WARM_PEERS !== "0";
 const utf8Length = (t: string) => new TextEncoder().encode(t).length;
-
-/** Message contents of corpus conversations, joined by blank lines, up to about `bytes`. */
-function chat(bytes: number): string {
-  const files = shared
-    ? [
-      SHARED + "conversations/hh_rlhf_harmless_base_test.jsonl",
-      SHARED + "conversations/tool_calling_glaive.jsonl",
-    ]
-    : [FIXTURES + "conversations_excerpt.jsonl"];
-  const parts: string[] = [];
-  let size = 0;
-  for (const file of files) {
-    for (const line of readFileSync(file, "utf8").split("\n")) {
-      if (line.trim() === "" || size >= bytes / files.length * (files.indexOf(file) + 1)) continue;
-      for (const m of JSON.parse(line).messages as { content: unknown }[]) {
-        if (typeof m.content !== "string") continue;
-        parts.push(m.content);
-        size += utf8Length(m.content) + 2;
-      }
-    }
-  }
-  return parts.join("\n\n");
-}
 
 /** About `bytes` UTF-8 bytes of whole lines from the start of `text`. */
 function excerpt(text: string, bytes: number): string {
@@ -93,22 +67,8 @@ function excerpt(text: string, bytes: number): string {
   return out;
 }
 
-const KINDS = ["English prose", "CJK", "other scripts", "code", "emoji/chat"] as const;
-type Kind = typeof KINDS[number];
-function kindOf(file: string): Kind {
-  if (file.startsWith("en_")) return "English prose";
-  if (/^(zh|ja|ko)_/.test(file)) return "CJK";
-  if (file.startsWith("code_")) return "code";
-  if (file.startsWith("emoji_")) return "emoji/chat";
-  return "other scripts";
-}
-
 // Cold texts: every text file once (plus chat message contents for emoji/chat).
-const cold = new Map<Kind, string[]>(KINDS.map((k) => [k, []]));
-for (const f of readdirSync(TEXT_DIR).filter((f) => f.endsWith(".txt")).sort()) {
-  cold.get(kindOf(f))!.push(readFileSync(TEXT_DIR + f, "utf8"));
-}
-cold.get("emoji/chat")!.push(chat(600_000));
+const { kinds: cold, shared } = textKinds();
 // Warm texts: about 64 KB of each kind, taken evenly from its files.
 const warm = new Map<Kind, string>(KINDS.map((k) => {
   const texts = cold.get(k)!;

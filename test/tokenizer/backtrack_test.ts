@@ -222,3 +222,25 @@ test("a vocabulary not known to suit backtracking never backtracks", () => {
   }
   assert.equal(VERIFIED_VOCABULARIES.includes(vocabularyFingerprint(vocab)), true);
 });
+
+test("short pieces of three-byte characters (backtracked from 9 bytes) give tiktoken's tokens", () => {
+  backtrackTables(vocab);
+  const tok = new HarmonyTokenizer(vocab);
+  const rnd = mulberry32(53);
+  // Runs of 3–5 characters from kana, CJK ideographs, Hangul and fullwidth forms, between ASCII
+  // spaces and CJK punctuation, plus 4-byte characters (not in the rule) for contrast.
+  const ranges = [[0x3041, 0x60], [0x4e00, 0x800], [0xac00, 0x400], [0xff10, 0x40], [
+    0x1f600,
+    0x40,
+  ]];
+  for (let k = 0; k < 300; k++) {
+    let text = "";
+    while (text.length < 400) {
+      const [from, span] = ranges[Math.floor(rnd() * ranges.length)];
+      const n = 3 + Math.floor(rnd() * 3);
+      for (let i = 0; i < n; i++) text += String.fromCodePoint(from + Math.floor(rnd() * span));
+      text += rnd() < 0.5 ? " " : "\u3001";
+    }
+    assertSameTokens(tok.encodeOrdinary(text), wasmOrdinary(text), `case ${k}`);
+  }
+});

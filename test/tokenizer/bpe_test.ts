@@ -92,3 +92,37 @@ test("BytePairEncoder allocates its memo on the first merge, one per instance", 
   assert.equal(b.byteLength, 0);
   assert.deepEqual(Array.from(out.view()), [6602, 2860]);
 });
+
+test("the pair memo grows with its misses (to 1 MiB, or 128 KiB with the split table), merges unchanged", async () => {
+  const { backtrackTables } = await import("../../src/tokenizer/_backtrack.ts");
+  const { ByteVocabulary } = await import("../../src/tokenizer/vocabulary.ts");
+  const bytes = vocab as InstanceType<typeof ByteVocabulary>;
+  const plain = new BytePairEncoder(vocab), split = new BytePairEncoder(vocab);
+  const rnd = random(41), out = new TokenBuffer();
+  const merge = (enc: BytePairEncoder, piece: Uint8Array) => {
+    out.clear();
+    enc.mergeShort(piece, 0, piece.length, out);
+    return out.toArray();
+  };
+  const piece = new Uint8Array(24);
+  for (let i = 0; i < piece.length; i++) piece[i] = 0x61 + (i % 7);
+  merge(plain, piece);
+  assert.ok(plain.byteLength < 2 * PAIR_MEMO_BYTES, "small at first");
+  split.useSplits(backtrackTables(bytes));
+  // Random letters: many merges of pairs mostly new, so the memos miss and grow as they go.
+  for (let k = 0; k < 40_000; k++) {
+    for (let i = 0; i < piece.length; i++) piece[i] = 0x61 + Math.floor(rnd() * 26);
+    const want = merge(plain, piece);
+    assertSameTokens(merge(split, piece), want, `case ${k}`);
+    if (k % 4000 === 0) assertSameTokens(want, naiveBpe(piece), `case ${k}`);
+  }
+  assert.ok(plain.byteLength >= 1 << 20, `memo without the split table: ${plain.byteLength} B`);
+  assert.ok(split.byteLength < 1 << 18, `memo with the split table: ${split.byteLength} B`);
+  // Handing the split table over later shrinks a grown memo; merges stay the same.
+  plain.useSplits(backtrackTables(bytes));
+  assert.ok(plain.byteLength < 1 << 18, `after useSplits: ${plain.byteLength} B`);
+  for (let k = 0; k < 200; k++) {
+    for (let i = 0; i < piece.length; i++) piece[i] = 0x61 + Math.floor(rnd() * 4);
+    assertSameTokens(merge(plain, piece), naiveBpe(piece), `after useSplits, case ${k}`);
+  }
+});
