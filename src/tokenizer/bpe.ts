@@ -59,8 +59,9 @@ const UNSHIFT = 1 / SHIFT;
  * changed; up to 2^PAIR_BITS entries while misses hash bytes, up to 2^SPLIT_MEMO_BITS (128 KiB)
  * once the split table answers them (`useSplits`: a bit filter and one probe, cheaper than a
  * larger memo's own cache misses). Measured on the corpus text (fresh encoder per pass, CPU time,
- * median of 15; 2-core Xeon VM): the fixed 1 MiB memo took 1.03–1.12x the time of a 32–128 KiB one
- * with the split table, and 0.7x without it on CJK (its misses then hash bytes).
+ * median of 15; 2-core Xeon VM): with the split table, the fixed 1 MiB memo took 1.03–1.12x the
+ * time of a 32–128 KiB one; without it, a fixed 32–128 KiB memo took 1.36–1.45x the time of the
+ * 1 MiB one on CJK (its misses then hash bytes).
  */
 const PAIR_BITS = 17;
 const MEMO_FIRST_BITS = 12;

@@ -178,7 +178,8 @@ export class HarmonyTokenizer implements Tokenizer {
   /**
    * Byte-pair encodes the piece `utf8[s, e)`, which is not one token, into `out` and returns the
    * token count: the one rule for which merge runs (backtracking over `SHORT_MERGE` bytes, or over
-   * `CJK_SHORT_MERGE` for three-byte scripts, once its tables are worth building, else the reference's loop up to `HEAP_THRESHOLD`, else the heap).
+   * `CJK_SHORT_MERGE` for three-byte scripts, once its tables are worth building, else the
+   * reference's loop up to `HEAP_THRESHOLD`, else the heap).
    * Once the backtracking tables are in use, the loops' memo misses are answered by their split
    * table (`BytePairEncoder.useSplits`).
    */
