@@ -137,8 +137,9 @@ function tablesOf(vocab: Vocabulary): VocabTables {
 
 /**
  * Byte-pair encoding of pieces over one vocabulary, with its own pair memo and scratch arrays
- * (allocated on the first merge, about 1.1 MiB plus scratch sized to the longest piece seen). Not
- * reentrant: `out.push` must not call back into the same encoder.
+ * (allocated on the first merge: a 32 KiB memo that grows with its misses up to 1 MiB, see
+ * `PAIR_BITS`, plus scratch sized to the longest piece seen). Not reentrant: `out.push` must not
+ * call back into the same encoder.
  *
  * @example
  * ```ts
