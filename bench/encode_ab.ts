@@ -5,7 +5,9 @@
 // bench/encode.bench.ts (bench/_inputs.ts). Prints per kind each side's MB/s and its time over the
 // first side's: the median ratio, and the ratio of the fastest fifth (the 20th percentile), which
 // moves less when another job takes the core for a while. A/A noise on a shared 2-core VM:
-// ±2–5 % (run the same directory twice to see it).
+// ±2–5 %, and in Bun the first side (this checkout, loaded first) ran 1–6 % slower than an
+// identical copy of itself: for small effects pass a copy of this tree as a `--base` too and
+// compare the bases with each other.
 //
 // Modes (`--mode`):
 // - fresh (default): a new tokenizer per pass (empty piece cache, memos and scratch), the

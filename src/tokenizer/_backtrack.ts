@@ -26,6 +26,7 @@
  * @module
  */
 
+import { pairMemoGet, pairMemoSet, pairMemoSlot } from "./_pair_memo.ts";
 import { PairTable } from "./_pair_table.ts";
 import type { TokenSink } from "./types.ts";
 import type { ByteVocabulary } from "./vocabulary.ts";
@@ -232,9 +233,8 @@ function isValidPair(
 const VALID_BITS = 14;
 
 /**
- * `isValidPair` through `memo`, a direct-mapped memo of 2^VALID_BITS pairs (all zeros when empty):
- * entry i is `memo[2i]` = `(a + 1) | (b << 18)` (a plus one, so no stored entry is zero, and the low
- * 14 bits of b), `memo[2i + 1]` = `((b >>> 14) << 1) | valid`. Ranks must be below 2^18 - 1.
+ * `isValidPair` through `memo`, a memo of 2^VALID_BITS pairs in the layout of `_pair_memo.ts`
+ * (value 1: valid, 0: not). Ranks must be below 2^18 - 1.
  */
 function validPairMemo(
   memo: Int32Array,
@@ -244,12 +244,10 @@ function validPairMemo(
   a: number,
   b: number,
 ): boolean {
-  const at = ((Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77)) >>> (32 - VALID_BITS)) << 1;
-  const hi = memo[at + 1];
-  if (memo[at] === ((a + 1) | (b << 18)) && (hi >> 1) === b >>> 14) return (hi & 1) !== 0;
+  const at = pairMemoSlot(a, b, 32 - VALID_BITS), known = pairMemoGet(memo, at, a, b);
+  if (known >= 0) return known === 1;
   const v = isValidPair(pairs, bits, split, a, b);
-  memo[at] = (a + 1) | (b << 18);
-  memo[at + 1] = ((b >>> 14) << 1) | (v ? 1 : 0);
+  pairMemoSet(memo, at, a, b, v ? 1 : 0);
   return v;
 }
 

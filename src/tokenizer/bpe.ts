@@ -26,6 +26,7 @@
 
 import type { TokenSink } from "./types.ts";
 import type { Vocabulary } from "./vocabulary.ts";
+import { pairMemoGet, pairMemoResized, pairMemoSet, pairMemoSlot } from "./_pair_memo.ts";
 import { PAIR_TABLE_MAX_SIZE, PairTable } from "./_pair_table.ts";
 
 /**
@@ -48,11 +49,9 @@ const UNSHIFT = 1 / SHIFT;
 
 /**
  * Memo of pair merges, keyed by the two parts' ranks (integer keys instead of hashing bytes):
- * direct-mapped, up to 2^17 entries of 8 bytes (1 MiB), an entry overwritten on collision. Holds
- * "not a token" results too. Ranks must be below 2^18 (true of o200k_base; larger vocabularies
- * bypass the memo). Entry i: `memo[2i]` = `(a + 1) | (b << 18)` (a plus one and the low 14 bits of
- * b), `memo[2i+1]` = `(b >>> 14) | ((result + 1) << 4)`; an empty entry is all zeros (its low word
- * cannot match: a + 1 is never 0), so a new memo needs no fill.
+ * direct-mapped, up to 2^17 entries of 8 bytes (1 MiB), in the layout of `_pair_memo.ts`, the
+ * value being the merged rank plus one (0: not a token). Ranks must be below 2^18 (true of
+ * o200k_base; larger vocabularies bypass the memo).
  *
  * Its size follows what a miss costs (`#grow`): it starts at 2^MEMO_FIRST_BITS entries (32 KiB)
  * and doubles (moving its entries) each time it has missed twice its entry count since it last
@@ -79,11 +78,6 @@ const SPLIT_MEMO_BITS = 14;
  * ```
  */
 export const PAIR_MEMO_BYTES: number = 8 << MEMO_FIRST_BITS;
-
-/** Slot (even index into a memo of 2^(32 - shift) entries) of the pair (a, b). */
-function memoSlot(a: number, b: number, shift: number): number {
-  return ((Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77)) >>> shift) << 1;
-}
 
 /**
  * Memo misses after which the exact pair table (`_pair_table.ts`; 8 MiB, 200–350 ms to build here)
@@ -159,7 +153,7 @@ export class BytePairEncoder {
   readonly vocab: Vocabulary;
   #tables: VocabTables | undefined;
   #memo: Int32Array = new Int32Array(0);
-  /** `32 - log2(entries of #memo)`: `memoSlot`'s shift. */
+  /** `32 - log2(entries of #memo)`: `pairMemoSlot`'s shift. */
   #shift = 32 - MEMO_FIRST_BITS;
   /** Memo misses left before `#grow` runs. */
   #untilGrow = 2 << MEMO_FIRST_BITS;
@@ -192,26 +186,14 @@ export class BytePairEncoder {
    */
   #grow(): void {
     const bits = 32 - this.#shift;
-    const bound = this.#splits !== undefined ? SPLIT_MEMO_BITS : PAIR_BITS;
-    this.#untilGrow = 2 << bits;
-    if (bits >= bound) return;
-    this.#resize(bits + 1);
-    this.#untilGrow = 4 << bits;
+    if (bits < (this.#splits !== undefined ? SPLIT_MEMO_BITS : PAIR_BITS)) this.#resize(bits + 1);
+    this.#untilGrow = 2 << (32 - this.#shift);
   }
 
-  /** Moves the memo's entries into a new one of 2^bits entries (a collision keeps the later). */
+  /** Moves the memo's entries into a new one of 2^bits entries. */
   #resize(bits: number): void {
-    const old = this.#memo, memo = new Int32Array(2 << bits), shift = 32 - bits;
-    for (let i = 0; i < old.length; i += 2) {
-      const lo = old[i];
-      if (lo === 0) continue;
-      const a = (lo & 0x3ffff) - 1, b = (lo >>> 18) | ((old[i + 1] & 15) << 14);
-      const at = memoSlot(a, b, shift);
-      memo[at] = lo;
-      memo[at + 1] = old[i + 1];
-    }
-    this.#memo = memo;
-    this.#shift = shift;
+    this.#memo = pairMemoResized(this.#memo, bits);
+    this.#shift = 32 - bits;
   }
 
   #ensure(n: number): void {
@@ -236,9 +218,7 @@ export class BytePairEncoder {
       r = this.vocab.rankOf(utf8, s, e);
       if (++this.#misses >= PAIR_TABLE_AFTER_MISSES) t.pairTable = PairTable.build(this.vocab);
     }
-    const memo = this.#memo;
-    memo[at] = (a + 1) | (b << 18);
-    memo[at + 1] = (b >>> 14) | ((r + 1) << 4);
+    pairMemoSet(this.#memo, at, a, b, r + 1);
     if (--this.#untilGrow === 0) this.#grow();
     return r;
   }
@@ -246,11 +226,9 @@ export class BytePairEncoder {
   /** Rank of the merge of parts `[s, m)` (rank a) and `[m, e)` (rank b), or -1. */
   #mergedRank(utf8: Uint8Array, s: number, e: number, a: number, b: number): number {
     if (!this.#tables!.memoOn) return this.vocab.rankOf(utf8, s, e);
-    const memo = this.#memo;
-    const at = memoSlot(a, b, this.#shift);
-    const hi = memo[at + 1];
-    if (memo[at] === ((a + 1) | (b << 18)) && (hi & 15) === b >>> 14) return (hi >> 4) - 1;
-    return this.#memoFill(utf8, s, e, a, b, at);
+    const at = pairMemoSlot(a, b, this.#shift);
+    const v = pairMemoGet(this.#memo, at, a, b);
+    return v >= 0 ? v - 1 : this.#memoFill(utf8, s, e, a, b, at);
   }
 
   /**
@@ -360,10 +338,8 @@ export class BytePairEncoder {
         const b = rk[k + 1];
         let r: number;
         if (memoOn) {
-          const memo = this.#memo, at = memoSlot(best, b, this.#shift), hi = memo[at + 1];
-          r = memo[at] === ((best + 1) | (b << 18)) && (hi & 15) === b >>> 14
-            ? (hi >> 4) - 1
-            : this.#memoFill(utf8, pos[k], pos[k + 2], best, b, at);
+          const at = pairMemoSlot(best, b, this.#shift), v = pairMemoGet(this.#memo, at, best, b);
+          r = v >= 0 ? v - 1 : this.#memoFill(utf8, pos[k], pos[k + 2], best, b, at);
         } else r = vocab.rankOf(utf8, pos[k], pos[k + 2]);
         pr[k] = r < 0 ? NONE : r;
       } else {
@@ -373,10 +349,8 @@ export class BytePairEncoder {
         const a = rk[k - 1];
         let r: number;
         if (memoOn) {
-          const memo = this.#memo, at = memoSlot(a, best, this.#shift), hi = memo[at + 1];
-          r = memo[at] === ((a + 1) | (best << 18)) && (hi & 15) === best >>> 14
-            ? (hi >> 4) - 1
-            : this.#memoFill(utf8, pos[k - 1], pos[k + 1], a, best, at);
+          const at = pairMemoSlot(a, best, this.#shift), v = pairMemoGet(this.#memo, at, a, best);
+          r = v >= 0 ? v - 1 : this.#memoFill(utf8, pos[k - 1], pos[k + 1], a, best, at);
         } else r = vocab.rankOf(utf8, pos[k - 1], pos[k + 1]);
         pr[k - 1] = r < 0 ? NONE : r;
       }

@@ -9,7 +9,8 @@ import {
 } from "../../src/tokenizer/bpe.ts";
 import { mulberry32 } from "../_support/random.ts";
 import { TokenBuffer } from "../../src/tokenizer/token_buffer.ts";
-import { loadVocabulary } from "../../src/tokenizer/vocabulary.ts";
+import { type ByteVocabulary, loadVocabulary } from "../../src/tokenizer/vocabulary.ts";
+import { backtrackTables } from "../../src/tokenizer/_backtrack.ts";
 import { naiveBpe, wasmOrdinary } from "./_reference.ts";
 import { assertSameTokens } from "./_assert.ts";
 
@@ -93,10 +94,8 @@ test("BytePairEncoder allocates its memo on the first merge, one per instance", 
   assert.deepEqual(Array.from(out.view()), [6602, 2860]);
 });
 
-test("the pair memo grows with its misses (to 1 MiB, or 128 KiB with the split table), merges unchanged", async () => {
-  const { backtrackTables } = await import("../../src/tokenizer/_backtrack.ts");
-  const { ByteVocabulary } = await import("../../src/tokenizer/vocabulary.ts");
-  const bytes = vocab as InstanceType<typeof ByteVocabulary>;
+test("the pair memo grows with its misses (to 1 MiB, or 128 KiB with the split table), merges unchanged", () => {
+  const bytes = vocab as ByteVocabulary;
   const plain = new BytePairEncoder(vocab), split = new BytePairEncoder(vocab);
   const rnd = random(41), out = new TokenBuffer();
   const merge = (enc: BytePairEncoder, piece: Uint8Array) => {
