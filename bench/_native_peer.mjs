@@ -3,17 +3,26 @@
 // (`@anysphere/tiktoken-node`) and Hugging Face `tokenizers` (Rust through N-API) over the
 // o200k tokenizer.json that encode.bench.ts writes from our vocabulary (bench/_hf_tokenizer_json.ts).
 // Each is measured when its package is installed (`npm install --no-save @anysphere/tiktoken-node
-// tokenizers`). Invoked as `node bench/_native_peer.mjs <job.json>`; the job file lists, per text
-// kind, the cold texts (one pass) and the warm text (repeated), and the tokenizer.json path.
-// Prints one JSON line: per peer, per kind, cold and warm MB/s of UTF-8 input (medians) and the
-// token count of each, which encode.bench.ts compares with ours; `missing` names the peers that
-// could not be loaded and why.
+// tokenizers`).
+//
+// Invoked as `node bench/_native_peer.mjs <job.json>`; the job file lists, per text kind, the cold
+// texts (one pass) and the warm text (repeated), and the tokenizer.json path. It answers requests,
+// one JSON line each way, so that encode.bench.ts can interleave the peers' cold passes with its
+// own (a machine whose speed swings then slows both alike):
+// - on start it prints `{ "peers": [names], "missing": { name: why } }`;
+// - `{ "peer", "kind", "mode": "cold" }`: one pass over the kind's cold texts; answers `{ "ms",
+//   "tokens" }`;
+// - `{ "peer", "kind", "mode": "warm" }`: the warm text again and again for the job's `warmMs`;
+//   answers `{ "mbps", "tokens" }` (median of the repetitions);
+// - end of input: it exits.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { createInterface } from "node:readline";
 
 const require = createRequire(import.meta.url);
 const job = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
+const kinds = new Map(job.kinds.map((k) => [k.kind, k]));
 
 /** name → encode(text) resolving to the token ids. */
 const peers = new Map();
@@ -43,35 +52,29 @@ try {
   missing["HF tokenizers"] = String(e?.message ?? e).split("\n")[0];
 }
 
-const out = { peers: {}, missing };
-for (const [name, encode] of peers) {
-  const byKind = out.peers[name] = {};
-  for (const { kind, cold, warm, reps } of job.kinds) {
-    const coldBytes = cold.reduce((n, t) => n + Buffer.byteLength(t), 0);
-    const coldMs = [];
-    let coldTokens = 0;
-    for (let r = 0; r < reps; r++) {
-      let n = 0;
-      const t0 = performance.now();
-      for (const text of cold) n += (await encode(text)).length;
-      coldMs.push(performance.now() - t0);
-      coldTokens = n;
-    }
-    const warmBytes = Buffer.byteLength(warm);
-    const warmTokens = (await encode(warm)).length;
-    const warmMs = [];
-    const stop = performance.now() + job.warmMs;
-    while (performance.now() < stop || warmMs.length < 5) {
-      const t0 = performance.now();
-      await encode(warm);
-      warmMs.push(performance.now() - t0);
-    }
-    byKind[kind] = {
-      cold: coldBytes / median(coldMs) / 1e3,
-      warm: warmBytes / median(warmMs) / 1e3,
-      coldTokens,
-      warmTokens,
-    };
+/** Answers one request (see the header). */
+async function answer({ peer, kind, mode }) {
+  const encode = peers.get(peer), texts = kinds.get(kind);
+  if (!encode || !texts) throw new Error(`no peer ${peer} or kind ${kind}`);
+  if (mode === "cold") {
+    let tokens = 0;
+    const t0 = performance.now();
+    for (const text of texts.cold) tokens += (await encode(text)).length;
+    return { ms: performance.now() - t0, tokens };
   }
+  const warmBytes = Buffer.byteLength(texts.warm);
+  const tokens = (await encode(texts.warm)).length;
+  const ms = [];
+  const stop = performance.now() + job.warmMs;
+  while (performance.now() < stop || ms.length < 5) {
+    const t0 = performance.now();
+    await encode(texts.warm);
+    ms.push(performance.now() - t0);
+  }
+  return { mbps: warmBytes / median(ms) / 1e3, tokens };
 }
-console.log(JSON.stringify(out));
+
+console.log(JSON.stringify({ peers: [...peers.keys()], missing }));
+for await (const line of createInterface({ input: process.stdin })) {
+  if (line.trim()) console.log(JSON.stringify(await answer(JSON.parse(line))));
+}

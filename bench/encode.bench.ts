@@ -11,8 +11,10 @@
 //   the vocabulary's tables, derived from the ranks alone: the vocabulary's cache of recently found
 //   tokens is emptied before each pass): with one such pass, Bun's English prose passes
 //   still ran 63, 37, 34, 32, 31, 30, 17, 18, 15, 15, 12, 10 ms (JSC tiering up over ~6 MB), and
-//   the median of 5 showed a third of the steady cold speed. tiktoken (WASM) gets the same untimed
-//   passes before its timed one.
+//   the median of 5 showed a third of the steady cold speed. The peers' cold passes interleave
+//   with ours: after each of our passes, one of tiktoken (WASM) (which gets the same untimed
+//   passes first) and one of each native peer, so that a machine whose speed swings slows all
+//   alike; a peer's cold figure is the median of its COLD_REPS passes too.
 // - warm: mitata on a ~64 KB excerpt of the kind, encoded again and again (caches hot).
 //
 // Peers: js-tiktoken (pure JS), tiktoken (the Rust crate built to WASM), gpt-tokenizer (pure JS,
@@ -31,10 +33,11 @@
 //   WARMUP_MB=1 ...                    (less JIT warm-up before the cold passes)
 //   ... --json bench/results/encode/bun.json   (also write the figures; scripts/encode_tables.ts
 //                                                makes the README's tokenizer tables from them)
-import { spawnSync } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import process from "node:process";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { bench, do_not_optimize, group, run, summary } from "mitata";
 import { type Kind, KINDS, textKinds } from "./_inputs.ts";
@@ -81,48 +84,77 @@ const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1
 /** Untimed passes over a kind's cold texts before its timed ones (see the header). */
 const warmupPasses = (k: Kind) => Math.max(3, Math.ceil(WARMUP_MB * 1e6 / coldBytes.get(k)!));
 
-// The native peers (Node child process), run before our timings so the two do not overlap.
-interface NativeResult {
-  cold: number;
-  warm: number;
-  coldTokens: number;
-  warmTokens: number;
-}
-/** Native peer name → kind → its figures. */
-let native: Record<string, Record<string, NativeResult>> = {};
-let nativeNote = "";
-{
-  const dir = mkdtempSync(tmpdir() + "/encode-bench-");
-  try {
-    const job = {
-      warmMs: 1500,
-      kinds: KINDS.map((k) => ({ kind: k, cold: cold.get(k), warm: warm.get(k), reps: COLD_REPS })),
-    };
-    const hfTokenizer = dir + "/o200k_tokenizer.json";
-    if (tok.vocabulary instanceof ByteVocabulary) {
-      const { hfTokenizerJson } = await import("./_hf_tokenizer_json.ts");
-      writeFileSync(hfTokenizer, hfTokenizerJson(tok.vocabulary));
-    }
-    writeFileSync(dir + "/job.json", JSON.stringify({ ...job, hfTokenizer }));
+// The native peers (Node child process), asked for one pass at a time so that their cold passes
+// interleave with ours (on a machine whose speed swings, peers measured minutes apart moved the
+// ratios by up to 2x between runs).
+/** The native peers' child process (bench/_native_peer.mjs): one JSON line each way. */
+class NativePeers {
+  readonly names: string[];
+  readonly #child: ChildProcessWithoutNullStreams;
+  readonly #replies: AsyncIterator<string>;
+
+  private constructor(
+    child: ChildProcessWithoutNullStreams,
+    replies: AsyncIterator<string>,
+    names: string[],
+  ) {
+    this.#child = child;
+    this.#replies = replies;
+    this.names = names;
+  }
+
+  /** Starts the child on `job` (a file); resolves with it and the note on peers it lacks. */
+  static async start(job: string): Promise<{ peers?: NativePeers; note: string }> {
     const script = fileURLToPath(new URL("./_native_peer.mjs", import.meta.url));
-    const r = spawnSync("node", [script, dir + "/job.json"], {
-      encoding: "utf8",
-      maxBuffer: 1 << 24,
-    });
-    if (r.status === 0) {
-      const got = JSON.parse(r.stdout.trim().split("\n").pop()!) as {
-        peers: typeof native;
-        missing: Record<string, string>;
-      };
-      native = got.peers;
-      nativeNote = Object.entries(got.missing).map(([n, why]) => `${n} skipped: ${why}`).join(
-        "; ",
-      );
-    } else nativeNote = `native peers skipped: ${(r.stderr || String(r.error)).slice(0, 200)}`;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    const child = spawn("node", [script, job], { stdio: ["pipe", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => stderr += d);
+    const replies = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    const first = await replies.next().catch(() => undefined);
+    if (!first || first.done) return { note: `native peers skipped: ${stderr.slice(0, 200)}` };
+    const hello = JSON.parse(first.value) as { peers: string[]; missing: Record<string, string> };
+    const note = Object.entries(hello.missing).map(([n, why]) => `${n} skipped: ${why}`).join("; ");
+    return { peers: new NativePeers(child, replies, hello.peers), note };
+  }
+
+  /** One request (see bench/_native_peer.mjs). */
+  async ask(peer: string, kind: Kind, mode: "cold" | "warm"): Promise<Record<string, number>> {
+    this.#child.stdin.write(JSON.stringify({ peer, kind, mode }) + "\n");
+    const r = await this.#replies.next();
+    if (r.done) throw new Error(`native peer ${peer} ended on ${kind} (${mode})`);
+    return JSON.parse(r.value);
+  }
+
+  /** Ends the child. */
+  close(): void {
+    this.#child.stdin.end();
   }
 }
+
+const benchDir = mkdtempSync(tmpdir() + "/encode-bench-");
+let native: NativePeers | undefined, nativeNote: string;
+try {
+  const hfTokenizer = benchDir + "/o200k_tokenizer.json";
+  if (tok.vocabulary instanceof ByteVocabulary) {
+    const { hfTokenizerJson } = await import("./_hf_tokenizer_json.ts");
+    writeFileSync(hfTokenizer, hfTokenizerJson(tok.vocabulary));
+  }
+  const job = {
+    warmMs: 1500,
+    hfTokenizer,
+    kinds: KINDS.map((k) => ({ kind: k, cold: cold.get(k), warm: warm.get(k) })),
+  };
+  writeFileSync(benchDir + "/job.json", JSON.stringify(job));
+  ({ peers: native, note: nativeNote } = await NativePeers.start(benchDir + "/job.json"));
+} finally {
+  // The child has read both files once it has answered (or failed).
+  rmSync(benchDir, { recursive: true, force: true });
+}
+
+// tiktoken (WASM) is loaded now, so that its cold passes interleave with ours too (its tables live
+// in WASM memory, outside the JS heap; the pure-JS peers are loaded after our passes, see below).
+const { get_encoding } = await import("tiktoken");
+const wasm = get_encoding("o200k_base");
 
 // Cold: one pass per fresh instance. The backtracking tables, which a process builds once it has
 // merged BACKTRACK_AFTER_BYTES of long pieces (a dataset job after its first megabytes of CJK), are
@@ -136,12 +168,16 @@ const ourCold = new Map<Kind, number[]>();
 const ourColdTokens = new Map<Kind, number>();
 for (const k of KINDS) {
   const texts = cold.get(k)!;
-  // JIT warm-up (see the header): throwaway instances; the measured ones start empty.
+  // JIT warm-up (see the header): throwaway instances; the measured ones start empty. tiktoken
+  // (WASM) gets the same untimed passes, the native peers one.
   for (let w = warmupPasses(k); w > 0; w--) {
     const jit = new HarmonyTokenizer(tok.vocabulary);
     for (const t of texts) do_not_optimize(jit.encodeOrdinary(t));
+    for (const t of texts) do_not_optimize(wasm.encode_ordinary(t));
   }
-  const ms: number[] = [];
+  for (const name of native?.names ?? []) await native!.ask(name, k, "cold");
+  const ms: number[] = [], wasmMs: number[] = [];
+  const peerMs = new Map<string, number[]>((native?.names ?? []).map((n) => [n, []]));
   for (let r = 0; r < COLD_REPS; r++) {
     // Nothing the warm-up passes saw may help: a new instance (piece cache, pair memo, scratch)
     // and the vocabulary's small cache of recently found tokens emptied.
@@ -152,20 +188,36 @@ for (const k of KINDS) {
     for (const t of texts) n += fresh.encodeOrdinary(t).length;
     ms.push(performance.now() - s);
     ourColdTokens.set(k, n);
+    // The peers' passes right after ours. tiktoken (WASM) keeps no cache: every pass is cold.
+    const w = performance.now();
+    for (const t of texts) do_not_optimize(wasm.encode_ordinary(t));
+    wasmMs.push(performance.now() - w);
+    for (const [name, list] of peerMs) {
+      const got = await native!.ask(name, k, "cold");
+      list.push(got.ms);
+      if (got.tokens !== n) {
+        console.error(`note: ${name} gives ${got.tokens} tokens on ${k}, we give ${n}`);
+      }
+    }
   }
   ourCold.set(k, ms);
   coldMbps.set(`harmony-engine · ${k}`, coldBytes.get(k)! / median(ms) / 1e3);
-  for (const [name, byKind] of Object.entries(native)) {
-    coldMbps.set(`${name} · ${k}`, byKind[k].cold);
-    if (byKind[k].coldTokens !== ourColdTokens.get(k)) {
-      console.error(
-        `note: ${name} gives ${byKind[k].coldTokens} tokens on ${k}, we give ${
-          ourColdTokens.get(k)
-        }`,
-      );
-    }
+  coldMbps.set(`tiktoken (WASM) · ${k}`, coldBytes.get(k)! / median(wasmMs) / 1e3);
+  for (const [name, list] of peerMs) {
+    coldMbps.set(`${name} · ${k}`, coldBytes.get(k)! / median(list) / 1e3);
   }
 }
+// The native peers' warm figures (the warm text for 1.5 s each), before mitata's warm runs.
+const warmMbps = new Map<string, number>();
+const nativeWarmTokens = new Map<string, number>();
+for (const name of native?.names ?? []) {
+  for (const k of KINDS) {
+    const got = await native!.ask(name, k, "warm");
+    warmMbps.set(`${name} · ${k}`, got.mbps);
+    nativeWarmTokens.set(`${name} · ${k}`, got.tokens);
+  }
+}
+native?.close();
 
 // The in-process peers are loaded only now: their tables (js-tiktoken's and gpt-tokenizer's maps of
 // strings) grow the JS heap, and every fresh instance's typed arrays then start collections that
@@ -174,20 +226,7 @@ for (const k of KINDS) {
 const { Tiktoken } = await import("js-tiktoken/lite");
 const ranks = (await import("js-tiktoken/ranks/o200k_base")).default;
 const jsTiktoken = new Tiktoken(ranks);
-const { get_encoding } = await import("tiktoken");
-const wasm = get_encoding("o200k_base");
 const gpt = await import("gpt-tokenizer/encoding/o200k_base");
-for (const k of KINDS) {
-  // tiktoken (WASM) keeps no cache: one timed pass (after the untimed ones) is its cold figure.
-  const texts = cold.get(k)!;
-  for (let w = warmupPasses(k); w > 0; w--) {
-    for (const t of texts) do_not_optimize(wasm.encode_ordinary(t));
-  }
-  const s = performance.now();
-  for (const t of texts) do_not_optimize(wasm.encode_ordinary(t));
-  coldMbps.set(`tiktoken (WASM) · ${k}`, coldBytes.get(k)! / (performance.now() - s) / 1e3);
-}
-
 const encoders: Array<[string, (text: string) => ArrayLike<number>]> = [
   ["harmony-engine", (t) => tok.encodeOrdinary(t)],
   ["tiktoken (WASM)", (t) => wasm.encode_ordinary(t)],
@@ -208,8 +247,8 @@ for (const k of KINDS) {
     const same = theirs.length === ours.length && theirs.every((t, i) => t === ours[i]);
     if (!same) console.error(`note: ${name} gives different ids than ours on ${k}`);
   }
-  for (const [name, byKind] of Object.entries(native)) {
-    if (byKind[k].warmTokens !== ours.length) {
+  for (const name of native?.names ?? []) {
+    if (nativeWarmTokens.get(`${name} · ${k}`) !== ours.length) {
       console.error(`note: ${name} gives a different token count than ours on ${k}`);
     }
   }
@@ -227,16 +266,12 @@ for (const k of KINDS) {
 const result = await run();
 wasm.free();
 
-const warmMbps = new Map<string, number>();
 for (const trial of result.benchmarks) {
   for (const r of trial.runs) {
     if (!r.stats) continue;
     const kind = r.name.split(" · ")[1] as Kind;
     warmMbps.set(r.name, warmBytes.get(kind)! / r.stats.avg * 1e3);
   }
-}
-for (const [name, byKind] of Object.entries(native)) {
-  for (const k of KINDS) warmMbps.set(`${name} · ${k}`, byKind[k].warm);
 }
 
 const runtime = "Bun" in globalThis ? "Bun" : "Deno" in globalThis ? "Deno" : "?";
