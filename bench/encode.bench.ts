@@ -109,6 +109,7 @@ class NativePeers {
     const child = spawn("node", [script, job], { stdio: ["pipe", "pipe", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (d) => stderr += d);
+    child.on("error", (e) => stderr += String(e)); // no `node`: the peers are skipped
     const replies = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
     const first = await replies.next().catch(() => undefined);
     if (!first || first.done) return { note: `native peers skipped: ${stderr.slice(0, 200)}` };
