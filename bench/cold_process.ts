@@ -4,9 +4,10 @@
 // turn: ours in Bun, ours in Deno, and the native peers in Node (bench/_native_peer.mjs: tiktoken's
 // Rust core through N-API and Hugging Face `tokenizers`, when installed), so a machine whose speed
 // swings slows every side alike. Every process loads its tokenizer (timed: "load", from the
-// process's start, so the runtime's start-up and module loading are in it), then encodes the texts of bench/_inputs.ts once, kind after kind in table order
-// (timed: "pass", and each kind within it). Prints medians over the runs, our pass time as a
-// multiple of each peer's, and the spread. bench/encode.bench.ts's cold mode is the other cold
+// process's start, so the runtime's start-up and module loading are in it), then encodes the texts
+// of bench/_inputs.ts once, kind after kind in table order (timed: "pass", and each kind within
+// it; a native peer is asked for one kind at a time). Prints medians over the runs, the spread, and
+// our pass speed as a multiple of each peer's. bench/encode.bench.ts's cold mode is the other cold
 // figure: unseen text after the JIT has compiled the encoder, as a long job sees it.
 //
 //   npx bun bench/cold_process.ts [--runs 5]        (either runtime runs the parent)
@@ -19,6 +20,7 @@ import process from "node:process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { spread } from "../src/bench/results.ts";
 import { type Kind, KINDS, textKinds } from "./_inputs.ts";
 
 /** What one process measured. */
@@ -65,6 +67,7 @@ const here = fileURLToPath(import.meta.url);
 const root = fileURLToPath(new URL("../", import.meta.url));
 const bin = (name: string) =>
   fileURLToPath(new URL(`../node_modules/.bin/${name}`, import.meta.url));
+const peerScript = fileURLToPath(new URL("./_native_peer.mjs", import.meta.url));
 const { kinds, shared } = textKinds();
 const bytes = new Map<Kind, number>(
   KINDS.map((k) => [k, kinds.get(k)!.reduce((n, t) => n + new TextEncoder().encode(t).length, 0)]),
@@ -79,18 +82,13 @@ const hfTokenizer = dir + "/o200k_tokenizer.json";
   const vocab = await loadVocabulary();
   if (vocab instanceof ByteVocabulary) writeFileSync(hfTokenizer, hfTokenizerJson(vocab));
 }
-// The native peer takes the pass as one kind holding every text (it times requests, not kinds).
+// One job for every side: ours reads the texts from it, the native peer answers a pass per kind.
 const job: Job = {
   kinds: KINDS.map((k) => ({ kind: k, cold: kinds.get(k)!, warm: "" })),
   hfTokenizer,
   warmMs: 0,
 };
 writeFileSync(jobFile, JSON.stringify(job));
-const nativeJob = dir + "/native.json";
-writeFileSync(
-  nativeJob,
-  JSON.stringify({ ...job, kinds: [{ kind: "all", cold: KINDS.flatMap((k) => kinds.get(k)!) }] }),
-);
 
 /** One fresh process of ours in `runtime`. */
 function ours(runtime: "bun" | "deno"): ProcessRun {
@@ -102,28 +100,32 @@ function ours(runtime: "bun" | "deno"): ProcessRun {
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as ProcessRun;
 }
 
-/** One fresh Node process per native peer: load (to its first line) and one pass. */
-async function nativePeers(): Promise<Map<string, ProcessRun>> {
-  const out = new Map<string, ProcessRun>();
-  const script = fileURLToPath(new URL("./_native_peer.mjs", import.meta.url));
-  const probe = spawnSync("node", [script, nativeJob], { input: "", encoding: "utf8" });
-  if (probe.status !== 0) return out;
-  const names = (JSON.parse(probe.stdout.split("\n")[0]) as { peers: string[] }).peers;
-  for (const peer of names) {
-    // Only this peer is loaded, so its load time is its own.
-    const child = spawn("node", [script, nativeJob], {
-      stdio: ["pipe", "pipe", "inherit"],
-      env: { ...process.env, NATIVE_PEER_ONLY: peer },
-    });
-    const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-    const hello = JSON.parse((await lines.next()).value as string) as { readyMs: number };
-    const loadMs = hello.readyMs;
-    child.stdin.write(JSON.stringify({ peer, kind: "all", mode: "cold" }) + "\n");
-    const got = JSON.parse((await lines.next()).value as string) as { ms: number; tokens: number };
-    child.stdin.end();
-    out.set(peer, { loadMs, passMs: got.ms, kindMs: {}, tokens: got.tokens });
+/** The native peers that load here (asked once; none without `node`). */
+function nativePeerNames(): string[] {
+  const probe = spawnSync("node", [peerScript, jobFile], { input: "", encoding: "utf8" });
+  if (probe.status !== 0) return [];
+  return (JSON.parse(probe.stdout.split("\n")[0]) as { peers: string[] }).peers;
+}
+
+/** A fresh Node process loading only `peer`: its load (to its first line) and one pass. */
+async function nativePeer(peer: string): Promise<ProcessRun> {
+  const child = spawn("node", [peerScript, jobFile], {
+    stdio: ["pipe", "pipe", "inherit"],
+    env: { ...process.env, NATIVE_PEER_ONLY: peer },
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async () => JSON.parse((await lines.next()).value as string);
+  const { readyMs } = await next() as { readyMs: number };
+  const run: ProcessRun = { loadMs: readyMs, passMs: 0, kindMs: {}, tokens: 0 };
+  for (const k of KINDS) {
+    child.stdin.write(JSON.stringify({ peer, kind: k, mode: "cold" }) + "\n");
+    const got = await next() as { ms: number; tokens: number };
+    run.kindMs[k] = got.ms;
+    run.passMs += got.ms;
+    run.tokens += got.tokens;
   }
-  return out;
+  child.stdin.end();
+  return run;
 }
 
 const runs = Number(values.runs);
@@ -133,16 +135,16 @@ const add = (name: string, r: ProcessRun) => {
   byName.get(name)!.push(r);
 };
 try {
+  const peers = nativePeerNames();
   for (let i = 0; i < runs; i++) {
     add("harmony-engine (Bun)", ours("bun"));
     add("harmony-engine (Deno)", ours("deno"));
-    for (const [name, r] of await nativePeers()) add(name, r);
+    for (const peer of peers) add(peer, await nativePeer(peer));
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 
-const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 const mbps = (b: number, ms: number) => (b / ms / 1e3).toFixed(1);
 const ourTokens = byName.get("harmony-engine (Bun)")![0].tokens;
 console.log(
@@ -153,20 +155,17 @@ console.log(
 console.log(["process", "load ms", "pass MB/s", "pass MB/s (min-max)", ...KINDS].join(" | "));
 const passes = new Map<string, number>();
 for (const [name, list] of byName) {
-  const pass = median(list.map((r) => r.passMs));
-  passes.set(name, pass);
-  const speeds = list.map((r) => total / r.passMs / 1e3);
+  const pass = spread(list.map((r) => r.passMs));
+  passes.set(name, pass.median);
   const perKind = KINDS.map((k) =>
-    list[0].kindMs[k] === undefined
-      ? ""
-      : mbps(bytes.get(k)!, median(list.map((r) => r.kindMs[k]!)))
+    mbps(bytes.get(k)!, spread(list.map((r) => r.kindMs[k]!)).median)
   );
   console.log(
     [
       name,
-      median(list.map((r) => r.loadMs)).toFixed(0),
-      mbps(total, pass),
-      `${Math.min(...speeds).toFixed(1)}-${Math.max(...speeds).toFixed(1)}`,
+      spread(list.map((r) => r.loadMs)).median.toFixed(0),
+      mbps(total, pass.median),
+      `${mbps(total, pass.max)}-${mbps(total, pass.min)}`,
       ...perKind,
     ].join(" | "),
   );

@@ -299,8 +299,7 @@ export class BytePairEncoder {
   mergeShort(utf8: Uint8Array, start: number, end: number, out: TokenSink): number {
     const n = end - start;
     this.#ensure(n);
-    const { bytes, bytePairs, memoOn } = this.#ready();
-    const vocab = this.vocab;
+    const { bytes, bytePairs } = this.#ready();
     // Parts in arrays kept compact (a merge shifts the tail left by one): part i is
     // `utf8[pos[i], pos[i + 1])` with token `rk[i]`, and `pr[i]` is the rank of part i merged with
     // part i + 1. The minimum scan then reads consecutive memory without a chain of dependent loads.
@@ -333,25 +332,14 @@ export class BytePairEncoder {
         pos[i] = pos[i + 1];
       }
       pos[m] = end;
-      // The memo probe inlined (see `#mergedRank`); misses go through `#memoFill`.
       if (k + 1 < m) {
-        const b = rk[k + 1];
-        let r: number;
-        if (memoOn) {
-          const at = pairMemoSlot(best, b, this.#shift), v = pairMemoGet(this.#memo, at, best, b);
-          r = v >= 0 ? v - 1 : this.#memoFill(utf8, pos[k], pos[k + 2], best, b, at);
-        } else r = vocab.rankOf(utf8, pos[k], pos[k + 2]);
+        const r = this.#mergedRank(utf8, pos[k], pos[k + 2], best, rk[k + 1]);
         pr[k] = r < 0 ? NONE : r;
       } else {
         pr[k] = NONE;
       }
       if (k > 0) {
-        const a = rk[k - 1];
-        let r: number;
-        if (memoOn) {
-          const at = pairMemoSlot(a, best, this.#shift), v = pairMemoGet(this.#memo, at, a, best);
-          r = v >= 0 ? v - 1 : this.#memoFill(utf8, pos[k - 1], pos[k + 1], a, best, at);
-        } else r = vocab.rankOf(utf8, pos[k - 1], pos[k + 1]);
+        const r = this.#mergedRank(utf8, pos[k - 1], pos[k + 1], rk[k - 1], best);
         pr[k - 1] = r < 0 ? NONE : r;
       }
     }
